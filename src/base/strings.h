@@ -1,0 +1,18 @@
+// Small string helpers shared by every module.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace anthill {
+
+std::vector<std::string> SplitLines(std::string_view text);
+std::string_view Trim(std::string_view s);
+bool StartsWith(std::string_view s, std::string_view prefix);
+// Last `max_bytes` of text, starting at a line boundary when one is near.
+std::string Tail(std::string_view text, size_t max_bytes);
+// True when s is 40 lowercase hex digits.
+bool IsFullSha(std::string_view s);
+
+}  // namespace anthill

@@ -1,0 +1,44 @@
+#include "base/time.h"
+
+#include <gtest/gtest.h>
+
+namespace anthill {
+namespace {
+
+TEST(Time, FormatsRfc3339WithMillisecondsInUtc) {
+  TimePoint t = FromUnixMillis(1795532458123);
+  EXPECT_EQ(FormatRfc3339(t), "2026-11-24T15:00:58.123Z");
+  EXPECT_EQ(FormatCompactStamp(t), "20261124T150058.123Z");
+}
+
+TEST(Time, ParsesWhatItFormats) {
+  TimePoint t = FromUnixMillis(1795532458007);
+  auto parsed = ParseRfc3339(FormatRfc3339(t));
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  EXPECT_EQ(*parsed, t);
+  EXPECT_FALSE(ParseRfc3339("yesterday").ok());
+}
+
+TEST(Duration, ParsesEveryUnitAndCombinations) {
+  struct Case {
+    const char* text;
+    int64_t ms;
+  } cases[] = {{"0", 0}, {"250ms", 250}, {"10s", 10000}, {"5m", 300000},
+               {"1h", 3600000}, {"1m30s", 90000}};
+  for (const auto& c : cases) {
+    auto d = ParseDuration(c.text);
+    ASSERT_TRUE(d.ok()) << c.text << ": " << d.error();
+    EXPECT_EQ(d->count(), c.ms) << c.text;
+  }
+}
+
+TEST(Duration, RefusesNumbersWithoutUnitsAndUnknownUnits) {
+  for (const char* bad : {"10", "", "10 s", "5d", "s", "-1s"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+  EXPECT_EQ(ParseDuration("10").error(),
+            "bad duration '10': a number needs a unit (ms, s, m or h), e.g. \"10s\"");
+}
+
+}  // namespace
+}  // namespace anthill

@@ -1,0 +1,73 @@
+// anthill.toml as plain structs. Only config/ knows TOML: everything else sees
+// these validated values. Every field says its default.
+// Thread: plain values.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+
+namespace anthill::config {
+
+struct HealthCheck {
+  enum class Kind { kNone, kHttp, kTcp, kCommand };
+  Kind kind = Kind::kNone;        // none: started and still running after `grace` = healthy
+  std::string target;             // URL, "host:port" or shell command
+  Duration timeout{30000};        // give up (deployment rolls back) after this
+  Duration interval{200};         // time between probes
+  Duration grace{1000};           // kind none: how long the program must stay up
+};
+
+struct Project {
+  std::string name;                        // required; [A-Za-z0-9._-]+
+  std::string repo;                        // required; any URL git understands
+  std::string branch = "main";             // deploy this branch's head ...
+  std::string tags;                        // ... or the newest tag matching this glob
+  Duration poll{10000};                    // 0 = webhooks/notify only
+  std::string webhook_secret;              // HMAC-SHA256 secret for /hooks/*
+  std::string build;                       // shell command in the workspace; empty = none
+  std::string test;                        // shell command; failure blocks the deploy
+  Duration build_timeout{30 * 60 * 1000};  // build and test each; killed after this
+  std::vector<std::string> artifacts;      // paths copied into the release; empty = all but .git
+  std::string run;                         // required; started in the release dir
+  std::map<std::string, std::string> env;  // extra environment for build, test and run
+  HealthCheck health;
+  int stop_signal = 15;                    // SIGTERM
+  std::string stop_signal_name = "SIGTERM";
+  Duration stop_timeout{10000};            // then SIGKILL
+  int keep_releases = 5;                   // old releases kept besides current and last good
+  std::vector<std::string> listen;         // sockets Anthill holds (zero-downtime; later issue)
+  int line = 0;                            // line of its [[project]] header, for messages
+};
+
+struct Server {
+  std::string listen = "127.0.0.1:7070";   // API and web UI, "host:port"
+  std::filesystem::path data_dir = "./anthill-data";  // relative: to the config file's dir
+  std::string database;                    // empty: SQLite in data_dir
+  std::string machine;                     // empty: the host name
+  std::string token;                       // required on mutating API calls when set
+};
+
+struct Config {
+  std::filesystem::path file;  // where it was read from
+  Server server;
+  std::vector<Project> projects;
+
+  const Project* FindProject(std::string_view name) const;
+};
+
+// Reads and validates a config file. Errors read
+// "anthill.toml:12: unknown key 'bogus' in [[project]] 'hello'" and the like:
+// file, line, key. ANTHILL_TOKEN in the environment overrides server.token.
+// Relative data_dir and local repo paths ("./x", "../x") are resolved against
+// the config file's directory; machine defaults to the host name.
+Result<Config> Load(const std::filesystem::path& file);
+
+// Same, from text; `file` is used in messages and to resolve relative paths.
+Result<Config> Parse(std::string_view text, const std::filesystem::path& file);
+
+}  // namespace anthill::config

@@ -1,0 +1,24 @@
+// A small blocking HTTP client for the CLI: it talks to the running daemon.
+// Thread: any; blocks the caller.
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+
+namespace anthill::http {
+
+struct ClientResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+// method "GET"/"POST"/"DELETE"; host_port as in [server] listen ("0.0.0.0"
+// and "::" are reached on loopback). token: sent as a Bearer token when not
+// empty. Errors say which address could not be reached and why.
+Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
+                             const std::string& target, const std::string& body = "",
+                             const std::string& token = "");
+
+}  // namespace anthill::http

@@ -1,0 +1,81 @@
+// What Anthill records: deployments, their steps, and the processes it
+// started. Status words map one-to-one to the API's words, converted here only.
+// Thread: plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/time.h"
+
+namespace anthill::store {
+
+enum class DeploymentStatus {
+  kQueued, kRunning, kSucceeded, kFailed, kRolledBack, kCancelled, kInterrupted
+};
+enum class StepStatus { kRunning, kSucceeded, kFailed, kCancelled, kInterrupted };
+enum class Trigger { kPoll, kWebhook, kNotify, kManual, kRollback };
+
+std::string_view ToString(DeploymentStatus s);  // "rolled_back"
+std::string_view ToString(StepStatus s);        // "running"
+std::string_view ToString(Trigger t);           // "poll"
+std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view s);
+std::optional<StepStatus> ParseStepStatus(std::string_view s);
+std::optional<Trigger> ParseTrigger(std::string_view s);
+// True for succeeded, failed, rolled_back, cancelled, interrupted.
+bool IsFinished(DeploymentStatus s);
+
+struct Step {
+  int64_t id = 0;
+  int64_t deployment_id = 0;
+  std::string name;  // fetch, build, test, release, stop, start, healthcheck, rollback
+  StepStatus status = StepStatus::kRunning;
+  TimePoint started_at{};
+  std::optional<TimePoint> finished_at;
+  std::string error;  // empty unless failed
+};
+
+struct Deployment {
+  int64_t id = 0;
+  std::string project;
+  std::string machine;
+  std::string from_version;  // empty for a project's first deployment
+  std::string to_version;    // "<branch>-<sha8>" or the tag name
+  std::string from_commit;   // 40 hex or empty
+  std::string to_commit;     // 40 hex
+  std::string ref;           // "refs/heads/main" or "refs/tags/release-1"
+  Trigger trigger = Trigger::kPoll;
+  std::string actor;         // "poll", a user, a pusher
+  DeploymentStatus status = DeploymentStatus::kQueued;
+  TimePoint started_at{};
+  std::optional<TimePoint> finished_at;
+  std::string error;         // why it failed / rolled back
+  std::string release;       // release dir name, once made
+  std::vector<Step> steps;   // in order of start; filled by reads
+};
+
+// The program Anthill started for a project. One row per project at most.
+struct Process {
+  std::string project;
+  int64_t pid = 0;
+  int64_t pgid = 0;
+  unsigned long long start_ticks = 0;  // /proc start time: guards against pid reuse
+  std::string release;                 // release dir name it runs from
+  std::string version;
+  std::string commit;
+  int64_t deployment_id = 0;
+  TimePoint started_at{};
+};
+
+struct DeploymentFilter {
+  std::string project;   // empty: any
+  std::string machine;   // empty: any
+  std::optional<DeploymentStatus> status;
+  int64_t before_id = 0; // >0: only ids below it (keyset paging, newest first)
+  int limit = 50;        // clamped to [1, 1000]
+};
+
+}  // namespace anthill::store

@@ -1,0 +1,57 @@
+// The record of every deployment, step and started process. SQLite for the
+// single-machine shape; a PostgreSQL backend comes with fleets.
+//
+// Thread: a Store belongs to the io_context thread. Calls are synchronous and
+// short (SQLite in WAL mode on local disk). Every write is durable when it
+// returns, so a crash leaves an honest record for start-up to resolve.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "store/records.h"
+
+namespace anthill::store {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Inserts d (its id and steps are ignored) and returns the new id.
+  virtual Result<int64_t> CreateDeployment(const Deployment& d) = 0;
+  // Writes every field of d except project, steps and id (identifies the row).
+  virtual Status UpdateDeployment(const Deployment& d) = 0;
+  // Inserts a running step and returns its id.
+  virtual Result<int64_t> StartStep(int64_t deployment_id, std::string_view name,
+                                    TimePoint started_at) = 0;
+  virtual Status FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
+                            std::string_view error) = 0;
+
+  // One deployment with its steps; nullopt when there is no such id.
+  virtual Result<std::optional<Deployment>> GetDeployment(int64_t id) = 0;
+  // Newest first (by id), with steps, filtered; see DeploymentFilter.
+  virtual Result<std::vector<Deployment>> ListDeployments(const DeploymentFilter& f) = 0;
+  // The newest deployment of a project, or of a project with a given status.
+  virtual Result<std::optional<Deployment>> LatestDeployment(
+      std::string_view project, std::optional<DeploymentStatus> status = std::nullopt) = 0;
+
+  // Marks every step and deployment still queued or running as interrupted
+  // at `now` with error `why`, and returns how many deployments it touched.
+  // Called once at start-up: those rows belong to a previous life.
+  virtual Result<int> InterruptUnfinished(TimePoint now, std::string_view why) = 0;
+
+  virtual Status PutProcess(const Process& p) = 0;  // insert or replace by project
+  virtual Status DeleteProcess(std::string_view project) = 0;
+  virtual Result<std::optional<Process>> GetProcess(std::string_view project) = 0;
+  virtual Result<std::vector<Process>> ListProcesses() = 0;
+};
+
+// Opens (creating if needed) the SQLite database at `file` and brings its
+// schema up to date. Errors name the file.
+Result<std::unique_ptr<Store>> OpenSqlite(const std::filesystem::path& file);
+
+}  // namespace anthill::store
