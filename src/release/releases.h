@@ -1,0 +1,59 @@
+// Releases: immutable dirs projects/<name>/releases/<stamp>-<sha12>/ and the
+// `current` symlink that names the one meant to run.
+// Thread: any; plain filesystem work, called from the io_context thread.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+
+namespace anthill::release {
+
+class Releases {
+ public:
+  // project_dir is data_dir/projects/<name>; releases/ is made on demand.
+  explicit Releases(std::filesystem::path project_dir);
+
+  const std::filesystem::path& project_dir() const { return project_dir_; }
+  std::filesystem::path releases_dir() const { return project_dir_ / "releases"; }
+  std::filesystem::path current_link() const { return project_dir_ / "current"; }
+
+  // "<FormatCompactStamp(now)>-<first 12 of commit>"
+  static std::string ReleaseName(TimePoint now, const std::string& commit);
+
+  // Copies `artifacts` (paths relative to workspace; files or dirs, copied with
+  // their relative path kept) into a new release dir; empty artifacts = the
+  // whole workspace minus .git. Symlinks are copied as symlinks. Builds into
+  // "<name>.tmp" and renames, so a release dir that exists is complete. Errors
+  // name the missing artifact. Returns the release name.
+  Result<std::string> Create(const std::filesystem::path& workspace,
+                             const std::vector<std::string>& artifacts, TimePoint now,
+                             const std::string& commit);
+
+  std::filesystem::path PathOf(const std::string& release_name) const;
+  bool Exists(const std::string& release_name) const;
+
+  // Points `current` at release_name atomically (symlink to a temp name, then
+  // rename over `current`): a reader sees the old or the new target, never none.
+  Status SwitchCurrent(const std::string& release_name);
+  // The release `current` points to, if any.
+  std::optional<std::string> Current() const;
+
+  // Release names, oldest first (names sort by time).
+  std::vector<std::string> List() const;
+
+  // Deletes the oldest releases beyond the newest `keep`, never deleting
+  // current or any name in `protect` (e.g. the last good release). Also removes
+  // leftover "*.tmp" dirs. Returns the names deleted.
+  Result<std::vector<std::string>> Prune(int keep, const std::set<std::string>& protect);
+
+ private:
+  std::filesystem::path project_dir_;
+};
+
+}  // namespace anthill::release
