@@ -1,0 +1,28 @@
+// The environment given to build, test and run: Anthill's own environment,
+// the ANTHILL_* variables of ARCHITECTURE.md, then the project's `env`.
+// Thread: plain values.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace anthill::build {
+
+struct Identity {
+  std::string project;
+  std::string commit;       // 40 hex
+  std::string version;      // label
+  std::string ref;          // "refs/heads/main"
+  std::string machine;
+  std::string release_dir;  // absolute; empty before the release exists
+};
+
+// base: usually os::CurrentEnvironment(). Later entries win, so the
+// project's `env` can override anything but the ANTHILL_* variables, which
+// always describe the deployment truthfully.
+std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base,
+                                            const config::Project& project, const Identity& id);
+
+}  // namespace anthill::build

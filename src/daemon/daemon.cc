@@ -1,0 +1,112 @@
+#include "daemon/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <iostream>
+
+#include "base/event.h"
+#include "deploy/project_runner.h"
+#include "http/api.h"
+#include "http/server.h"
+#include "os/signals.h"
+#include "store/store.h"
+
+namespace anthill::daemon {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+class Projects : public deploy::Controller {
+ public:
+  std::vector<deploy::ProjectState> Projects() const override {
+    std::vector<deploy::ProjectState> out;
+    for (const auto& r : runners) out.push_back(r->State());
+    return out;
+  }
+  std::vector<std::unique_ptr<deploy::ProjectRunner>> runners;
+};
+
+// How long a clean stop waits for builds in flight to notice and record it.
+constexpr Duration kShutdownGrace{15000};
+
+}  // namespace
+
+int Serve(const config::Config& config) {
+  const fs::path data_dir = config.server.data_dir;
+  std::error_code ec;
+  for (const char* sub : {"", "logs/build", "logs/app", "projects", "tmp"}) {
+    fs::create_directories(data_dir / sub, ec);
+    if (ec) {
+      std::cerr << "anthill: cannot create " << (data_dir / sub).string() << ": " << ec.message()
+                << "\n";
+      return 1;
+    }
+  }
+  auto store = store::OpenSqlite(data_dir / "anthill.db");
+  if (!store.ok()) {
+    std::cerr << "anthill: " << store.error() << "\n";
+    return 1;
+  }
+  // Rows still running belong to a previous life that ended without
+  // recording it (a crash, a power cut): say so, honestly, before anything new.
+  auto interrupted = (*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
+  if (interrupted.ok() && *interrupted > 0) {
+    spdlog::warn("{} deployment(s) were in progress when anthill last stopped: marked interrupted",
+                 *interrupted);
+  }
+
+  asio::io_context io;
+  Projects projects;
+  deploy::Context ctx{io.get_executor(), store->get(), data_dir, config.server.machine};
+  for (const auto& p : config.projects) {
+    projects.runners.push_back(std::make_unique<deploy::ProjectRunner>(ctx, p));
+  }
+
+  http::ApiContext api{store->get(), &projects, data_dir, config.server.machine,
+                       config.server.token};
+  http::Server server(io, http::MakeApi(api));
+  Status listening = server.Listen(config.server.listen);
+  if (!listening.ok()) {
+    std::cerr << "anthill: " << listening.message() << "\n";
+    return 1;
+  }
+  spdlog::info("anthill {} serving on http://{} (data in {}, {} project(s))", ANTHILL_VERSION,
+               config.server.listen, data_dir.string(), config.projects.size());
+  for (auto& r : projects.runners) r->Start();
+
+  bool stopping = false;
+  os::HandleTerminationSignals(io, [&](int sig) {
+    if (stopping) return;
+    stopping = true;
+    spdlog::info("{}: stopping (deployed programs keep running)", os::SignalName(sig));
+    server.Stop();
+    for (auto& r : projects.runners) r->Shutdown();
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+          auto all_done = [&] {
+            for (auto& r : projects.runners) {
+              if (!r->done()) return false;
+            }
+            return true;
+          };
+          while (!all_done() && std::chrono::steady_clock::now() < deadline) {
+            co_await SleepFor(Duration(20));
+          }
+          (void)(*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
+          io.stop();
+        },
+        asio::detached);
+  });
+  io.run();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace anthill::daemon

@@ -1,0 +1,14 @@
+// `anthill serve`: one process that watches, builds, releases, supervises,
+// records and serves the API, on one io_context thread.
+// Thread: the calling thread becomes the io_context thread.
+#pragma once
+
+#include "config/config.h"
+
+namespace anthill::daemon {
+
+// Runs until SIGTERM or SIGINT. Returns the process exit code; start-up
+// errors (database, address in use) are printed to stderr.
+int Serve(const config::Config& config);
+
+}  // namespace anthill::daemon

@@ -1,0 +1,247 @@
+// The deployment pipeline of one project, step by step:
+//   fetch -> build -> test -> release -> stop -> start -> healthcheck
+// and, when the new version fails to start or to become healthy, rollback.
+// Every step is written to the store when it starts and again when it ends.
+// Nothing before `stop` touches the running program: a failed fetch, build
+// or test leaves it serving.
+#include <spdlog/spdlog.h>
+
+#include "build/step_runner.h"
+#include "deploy/project_runner.h"
+#include "supervise/health.h"
+
+namespace anthill::deploy {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+struct ProjectRunner::Attempt {
+  store::Deployment d;
+  Candidate c;
+  fs::path log;
+  std::string log_shown;  // "logs/build/42.log", as errors name it
+  // What ran before this deployment, to roll back to.
+  std::shared_ptr<supervise::Program> previous;
+  std::string prev_release, prev_version, prev_commit, prev_ref;
+  bool swapped = false;  // the old program was stopped
+};
+
+namespace {
+
+// Records one step: a row when it starts, the outcome when it ends.
+class StepRecord {
+ public:
+  StepRecord(store::Store* store, int64_t deployment_id, const std::string& project,
+             std::string name)
+      : store_(store), project_(project), name_(std::move(name)) {
+    spdlog::info("project {}: deployment {}: {}", project_, deployment_id, name_);
+    auto id = store_->StartStep(deployment_id, name_, Now());
+    if (id.ok()) {
+      id_ = *id;
+    } else {
+      spdlog::error("project {}: cannot record step {}: {}", project_, name_, id.error());
+    }
+  }
+  Status End(Status outcome,
+             store::StepStatus failed_as = store::StepStatus::kFailed) {
+    auto status = outcome.ok() ? store::StepStatus::kSucceeded : failed_as;
+    if (!outcome.ok()) {
+      spdlog::warn("project {}: {} failed: {}", project_, name_, outcome.message());
+    }
+    if (id_ != 0) {
+      Status s = store_->FinishStep(id_, status, Now(), outcome.message());
+      if (!s.ok()) spdlog::error("project {}: cannot record step {}: {}", project_, name_, s.message());
+    }
+    return outcome;
+  }
+
+ private:
+  store::Store* store_;
+  std::string project_;
+  std::string name_;
+  int64_t id_ = 0;
+};
+
+}  // namespace
+
+asio::awaitable<void> ProjectRunner::Deploy(const Candidate& c, store::Trigger trigger,
+                                            const std::string& actor) {
+  Attempt a;
+  a.c = c;
+  a.d.project = project_.name;
+  a.d.machine = ctx_.machine;
+  a.d.trigger = trigger;
+  a.d.actor = actor;
+  a.d.ref = c.ref;
+  a.d.to_version = c.version;
+  a.d.to_commit = c.commit;
+  bool running = program_ && !program_->exited();
+  if (running) {
+    a.d.from_version = version_;
+    a.d.from_commit = commit_;
+  }
+  a.d.status = store::DeploymentStatus::kRunning;
+  a.d.started_at = Now();
+  auto id = ctx_.store->CreateDeployment(a.d);
+  if (!id.ok()) {
+    spdlog::error("project {}: cannot record a deployment: {}", project_.name, id.error());
+    last_error_ = "store: " + id.error();
+    co_return;
+  }
+  a.d.id = *id;
+  a.log = BuildLog(a.d.id);
+  a.log_shown = "logs/build/" + std::to_string(a.d.id) + ".log";
+  std::error_code ec;
+  fs::create_directories(a.log.parent_path(), ec);
+  last_deployment_id_ = a.d.id;
+  last_deployment_status_ = "running";
+  state_ = "deploying";
+  spdlog::info("project {}: deployment {}: {} -> {} ({})", project_.name, a.d.id,
+               a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
+               store::ToString(trigger));
+
+  Status outcome = co_await Prepare(a);
+  if (outcome.ok()) {
+    outcome = co_await SwapIn(a);
+    if (!outcome.ok() && !shutting_down_) {
+      Status back = co_await RollBack(a, outcome.message());
+      a.d.status = back.ok() ? store::DeploymentStatus::kRolledBack
+                             : store::DeploymentStatus::kFailed;
+      if (!back.ok()) outcome = Status::Error(outcome.message() + "; " + back.message());
+    }
+  }
+  if (outcome.ok()) {
+    a.d.status = store::DeploymentStatus::kSucceeded;
+    pinned_out_commit_.clear();
+    last_error_.clear();
+    // The running release and the last good one (the same, now) are never pruned.
+    auto pruned = releases_.Prune(project_.keep_releases, {a.d.release});
+    if (!pruned.ok()) spdlog::warn("project {}: prune: {}", project_.name, pruned.error());
+  } else if (shutting_down_) {
+    a.d.status = store::DeploymentStatus::kInterrupted;
+    outcome = Status::Error("anthill stopped during the deployment (" + outcome.message() + ")");
+  } else {
+    if (a.d.status != store::DeploymentStatus::kRolledBack) {
+      a.d.status = store::DeploymentStatus::kFailed;
+    }
+    pinned_out_commit_ = c.commit;
+    last_error_ = outcome.message();
+  }
+  a.d.error = outcome.ok() ? "" : outcome.message();
+  a.d.finished_at = Now();
+  Status s = ctx_.store->UpdateDeployment(a.d);
+  if (!s.ok()) spdlog::error("project {}: cannot record deployment end: {}", project_.name, s.message());
+  last_deployment_status_ = std::string(store::ToString(a.d.status));
+  state_ = "idle";
+  spdlog::info("project {}: deployment {} {}{}{}", project_.name, a.d.id,
+               store::ToString(a.d.status), outcome.ok() ? "" : ": ", a.d.error);
+}
+
+asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
+  const fs::path workspace = ProjectDir() / "workspace";
+  {
+    StepRecord step(ctx_.store, a.d.id, project_.name, "fetch");
+    Status s = step.End(co_await git_.FetchAndCheckout(workspace, project_.repo, a.c.ref,
+                                                       a.c.commit, a.log));
+    if (!s.ok()) co_return s.Prefixed("fetch failed");
+  }
+  auto env = Environment(a.c, "");
+  for (auto [name, command] : {std::pair{"build", &project_.build}, {"test", &project_.test}}) {
+    if (command->empty()) continue;
+    if (shutting_down_) co_return Status::Error("anthill is stopping");
+    StepRecord step(ctx_.store, a.d.id, project_.name, name);
+    build::ShellStep shell{name, *command, workspace, env, a.log, project_.build_timeout};
+    Status s = step.End(co_await build::RunShellStep(shell, a.log_shown, stopper_),
+                        shutting_down_ ? store::StepStatus::kInterrupted
+                                       : store::StepStatus::kFailed);
+    if (!s.ok()) co_return s;
+  }
+  if (shutting_down_) co_return Status::Error("anthill is stopping");
+  StepRecord step(ctx_.store, a.d.id, project_.name, "release");
+  auto made = releases_.Create(workspace, project_.artifacts, Now(), a.c.commit);
+  if (!made.ok()) co_return step.End(made.status().Prefixed("release failed"));
+  a.d.release = *made;
+  (void)ctx_.store->UpdateDeployment(a.d);
+  co_return step.End(Status::Ok());
+}
+
+asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
+                                                    const std::string& ref,
+                                                    const std::string& version,
+                                                    const std::string& commit) {
+  Status s = releases_.SwitchCurrent(release);
+  if (!s.ok()) co_return s;
+  std::error_code ec;
+  fs::create_directories(AppLog().parent_path(), ec);
+  fs::path dir = releases_.PathOf(release);
+  supervise::StartSpec spec{project_.run, dir, Environment({ref, commit, version}, dir.string()),
+                            AppLog()};
+  auto program = supervise::Program::Start(ctx_.executor, spec);
+  if (!program.ok()) co_return program.status();
+  program_ = *program;
+  version_ = version;
+  commit_ = commit;
+  release_ = release;
+  ref_ = ref;
+  started_at_ = Now();
+  healthy_ = false;
+  store::Process p{project_.name, program_->pid(), program_->pid(), program_->start_ticks(),
+                   release,       version,         commit,          last_deployment_id_,
+                   *started_at_};
+  s = ctx_.store->PutProcess(p);
+  if (!s.ok()) spdlog::error("project {}: cannot record process: {}", project_.name, s.message());
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
+  a.previous = program_;
+  a.prev_release = release_;
+  a.prev_version = version_;
+  a.prev_commit = commit_;
+  a.prev_ref = ref_;
+  if (program_ && !program_->exited()) {
+    StepRecord step(ctx_.store, a.d.id, project_.name, "stop");
+    auto out = co_await program_->Stop(project_.stop_signal, project_.stop_timeout);
+    spdlog::info("project {}: {} (pid {}) {}", project_.name, version_, program_->pid(),
+                 out.Describe());
+    step.End(Status::Ok());
+  }
+  a.swapped = true;
+  {
+    StepRecord step(ctx_.store, a.d.id, project_.name, "start");
+    Status s = step.End(co_await StartRelease(a.d.release, a.c.ref, a.c.version, a.c.commit));
+    if (!s.ok()) co_return s.Prefixed("start failed");
+  }
+  StepRecord step(ctx_.store, a.d.id, project_.name, "healthcheck");
+  supervise::HealthContext hc{releases_.PathOf(a.d.release),
+                              Environment(a.c, releases_.PathOf(a.d.release).string())};
+  Status s = step.End(co_await supervise::WaitHealthy(*program_, project_.health, hc));
+  if (!s.ok()) co_return s;
+  healthy_ = true;
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& reason) {
+  StepRecord step(ctx_.store, a.d.id, project_.name, "rollback");
+  if (program_ && program_ != a.previous && !program_->exited()) {
+    auto out = co_await program_->Stop(project_.stop_signal, project_.stop_timeout);
+    spdlog::info("project {}: stopped failed {}: {}", project_.name, a.c.version, out.Describe());
+  }
+  program_.reset();
+  if (a.prev_release.empty() || !releases_.Exists(a.prev_release)) {
+    (void)ctx_.store->DeleteProcess(project_.name);
+    version_.clear();
+    commit_.clear();
+    release_.clear();
+    co_return step.End(Status::Error("no previous release to roll back to"));
+  }
+  Status s = co_await StartRelease(a.prev_release, a.prev_ref, a.prev_version, a.prev_commit);
+  if (s.ok()) {
+    supervise::HealthContext hc{releases_.PathOf(a.prev_release), {}};
+    s = co_await supervise::WaitHealthy(*program_, project_.health, hc);
+    healthy_ = s.ok();
+  }
+  co_return step.End(s.Prefixed("rollback to " + a.prev_version + " failed"));
+}
+
+}  // namespace anthill::deploy
