@@ -39,7 +39,7 @@ Parts Split(TimePoint t) {
 
 std::string FormatRfc3339(TimePoint t) {
   Parts p = Split(t);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", p.tm.tm_year + 1900,
                 p.tm.tm_mon + 1, p.tm.tm_mday, p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.millis);
   return buf;
@@ -47,7 +47,7 @@ std::string FormatRfc3339(TimePoint t) {
 
 std::string FormatCompactStamp(TimePoint t) {
   Parts p = Split(t);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ", p.tm.tm_year + 1900,
                 p.tm.tm_mon + 1, p.tm.tm_mday, p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.millis);
   return buf;

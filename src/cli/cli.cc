@@ -46,7 +46,7 @@ Result<json> GetJson(const config::Config& cfg, const std::string& target) {
   return body;
 }
 
-int Status(const config::Config& cfg, bool as_json) {
+int ShowStatus(const config::Config& cfg, bool as_json) {
   auto body = GetJson(cfg, "/api/v1/projects");
   if (!body.ok()) {
     std::cerr << "anthill: " << body.error() << "\n";
@@ -74,7 +74,7 @@ int Status(const config::Config& cfg, bool as_json) {
   return 0;
 }
 
-int Deployments(const config::Config& cfg, const std::string& project, const std::string& status,
+int ShowDeployments(const config::Config& cfg, const std::string& project, const std::string& status,
                 int limit, bool as_json) {
   std::string target = "/api/v1/deployments?limit=" + std::to_string(limit);
   // Project names are [A-Za-z0-9._-]+ and statuses are words: nothing to escape.
@@ -170,8 +170,8 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (serve->parsed()) return daemon::Serve(*cfg);
-  if (status->parsed()) return Status(*cfg, as_json);
-  if (deployments->parsed()) return Deployments(*cfg, project, status_filter, limit, as_json);
+  if (status->parsed()) return ShowStatus(*cfg, as_json);
+  if (deployments->parsed()) return ShowDeployments(*cfg, project, status_filter, limit, as_json);
   return 0;
 }
 

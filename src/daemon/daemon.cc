@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class Projects : public deploy::Controller {
+class Registry : public deploy::Controller {
  public:
   std::vector<deploy::ProjectState> Projects() const override {
     std::vector<deploy::ProjectState> out;
@@ -61,7 +61,7 @@ int Serve(const config::Config& config) {
   }
 
   asio::io_context io;
-  Projects projects;
+  Registry projects;
   deploy::Context ctx{io.get_executor(), store->get(), data_dir, config.server.machine};
   for (const auto& p : config.projects) {
     projects.runners.push_back(std::make_unique<deploy::ProjectRunner>(ctx, p));

@@ -204,7 +204,7 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
     auto out = co_await program_->Stop(project_.stop_signal, project_.stop_timeout);
     spdlog::info("project {}: {} (pid {}) {}", project_.name, version_, program_->pid(),
                  out.Describe());
-    step.End(Status::Ok());
+    (void)step.End(Status::Ok());
   }
   a.swapped = true;
   {

@@ -7,6 +7,7 @@
 
 #include "build/environment.h"
 #include "os/process.h"
+#include "supervise/health.h"
 
 namespace anthill::deploy {
 

@@ -93,6 +93,13 @@ std::string ReadAll(const fs::path& p) {
   return ss.str();
 }
 
+// GCC 12 cannot keep a braced list of strings in a coroutine frame ("array
+// used as initializer"), so coroutines build argv through this plain function.
+template <typename... Args>
+std::vector<std::string> Argv(const Args&... args) {
+  return std::vector<std::string>{std::string(args)...};
+}
+
 std::vector<std::string> GitEnvironment() {
   // git never asks a question on a terminal here (there is no one to answer),
   // and its messages are in English so they read the same in every log.
@@ -143,7 +150,7 @@ asio::awaitable<Status> Git::Run(std::vector<std::string> args, const fs::path& 
 
 asio::awaitable<Result<std::vector<RemoteRef>>> Git::LsRemote(
     const std::string& repo, const std::vector<std::string>& patterns) {
-  std::vector<std::string> args = {"ls-remote", "--end-of-options", repo};
+  std::vector<std::string> args = Argv("ls-remote", "--end-of-options", repo);
   args.insert(args.end(), patterns.begin(), patterns.end());
   std::string output;
   Status s = co_await Run(args, {}, {}, &output);
@@ -159,21 +166,21 @@ asio::awaitable<Status> Git::FetchAndCheckout(const fs::path& workspace, const s
   if (!fs::exists(workspace / ".git", ec)) {
     fs::create_directories(workspace, ec);
     if (ec) co_return Status::Error("cannot create " + workspace.string() + ": " + ec.message());
-    Status s = co_await Run({"init", "--quiet", "."}, workspace, log, nullptr);
+    Status s = co_await Run(Argv("init", "--quiet", "."), workspace, log, nullptr);
     if (!s.ok()) co_return s;
   }
   // The remote is passed by URL on every fetch rather than stored, so a
   // changed `repo` in the config takes effect at once.
-  Status s = co_await Run({"fetch", "--quiet", "--no-tags", "--force", "--end-of-options", repo,
-                           "+" + ref + ":refs/anthill/fetched"},
+  Status s = co_await Run(Argv("fetch", "--quiet", "--no-tags", "--force", "--end-of-options", repo,
+                               "+" + ref + ":refs/anthill/fetched"),
                           workspace, log, nullptr);
   if (!s.ok()) co_return s;
-  s = co_await Run({"cat-file", "-e", commit + "^{commit}"}, workspace, log, nullptr);
+  s = co_await Run(Argv("cat-file", "-e", commit + "^{commit}"), workspace, log, nullptr);
   if (!s.ok()) {
     co_return Status::Error("commit " + commit + " is not on " + ref +
                             " any more (the branch was rewritten?)");
   }
-  s = co_await Run({"checkout", "--quiet", "--force", "--detach", commit}, workspace, log, nullptr);
+  s = co_await Run(Argv("checkout", "--quiet", "--force", "--detach", commit), workspace, log, nullptr);
   co_return s;
 }
 
