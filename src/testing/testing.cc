@@ -83,3 +83,26 @@ int FreePort() {
 }
 
 }  // namespace anthill::testing
+
+#include <signal.h>
+
+namespace anthill::testing {
+
+int KillProcessesUnder(const std::filesystem::path& dir) {
+  int killed = 0;
+  std::error_code ec;
+  const std::string prefix = dir.string();
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code link_ec;
+    auto cwd = std::filesystem::read_symlink(entry.path() / "cwd", link_ec);
+    if (link_ec) continue;
+    if (cwd.string().rfind(prefix, 0) == 0) {
+      if (kill(std::stoi(name), SIGKILL) == 0) ++killed;
+    }
+  }
+  return killed;
+}
+
+}  // namespace anthill::testing

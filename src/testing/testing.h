@@ -42,3 +42,12 @@ std::string ReadFile(const std::filesystem::path& path);
 int FreePort();
 
 }  // namespace anthill::testing
+
+namespace anthill::testing {
+
+// Sends SIGKILL to every process whose working directory is under dir (a
+// test's deployed programs outlive Anthill by design; tests clean them up).
+// Returns how many it signalled.
+int KillProcessesUnder(const std::filesystem::path& dir);
+
+}  // namespace anthill::testing
