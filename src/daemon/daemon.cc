@@ -11,6 +11,7 @@
 #include "deploy/project_runner.h"
 #include "http/api.h"
 #include "http/server.h"
+#include "os/lock.h"
 #include "os/signals.h"
 #include "store/store.h"
 
@@ -46,6 +47,11 @@ int Serve(const config::Config& config) {
                 << "\n";
       return 1;
     }
+  }
+  auto lock = os::FileLock::Acquire(data_dir / "anthill.lock");
+  if (!lock.ok()) {
+    std::cerr << "anthill: " << lock.error() << "\n";
+    return 1;
   }
   auto store = store::OpenSqlite(data_dir / "anthill.db");
   if (!store.ok()) {
