@@ -237,7 +237,9 @@ asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& r
   }
   Status s = co_await StartRelease(a.prev_release, a.prev_ref, a.prev_version, a.prev_commit);
   if (s.ok()) {
-    supervise::HealthContext hc{releases_.PathOf(a.prev_release), {}};
+    fs::path dir = releases_.PathOf(a.prev_release);
+    supervise::HealthContext hc{
+        dir, Environment({a.prev_ref, a.prev_commit, a.prev_version}, dir.string())};
     s = co_await supervise::WaitHealthy(*program_, project_.health, hc);
     healthy_ = s.ok();
   }

@@ -175,6 +175,11 @@ asio::awaitable<void> ProjectRunner::Recover() {
     if (s.ok()) {
       spdlog::info("project {}: started {} again (pid {})", project_.name, p.version,
                    program_->pid());
+      fs::path dir = releases_.PathOf(p.release);
+      Status health = co_await supervise::WaitHealthy(
+          *program_, project_.health, {dir, Environment({ref, p.commit, p.version}, dir.string())});
+      healthy_ = health.ok();
+      if (!health.ok()) spdlog::warn("project {}: {}", project_.name, health.message());
     } else {
       spdlog::error("project {}: could not start {} again: {}", project_.name, p.version,
                     s.message());
