@@ -1,0 +1,67 @@
+#include "store/records.h"
+
+#include <array>
+#include <utility>
+
+namespace anthill::store {
+
+namespace {
+
+template <typename E, size_t N>
+std::optional<E> Lookup(const std::array<std::pair<E, std::string_view>, N>& table,
+                        std::string_view word) {
+  for (const auto& [e, w] : table) {
+    if (w == word) return e;
+  }
+  return std::nullopt;
+}
+
+template <typename E, size_t N>
+std::string_view Word(const std::array<std::pair<E, std::string_view>, N>& table, E e) {
+  for (const auto& [x, w] : table) {
+    if (x == e) return w;
+  }
+  return "unknown";
+}
+
+// The one place where status enums meet the API's words.
+constexpr std::array<std::pair<DeploymentStatus, std::string_view>, 7> kDeploymentWords{{
+    {DeploymentStatus::kQueued, "queued"},
+    {DeploymentStatus::kRunning, "running"},
+    {DeploymentStatus::kSucceeded, "succeeded"},
+    {DeploymentStatus::kFailed, "failed"},
+    {DeploymentStatus::kRolledBack, "rolled_back"},
+    {DeploymentStatus::kCancelled, "cancelled"},
+    {DeploymentStatus::kInterrupted, "interrupted"},
+}};
+constexpr std::array<std::pair<StepStatus, std::string_view>, 5> kStepWords{{
+    {StepStatus::kRunning, "running"},
+    {StepStatus::kSucceeded, "succeeded"},
+    {StepStatus::kFailed, "failed"},
+    {StepStatus::kCancelled, "cancelled"},
+    {StepStatus::kInterrupted, "interrupted"},
+}};
+constexpr std::array<std::pair<Trigger, std::string_view>, 5> kTriggerWords{{
+    {Trigger::kPoll, "poll"},
+    {Trigger::kWebhook, "webhook"},
+    {Trigger::kNotify, "notify"},
+    {Trigger::kManual, "manual"},
+    {Trigger::kRollback, "rollback"},
+}};
+
+}  // namespace
+
+std::string_view ToString(DeploymentStatus s) { return Word(kDeploymentWords, s); }
+std::string_view ToString(StepStatus s) { return Word(kStepWords, s); }
+std::string_view ToString(Trigger t) { return Word(kTriggerWords, t); }
+std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view s) {
+  return Lookup(kDeploymentWords, s);
+}
+std::optional<StepStatus> ParseStepStatus(std::string_view s) { return Lookup(kStepWords, s); }
+std::optional<Trigger> ParseTrigger(std::string_view s) { return Lookup(kTriggerWords, s); }
+
+bool IsFinished(DeploymentStatus s) {
+  return s != DeploymentStatus::kQueued && s != DeploymentStatus::kRunning;
+}
+
+}  // namespace anthill::store

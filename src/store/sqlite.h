@@ -1,0 +1,66 @@
+// A thin RAII layer over the SQLite C API: a database handle and prepared
+// statements with bound parameters (values never go into SQL text).
+// Thread: the owner's thread.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace anthill::store {
+
+class Db;
+
+class Stmt {
+ public:
+  Stmt(Db& db, std::string_view sql);
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  const Status& prepared() const { return prepared_; }
+  // Parameters are numbered from 1, as in SQLite.
+  Stmt& Bind(int i, std::string_view text);
+  Stmt& Bind(int i, int64_t value);
+  Stmt& BindNull(int i);
+  Stmt& Bind(int i, std::optional<int64_t> value) {
+    return value ? Bind(i, *value) : BindNull(i);
+  }
+  // True while a row is available; errors end the loop and land in status().
+  bool Step();
+  // Runs a statement that returns no rows.
+  Status Run();
+  const Status& status() const { return status_; }
+
+  std::string Text(int col) const;
+  int64_t Int(int col) const;
+  std::optional<int64_t> MaybeInt(int col) const;
+
+ private:
+  Db& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  Status prepared_;
+  Status status_;
+};
+
+class Db {
+ public:
+  static Result<std::unique_ptr<Db>> Open(const std::string& file);
+  ~Db();
+  sqlite3* handle() { return db_; }
+  Status Exec(const std::string& sql);
+  int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  std::string Error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  explicit Db(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+}  // namespace anthill::store

@@ -1,0 +1,316 @@
+// The SQLite backend of Store. One file in data_dir, WAL mode.
+#include <algorithm>
+#include <map>
+
+#include "store/sqlite.h"
+#include "store/store.h"
+
+namespace anthill::store {
+
+namespace {
+
+// Each entry moves the schema one version up; applied in order, once, inside
+// a transaction, and recorded in PRAGMA user_version.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE deployments (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  project      TEXT NOT NULL,
+  machine      TEXT NOT NULL,
+  from_version TEXT NOT NULL DEFAULT '',
+  to_version   TEXT NOT NULL DEFAULT '',
+  from_commit  TEXT NOT NULL DEFAULT '',
+  to_commit    TEXT NOT NULL DEFAULT '',
+  ref          TEXT NOT NULL DEFAULT '',
+  trigger      TEXT NOT NULL,
+  actor        TEXT NOT NULL DEFAULT '',
+  status       TEXT NOT NULL,
+  started_at   INTEGER NOT NULL,
+  finished_at  INTEGER,
+  error        TEXT NOT NULL DEFAULT '',
+  release      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX deployments_project ON deployments(project, id);
+CREATE INDEX deployments_machine ON deployments(machine, id);
+CREATE INDEX deployments_status ON deployments(status, id);
+CREATE TABLE steps (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+  name          TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  started_at    INTEGER NOT NULL,
+  finished_at   INTEGER,
+  error         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX steps_deployment ON steps(deployment_id, id);
+CREATE TABLE processes (
+  project       TEXT PRIMARY KEY,
+  pid           INTEGER NOT NULL,
+  pgid          INTEGER NOT NULL,
+  start_ticks   INTEGER NOT NULL,
+  release       TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  commit_sha    TEXT NOT NULL,
+  deployment_id INTEGER NOT NULL,
+  started_at    INTEGER NOT NULL
+);
+)sql",
+};
+
+constexpr const char* kDeploymentColumns =
+    "id, project, machine, from_version, to_version, from_commit, to_commit, ref, trigger, actor, "
+    "status, started_at, finished_at, error, release";
+
+Deployment ReadDeployment(const Stmt& s) {
+  Deployment d;
+  d.id = s.Int(0);
+  d.project = s.Text(1);
+  d.machine = s.Text(2);
+  d.from_version = s.Text(3);
+  d.to_version = s.Text(4);
+  d.from_commit = s.Text(5);
+  d.to_commit = s.Text(6);
+  d.ref = s.Text(7);
+  d.trigger = ParseTrigger(s.Text(8)).value_or(Trigger::kPoll);
+  d.actor = s.Text(9);
+  d.status = ParseDeploymentStatus(s.Text(10)).value_or(DeploymentStatus::kInterrupted);
+  d.started_at = FromUnixMillis(s.Int(11));
+  if (auto f = s.MaybeInt(12)) d.finished_at = FromUnixMillis(*f);
+  d.error = s.Text(13);
+  d.release = s.Text(14);
+  return d;
+}
+
+std::optional<int64_t> Millis(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return ToUnixMillis(*t);
+}
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Status Migrate() {
+    // WAL: readers never block the writer. synchronous=NORMAL in WAL mode
+    // keeps every committed transaction across a crash of Anthill (only a
+    // power cut may lose the last ones), at a fraction of FULL's fsyncs.
+    Status s = db_->Exec(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    if (!s.ok()) return s;
+    Stmt v(*db_, "PRAGMA user_version");
+    int64_t version = v.Step() ? v.Int(0) : 0;
+    const int64_t target = static_cast<int64_t>(std::size(kMigrations));
+    for (int64_t i = version; i < target; ++i) {
+      s = db_->Exec(std::string("BEGIN IMMEDIATE;") + kMigrations[i] +
+                    "PRAGMA user_version=" + std::to_string(i + 1) + "; COMMIT;");
+      if (!s.ok()) {
+        (void)db_->Exec("ROLLBACK");
+        return s.Prefixed("migration " + std::to_string(i + 1));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<int64_t> CreateDeployment(const Deployment& d) override {
+    Stmt s(*db_,
+           "INSERT INTO deployments (project, machine, from_version, to_version, from_commit, "
+           "to_commit, ref, trigger, actor, status, started_at, finished_at, error, release) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    s.Bind(1, d.project).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
+    s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
+    s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
+    s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
+    Status st = s.Run();
+    if (!st.ok()) return st.Prefixed("store: insert deployment");
+    return db_->LastInsertId();
+  }
+
+  Status UpdateDeployment(const Deployment& d) override {
+    Stmt s(*db_,
+           "UPDATE deployments SET machine=?2, from_version=?3, to_version=?4, from_commit=?5, "
+           "to_commit=?6, ref=?7, trigger=?8, actor=?9, status=?10, started_at=?11, "
+           "finished_at=?12, error=?13, release=?14 WHERE id=?1");
+    s.Bind(1, d.id).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
+    s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
+    s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
+    s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
+    return s.Run().Prefixed("store: update deployment " + std::to_string(d.id));
+  }
+
+  Result<int64_t> StartStep(int64_t deployment_id, std::string_view name,
+                            TimePoint started_at) override {
+    Stmt s(*db_, "INSERT INTO steps (deployment_id, name, status, started_at) VALUES (?1, ?2, ?3, ?4)");
+    s.Bind(1, deployment_id).Bind(2, name).Bind(3, ToString(StepStatus::kRunning));
+    s.Bind(4, ToUnixMillis(started_at));
+    Status st = s.Run();
+    if (!st.ok()) return st.Prefixed("store: insert step");
+    return db_->LastInsertId();
+  }
+
+  Status FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
+                    std::string_view error) override {
+    Stmt s(*db_, "UPDATE steps SET status=?2, finished_at=?3, error=?4 WHERE id=?1");
+    s.Bind(1, step_id).Bind(2, ToString(status)).Bind(3, ToUnixMillis(finished_at)).Bind(4, error);
+    return s.Run().Prefixed("store: finish step");
+  }
+
+  Result<std::optional<Deployment>> GetDeployment(int64_t id) override {
+    Stmt s(*db_, std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE id=?1");
+    s.Bind(1, id);
+    std::vector<Deployment> list;
+    while (s.Step()) list.push_back(ReadDeployment(s));
+    if (!s.status().ok()) return s.status().Prefixed("store: get deployment");
+    if (list.empty()) return std::optional<Deployment>();
+    Status st = LoadSteps(list);
+    if (!st.ok()) return st;
+    return std::optional<Deployment>(std::move(list[0]));
+  }
+
+  Result<std::vector<Deployment>> ListDeployments(const DeploymentFilter& f) override {
+    // Keyset paging on the primary key: "id < before" walks an index, so the
+    // thousandth page costs what the first does.
+    std::string sql = std::string("SELECT ") + kDeploymentColumns +
+                      " FROM deployments WHERE (?1 = '' OR project = ?1) AND (?2 = '' OR machine "
+                      "= ?2) AND (?3 = '' OR status = ?3) AND (?4 = 0 OR id < ?4) ORDER BY id "
+                      "DESC LIMIT ?5";
+    Stmt s(*db_, sql);
+    int limit = std::clamp(f.limit, 1, 1000);
+    s.Bind(1, f.project).Bind(2, f.machine);
+    s.Bind(3, f.status ? ToString(*f.status) : std::string_view());
+    s.Bind(4, f.before_id).Bind(5, static_cast<int64_t>(limit));
+    std::vector<Deployment> list;
+    while (s.Step()) list.push_back(ReadDeployment(s));
+    if (!s.status().ok()) return s.status().Prefixed("store: list deployments");
+    Status st = LoadSteps(list);
+    if (!st.ok()) return st;
+    return list;
+  }
+
+  Result<std::optional<Deployment>> LatestDeployment(
+      std::string_view project, std::optional<DeploymentStatus> status) override {
+    DeploymentFilter f;
+    f.project = std::string(project);
+    f.status = status;
+    f.limit = 1;
+    auto list = ListDeployments(f);
+    if (!list.ok()) return list.status();
+    if (list->empty()) return std::optional<Deployment>();
+    return std::optional<Deployment>(std::move(list->front()));
+  }
+
+  Result<int> InterruptUnfinished(TimePoint now, std::string_view why) override {
+    Status s = db_->Exec("BEGIN IMMEDIATE");
+    if (!s.ok()) return s.Prefixed("store: interrupt");
+    Stmt steps(*db_, "UPDATE steps SET status='interrupted', finished_at=?1, error=?2 "
+                     "WHERE status='running'");
+    steps.Bind(1, ToUnixMillis(now)).Bind(2, why);
+    Stmt deps(*db_, "UPDATE deployments SET status='interrupted', finished_at=?1, error=?2 "
+                    "WHERE status IN ('queued', 'running')");
+    deps.Bind(1, ToUnixMillis(now)).Bind(2, why);
+    s = steps.Run();
+    if (s.ok()) s = deps.Run();
+    int changed = sqlite3_changes(db_->handle());
+    if (!s.ok()) {
+      (void)db_->Exec("ROLLBACK");
+      return s.Prefixed("store: interrupt");
+    }
+    s = db_->Exec("COMMIT");
+    if (!s.ok()) return s.Prefixed("store: interrupt");
+    return changed;
+  }
+
+  Status PutProcess(const Process& p) override {
+    Stmt s(*db_,
+           "INSERT OR REPLACE INTO processes (project, pid, pgid, start_ticks, release, version, "
+           "commit_sha, deployment_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    s.Bind(1, p.project).Bind(2, p.pid).Bind(3, p.pgid);
+    s.Bind(4, static_cast<int64_t>(p.start_ticks)).Bind(5, p.release).Bind(6, p.version);
+    s.Bind(7, p.commit).Bind(8, p.deployment_id).Bind(9, ToUnixMillis(p.started_at));
+    return s.Run().Prefixed("store: put process");
+  }
+
+  Status DeleteProcess(std::string_view project) override {
+    Stmt s(*db_, "DELETE FROM processes WHERE project=?1");
+    s.Bind(1, project);
+    return s.Run().Prefixed("store: delete process");
+  }
+
+  Result<std::optional<Process>> GetProcess(std::string_view project) override {
+    auto all = Processes(project);
+    if (!all.ok()) return all.status();
+    if (all->empty()) return std::optional<Process>();
+    return std::optional<Process>(all->front());
+  }
+
+  Result<std::vector<Process>> ListProcesses() override { return Processes({}); }
+
+ private:
+  Result<std::vector<Process>> Processes(std::string_view project) {
+    Stmt s(*db_,
+           "SELECT project, pid, pgid, start_ticks, release, version, commit_sha, deployment_id, "
+           "started_at FROM processes WHERE ?1 = '' OR project = ?1 ORDER BY project");
+    s.Bind(1, project);
+    std::vector<Process> out;
+    while (s.Step()) {
+      Process p;
+      p.project = s.Text(0);
+      p.pid = s.Int(1);
+      p.pgid = s.Int(2);
+      p.start_ticks = static_cast<unsigned long long>(s.Int(3));
+      p.release = s.Text(4);
+      p.version = s.Text(5);
+      p.commit = s.Text(6);
+      p.deployment_id = s.Int(7);
+      p.started_at = FromUnixMillis(s.Int(8));
+      out.push_back(std::move(p));
+    }
+    if (!s.status().ok()) return s.status().Prefixed("store: processes");
+    return out;
+  }
+
+  // Fills the steps of every deployment in `list` with one query (an IN list
+  // of bound ids over the steps(deployment_id) index), never one per row.
+  Status LoadSteps(std::vector<Deployment>& list) {
+    if (list.empty()) return Status::Ok();
+    std::map<int64_t, Deployment*> by_id;
+    std::string placeholders;
+    for (auto& d : list) {
+      by_id[d.id] = &d;
+      placeholders += placeholders.empty() ? "?" : ",?";
+    }
+    Stmt s(*db_,
+           "SELECT id, deployment_id, name, status, started_at, finished_at, error FROM steps "
+           "WHERE deployment_id IN (" + placeholders + ") ORDER BY deployment_id, id");
+    int i = 1;
+    for (const auto& d : list) s.Bind(i++, d.id);
+    while (s.Step()) {
+      auto it = by_id.find(s.Int(1));
+      if (it == by_id.end()) continue;
+      Step step;
+      step.id = s.Int(0);
+      step.deployment_id = s.Int(1);
+      step.name = s.Text(2);
+      step.status = ParseStepStatus(s.Text(3)).value_or(StepStatus::kInterrupted);
+      step.started_at = FromUnixMillis(s.Int(4));
+      if (auto f = s.MaybeInt(5)) step.finished_at = FromUnixMillis(*f);
+      step.error = s.Text(6);
+      it->second->steps.push_back(std::move(step));
+    }
+    return s.status().Prefixed("store: load steps");
+  }
+
+  std::unique_ptr<Db> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqlite(const std::filesystem::path& file) {
+  auto db = Db::Open(file.string());
+  if (!db.ok()) return db.status();
+  auto store = std::make_unique<SqliteStore>(std::move(db.value()));
+  Status s = store->Migrate();
+  if (!s.ok()) return s.Prefixed("database " + file.string());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace anthill::store

@@ -1,0 +1,193 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/testing.h"
+
+namespace anthill::store {
+namespace {
+
+Deployment Sample(const std::string& project, const std::string& machine = "m1") {
+  Deployment d;
+  d.project = project;
+  d.machine = machine;
+  d.from_version = "main-11111111";
+  d.to_version = "main-22222222";
+  d.from_commit = std::string(40, '1');
+  d.to_commit = std::string(40, '2');
+  d.ref = "refs/heads/main";
+  d.trigger = Trigger::kPoll;
+  d.actor = "poll";
+  d.status = DeploymentStatus::kRunning;
+  d.started_at = FromUnixMillis(1795532458123);
+  return d;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = OpenSqlite(dir_ / "anthill.db");
+    ASSERT_TRUE(s.ok()) << s.error();
+    store_ = std::move(s.value());
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, DeploymentAndStepsRoundTrip) {
+  Deployment d = Sample("hello");
+  auto id = store_->CreateDeployment(d);
+  ASSERT_TRUE(id.ok()) << id.error();
+  auto step = store_->StartStep(*id, "build", FromUnixMillis(1795532459000));
+  ASSERT_TRUE(step.ok());
+  ASSERT_TRUE(store_->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532460500),
+                                 "build failed (exit 2)")
+                  .ok());
+  d.id = *id;
+  d.status = DeploymentStatus::kFailed;
+  d.finished_at = FromUnixMillis(1795532460600);
+  d.error = "build failed (exit 2)";
+  d.release = "r1";
+  ASSERT_TRUE(store_->UpdateDeployment(d).ok());
+
+  auto got = store_->GetDeployment(*id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  const Deployment& g = **got;
+  EXPECT_EQ(g.project, "hello");
+  EXPECT_EQ(g.machine, "m1");
+  EXPECT_EQ(g.from_version, "main-11111111");
+  EXPECT_EQ(g.to_version, "main-22222222");
+  EXPECT_EQ(g.from_commit, std::string(40, '1'));
+  EXPECT_EQ(g.to_commit, std::string(40, '2'));
+  EXPECT_EQ(g.ref, "refs/heads/main");
+  EXPECT_EQ(g.trigger, Trigger::kPoll);
+  EXPECT_EQ(g.actor, "poll");
+  EXPECT_EQ(g.status, DeploymentStatus::kFailed);
+  EXPECT_EQ(g.started_at, d.started_at);
+  EXPECT_EQ(g.finished_at, d.finished_at);
+  EXPECT_EQ(g.error, "build failed (exit 2)");
+  EXPECT_EQ(g.release, "r1");
+  ASSERT_EQ(g.steps.size(), 1u);
+  EXPECT_EQ(g.steps[0].name, "build");
+  EXPECT_EQ(g.steps[0].status, StepStatus::kFailed);
+  EXPECT_EQ(g.steps[0].finished_at, FromUnixMillis(1795532460500));
+  EXPECT_EQ(g.steps[0].error, "build failed (exit 2)");
+  auto none = store_->GetDeployment(*id + 100);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(StoreTest, ListIsNewestFirstFilteredAndPagedByKey) {
+  for (int i = 0; i < 10; ++i) {
+    auto id = store_->CreateDeployment(Sample(i % 2 ? "odd" : "even", i < 5 ? "m1" : "m2"));
+    ASSERT_TRUE(id.ok());
+    (void)store_->StartStep(*id, "fetch", Now());
+  }
+  DeploymentFilter f;
+  f.limit = 3;
+  auto page = store_->ListDeployments(f);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 3u);
+  EXPECT_EQ((*page)[0].id, 10);
+  EXPECT_EQ((*page)[2].id, 8);
+  EXPECT_EQ((*page)[0].steps.size(), 1u);
+  f.before_id = 8;
+  page = store_->ListDeployments(f);
+  EXPECT_EQ((*page)[0].id, 7);
+
+  struct Case {
+    std::string project, machine;
+    std::vector<int64_t> ids;
+  } cases[] = {{"odd", "", {10, 8, 6, 4, 2}}, {"", "m1", {5, 4, 3, 2, 1}}, {"even", "m2", {9, 7}}};
+  for (const auto& c : cases) {
+    DeploymentFilter g;
+    g.project = c.project;
+    g.machine = c.machine;
+    auto list = store_->ListDeployments(g);
+    ASSERT_TRUE(list.ok());
+    std::vector<int64_t> ids;
+    for (const auto& d : *list) ids.push_back(d.id);
+    EXPECT_EQ(ids, c.ids) << c.project << "/" << c.machine;
+  }
+  DeploymentFilter big;
+  big.limit = 100000;
+  EXPECT_EQ(store_->ListDeployments(big)->size(), 10u);
+  big.limit = 0;
+  EXPECT_EQ(store_->ListDeployments(big)->size(), 1u);
+}
+
+TEST_F(StoreTest, InterruptUnfinishedTouchesOnlyUnfinishedRows) {
+  Deployment done = Sample("a");
+  done.status = DeploymentStatus::kSucceeded;
+  done.finished_at = Now();
+  auto done_id = store_->CreateDeployment(done);
+  auto running_id = store_->CreateDeployment(Sample("a"));
+  auto step = store_->StartStep(*running_id, "build", Now());
+  auto n = store_->InterruptUnfinished(Now(), "anthill stopped");
+  ASSERT_TRUE(n.ok()) << n.error();
+  EXPECT_EQ(*n, 1);
+  auto r = **store_->GetDeployment(*running_id);
+  EXPECT_EQ(r.status, DeploymentStatus::kInterrupted);
+  EXPECT_EQ(r.error, "anthill stopped");
+  EXPECT_TRUE(r.finished_at.has_value());
+  EXPECT_EQ(r.steps[0].status, StepStatus::kInterrupted);
+  EXPECT_EQ((**store_->GetDeployment(*done_id)).status, DeploymentStatus::kSucceeded);
+  auto latest = store_->LatestDeployment("a", DeploymentStatus::kSucceeded);
+  EXPECT_EQ((*latest)->id, *done_id);
+  EXPECT_EQ((*store_->LatestDeployment("a"))->id, *running_id);
+  EXPECT_FALSE(store_->LatestDeployment("b")->has_value());
+  (void)step;
+}
+
+TEST_F(StoreTest, ProcessesArePutReplacedAndDeleted) {
+  Process p{"hello", 123, 123, 456789, "r1", "main-1", std::string(40, 'a'), 7, FromUnixMillis(5)};
+  ASSERT_TRUE(store_->PutProcess(p).ok());
+  p.pid = 124;
+  ASSERT_TRUE(store_->PutProcess(p).ok());
+  auto got = store_->GetProcess("hello");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->pid, 124);
+  EXPECT_EQ((*got)->start_ticks, 456789u);
+  EXPECT_EQ((*got)->commit, std::string(40, 'a'));
+  EXPECT_EQ(store_->ListProcesses()->size(), 1u);
+  ASSERT_TRUE(store_->DeleteProcess("hello").ok());
+  EXPECT_FALSE(store_->GetProcess("hello")->has_value());
+}
+
+TEST_F(StoreTest, DataSurvivesReopeningAndMigrationsRunOnce) {
+  auto id = store_->CreateDeployment(Sample("hello"));
+  ASSERT_TRUE(id.ok());
+  store_.reset();
+  auto again = OpenSqlite(dir_ / "anthill.db");
+  ASSERT_TRUE(again.ok()) << again.error();
+  auto got = (*again)->GetDeployment(*id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->project, "hello");
+}
+
+TEST(StoreOpen, ErrorNamesTheFile) {
+  auto s = OpenSqlite("/no/such/dir/anthill.db");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().rfind("cannot open database /no/such/dir/anthill.db: ", 0), 0u) << s.error();
+}
+
+TEST(Records, StatusWordsRoundTrip) {
+  for (auto s : {DeploymentStatus::kQueued, DeploymentStatus::kRunning, DeploymentStatus::kSucceeded,
+                 DeploymentStatus::kFailed, DeploymentStatus::kRolledBack,
+                 DeploymentStatus::kCancelled, DeploymentStatus::kInterrupted}) {
+    EXPECT_EQ(ParseDeploymentStatus(ToString(s)), s);
+  }
+  EXPECT_EQ(ToString(DeploymentStatus::kRolledBack), "rolled_back");
+  for (auto t : {Trigger::kPoll, Trigger::kWebhook, Trigger::kNotify, Trigger::kManual,
+                 Trigger::kRollback}) {
+    EXPECT_EQ(ParseTrigger(ToString(t)), t);
+  }
+  for (auto s : {StepStatus::kRunning, StepStatus::kSucceeded, StepStatus::kFailed,
+                 StepStatus::kCancelled, StepStatus::kInterrupted}) {
+    EXPECT_EQ(ParseStepStatus(ToString(s)), s);
+  }
+  EXPECT_FALSE(ParseDeploymentStatus("bogus").has_value());
+}
+
+}  // namespace
+}  // namespace anthill::store
