@@ -1,0 +1,402 @@
+// anthill.toml -> Config. Every error names the file, the line and the key.
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "os/signals.h"
+
+namespace anthill::config {
+
+namespace fs = std::filesystem;
+
+const Project* Config::FindProject(std::string_view name) const {
+  for (const auto& p : projects) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Reads one table's keys, remembering which were seen, so that whatever is
+// left over is reported as unknown.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string file, std::string where)
+      : table_(table), file_(std::move(file)), where_(std::move(where)) {}
+
+  const Status& status() const { return status_; }
+  bool ok() const { return status_.ok(); }
+
+  int Line(const toml::node& n) const { return static_cast<int>(n.source().begin.line); }
+  int Line() const { return static_cast<int>(table_.source().begin.line); }
+
+  // The first failure is the one reported.
+  void Fail(int line, const std::string& key, const std::string& what) {
+    if (status_.ok()) {
+      status_ = Status::Error(file_ + ":" + std::to_string(line) + ": key '" + key + "' in " +
+                              where_ + ": " + what);
+    }
+  }
+  void FailPlain(int line, const std::string& message) {
+    if (status_.ok()) status_ = Status::Error(file_ + ":" + std::to_string(line) + ": " + message);
+  }
+
+  const toml::node* Get(const std::string& key) {
+    seen_.insert(key);
+    return table_.get(key);
+  }
+  bool Has(const std::string& key) const { return table_.contains(key); }
+
+  static const char* TypeName(const toml::node& n) {
+    switch (n.type()) {
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a number";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::array: return "an array";
+      case toml::node_type::table: return "a table";
+      default: return "a date or time";
+    }
+  }
+
+  void String(const std::string& key, std::string& out) {
+    const toml::node* n = Get(key);
+    if (!n) return;
+    if (!n->is_string()) {
+      Fail(Line(*n), key, std::string("must be a string, not ") + TypeName(*n));
+      return;
+    }
+    out = n->as_string()->get();
+  }
+  void Integer(const std::string& key, int& out) {
+    const toml::node* n = Get(key);
+    if (!n) return;
+    if (!n->is_integer()) {
+      Fail(Line(*n), key, std::string("must be an integer, not ") + TypeName(*n));
+      return;
+    }
+    out = static_cast<int>(n->as_integer()->get());
+  }
+  void DurationKey(const std::string& key, Duration& out) {
+    std::string text;
+    const toml::node* n = table_.get(key);
+    String(key, text);
+    if (!n || !ok()) return;
+    auto d = ParseDuration(text);
+    if (!d.ok()) {
+      Fail(Line(*n), key, d.error());
+      return;
+    }
+    out = *d;
+  }
+  void StringArray(const std::string& key, std::vector<std::string>& out) {
+    const toml::node* n = Get(key);
+    if (!n) return;
+    if (!n->is_array()) {
+      Fail(Line(*n), key, std::string("must be an array of strings, not ") + TypeName(*n));
+      return;
+    }
+    out.clear();
+    for (const auto& item : *n->as_array()) {
+      if (!item.is_string()) {
+        Fail(Line(item), key, std::string("must be an array of strings, not hold ") + TypeName(item));
+        return;
+      }
+      out.push_back(item.as_string()->get());
+    }
+  }
+  // Reports the first key that nothing asked for.
+  void RejectUnknown() {
+    for (const auto& [k, v] : table_) {
+      std::string key(k.str());
+      if (!seen_.count(key)) {
+        int line = k.source().begin.line ? static_cast<int>(k.source().begin.line) : Line(v);
+        FailPlain(line, "unknown key '" + key + "' in " + where_);
+        return;
+      }
+    }
+  }
+
+ private:
+  const toml::table& table_;
+  std::string file_;
+  std::string where_;
+  std::set<std::string> seen_;
+  Status status_;
+};
+
+bool IsLocalRelative(const std::string& repo) {
+  return repo.rfind("./", 0) == 0 || repo.rfind("../", 0) == 0;
+}
+
+Status ValidateHostPort(const std::string& text) {
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Status::Error("'" + text + "' is not host:port");
+    }
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) return Status::Error("'" + text + "' is not host:port");
+    port = text.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) < 1 || std::stoi(port) > 65535) {
+    return Status::Error("'" + text + "' has no valid port (1-65535)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateBranch(const std::string& b) {
+  if (b.empty()) return Status::Error("must not be empty");
+  if (b.front() == '-') return Status::Error("'" + b + "' must not start with '-'");
+  if (b.find("..") != std::string::npos) return Status::Error("'" + b + "' must not contain '..'");
+  for (char c : b) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || std::string(" ~^:?*[\\").find(c) != std::string::npos) {
+      return Status::Error("'" + b + "' is not a valid branch name");
+    }
+  }
+  return Status::Ok();
+}
+
+void ReadServer(TableReader& r, Server& s) {
+  r.String("listen", s.listen);
+  r.String("database", s.database);
+  r.String("machine", s.machine);
+  r.String("token", s.token);
+  std::string data_dir;
+  r.String("data_dir", data_dir);
+  if (!data_dir.empty()) s.data_dir = data_dir;
+  r.RejectUnknown();
+}
+
+void ReadHealth(TableReader& parent, const toml::node& node, HealthCheck& h, const std::string& file,
+                const std::string& project) {
+  if (!node.is_table()) {
+    parent.Fail(parent.Line(node), "health",
+                std::string("must be a table like { http = \"...\" }, not ") +
+                    TableReader::TypeName(node));
+    return;
+  }
+  TableReader r(*node.as_table(), file, "health of [[project]] '" + project + "'");
+  std::string http, tcp, command;
+  r.String("http", http);
+  r.String("tcp", tcp);
+  r.String("command", command);
+  r.DurationKey("timeout", h.timeout);
+  r.DurationKey("interval", h.interval);
+  r.DurationKey("grace", h.grace);
+  // Unknown keys and bad durations were reported by the caller already.
+  int kinds = !http.empty() + !tcp.empty() + !command.empty();
+  if (kinds != 1) {
+    parent.Fail(parent.Line(node), "health", "set exactly one of http, tcp or command");
+    return;
+  }
+  if (!http.empty()) {
+    if (http.rfind("http://", 0) != 0) {
+      parent.Fail(parent.Line(node), "health", "http must be an http:// URL, not '" + http + "'");
+      return;
+    }
+    h.kind = HealthCheck::Kind::kHttp;
+    h.target = http;
+  } else if (!tcp.empty()) {
+    Status s = ValidateHostPort(tcp);
+    if (!s.ok()) {
+      parent.Fail(parent.Line(node), "health", "tcp: " + s.message());
+      return;
+    }
+    h.kind = HealthCheck::Kind::kTcp;
+    h.target = tcp;
+  } else {
+    h.kind = HealthCheck::Kind::kCommand;
+    h.target = command;
+  }
+  if (h.timeout.count() <= 0) parent.Fail(parent.Line(node), "health", "timeout must be above 0");
+}
+
+}  // namespace
+
+Result<Config> Parse(std::string_view text, const fs::path& file) {
+  const std::string name = file.string();
+  Config cfg;
+  cfg.file = file;
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    return Status::Error(name + ":" + std::to_string(e.source().begin.line) + ":" +
+                         std::to_string(e.source().begin.column) + ": " +
+                         std::string(e.description()));
+  }
+  fs::path base = file.has_parent_path() ? fs::absolute(file).parent_path() : fs::current_path();
+
+  TableReader top(root, name, "the top level");
+  if (const toml::node* server = top.Get("server")) {
+    if (!server->is_table()) {
+      return Status::Error(name + ":" + std::to_string(top.Line(*server)) +
+                           ": 'server' must be a table ([server])");
+    }
+    TableReader r(*server->as_table(), name, "[server]");
+    ReadServer(r, cfg.server);
+    if (!r.ok()) return r.status();
+    Status s = ValidateHostPort(cfg.server.listen);
+    if (!s.ok()) {
+      const toml::node* n = server->as_table()->get("listen");
+      return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
+                           ": key 'listen' in [server]: " + s.message());
+    }
+  }
+  std::map<std::string, int> names;
+  if (const toml::node* projects = top.Get("project")) {
+    if (!projects->is_array_of_tables()) {
+      return Status::Error(name + ":" + std::to_string(top.Line(*projects)) +
+                           ": 'project' must be written as [[project]] tables");
+    }
+    for (const auto& item : *projects->as_array()) {
+      const toml::table& t = *item.as_table();
+      Project p;
+      p.line = static_cast<int>(t.source().begin.line);
+      std::string label = "[[project]]";
+      if (auto n = t.get("name"); n && n->is_string()) {
+        label = "[[project]] '" + n->as_string()->get() + "'";
+      }
+      TableReader r(t, name, label);
+      r.String("name", p.name);
+      r.String("repo", p.repo);
+      r.String("branch", p.branch);
+      r.String("tags", p.tags);
+      r.DurationKey("poll", p.poll);
+      r.String("webhook_secret", p.webhook_secret);
+      r.String("build", p.build);
+      r.String("test", p.test);
+      r.DurationKey("build_timeout", p.build_timeout);
+      r.StringArray("artifacts", p.artifacts);
+      r.String("run", p.run);
+      if (const toml::node* env = r.Get("env")) {
+        if (!env->is_table()) {
+          r.Fail(r.Line(*env), "env", std::string("must be a table of strings, not ") +
+                                          TableReader::TypeName(*env));
+        } else {
+          static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
+          for (const auto& [k, v] : *env->as_table()) {
+            std::string key(k.str());
+            if (!std::regex_match(key, kEnvName)) {
+              r.Fail(r.Line(v), "env", "'" + key + "' is not a valid environment variable name");
+            } else if (!v.is_string()) {
+              r.Fail(r.Line(v), "env", "value of " + key + " must be a string, not " +
+                                           TableReader::TypeName(v));
+            } else {
+              p.env[key] = v.as_string()->get();
+            }
+          }
+        }
+      }
+      if (const toml::node* health = r.Get("health")) {
+        // Errors inside health carry their own location.
+        if (health->is_table()) {
+          TableReader hr(*health->as_table(), name, "health of " + label);
+          std::string ignored;
+          for (const char* k : {"http", "tcp", "command"}) hr.String(k, ignored);
+          Duration d;
+          for (const char* k : {"timeout", "interval", "grace"}) hr.DurationKey(k, d);
+          hr.RejectUnknown();
+          if (!hr.ok()) return hr.status();
+        }
+        ReadHealth(r, *health, p.health, name, p.name);
+      }
+      std::string stop_signal;
+      r.String("stop_signal", stop_signal);
+      if (!stop_signal.empty() && r.ok()) {
+        auto sig = os::SignalFromName(stop_signal);
+        if (!sig.ok()) {
+          r.Fail(r.Line(*t.get("stop_signal")), "stop_signal", sig.error());
+        } else {
+          p.stop_signal = *sig;
+          p.stop_signal_name = os::SignalName(*sig);
+        }
+      }
+      r.DurationKey("stop_timeout", p.stop_timeout);
+      r.Integer("keep_releases", p.keep_releases);
+      r.StringArray("listen", p.listen);
+      r.RejectUnknown();
+      if (!r.ok()) return r.status();
+
+      auto fail = [&](const std::string& key, const std::string& what) {
+        const toml::node* n = t.get(key);
+        return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : p.line) + ": key '" +
+                             key + "' in " + label + ": " + what);
+      };
+      for (const char* required : {"name", "repo", "run"}) {
+        const toml::node* n = t.get(required);
+        if (!n || (n->is_string() && n->as_string()->get().empty())) {
+          return Status::Error(name + ":" + std::to_string(p.line) + ": " + label +
+                               " is missing required key '" + required + "'");
+        }
+      }
+      static const std::regex kName("[A-Za-z0-9._-]+");
+      if (!std::regex_match(p.name, kName)) {
+        return fail("name", "'" + p.name + "' may only hold letters, digits, '.', '_' and '-'");
+      }
+      if (auto it = names.find(p.name); it != names.end()) {
+        return Status::Error(name + ":" + std::to_string(p.line) + ": duplicate project name '" +
+                             p.name + "' (first at line " + std::to_string(it->second) + ")");
+      }
+      names[p.name] = p.line;
+      if (t.contains("branch") && t.contains("tags")) {
+        return fail("tags", "set either 'branch' or 'tags', not both");
+      }
+      if (Status s = ValidateBranch(p.branch); !s.ok()) return fail("branch", s.message());
+      if (p.build_timeout.count() <= 0) return fail("build_timeout", "must be above 0");
+      if (p.keep_releases < 1) return fail("keep_releases", "must be at least 1");
+      for (const auto& a : p.artifacts) {
+        if (a.empty() || a.front() == '/' || fs::path(a).lexically_normal().string().rfind("..", 0) == 0) {
+          return fail("artifacts", "'" + a + "' must be a relative path inside the workspace");
+        }
+      }
+      for (const auto& l : p.listen) {
+        if (l.rfind("tcp://", 0) == 0) {
+          if (Status s = ValidateHostPort(l.substr(6)); !s.ok()) return fail("listen", s.message());
+        } else if (l.rfind("unix:///", 0) != 0) {
+          return fail("listen", "'" + l + "' must be tcp://host:port or unix:///path");
+        }
+      }
+      if (IsLocalRelative(p.repo)) p.repo = (base / p.repo).lexically_normal().string();
+      cfg.projects.push_back(std::move(p));
+    }
+  }
+  top.RejectUnknown();
+  if (!top.ok()) return top.status();
+
+  if (cfg.server.data_dir.is_relative()) {
+    cfg.server.data_dir = (base / cfg.server.data_dir).lexically_normal();
+  }
+  if (cfg.server.machine.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    cfg.server.machine = host;
+  }
+  if (const char* token = getenv("ANTHILL_TOKEN"); token && *token) cfg.server.token = token;
+  return cfg;
+}
+
+Result<Config> Load(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::Error("cannot read " + file.string() + ": " + strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(ss.str(), file);
+}
+
+}  // namespace anthill::config

@@ -1,0 +1,162 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "testing/testing.h"
+
+namespace anthill::config {
+namespace {
+
+const char* kFull = R"toml([server]
+listen = "127.0.0.1:7171"
+data_dir = "/var/lib/anthill"
+machine = "web-1"
+token = "t0k"
+
+[[project]]
+name = "hello"
+repo = "/srv/git/hello.git"
+branch = "stable"
+poll = "1m30s"
+webhook_secret = "s3cret"
+build = "make"
+test = "make check"
+build_timeout = "5m"
+artifacts = ["hello", "static/"]
+run = "./hello --port 8080"
+env = { PORT = "8080", MODE = "prod" }
+health = { http = "http://127.0.0.1:8080/healthz", timeout = "20s", interval = "100ms" }
+stop_signal = "INT"
+stop_timeout = "3s"
+keep_releases = 3
+listen = ["tcp://0.0.0.0:8080", "unix:///run/hello.sock"]
+)toml";
+
+TEST(Config, ReadsEveryField) {
+  unsetenv("ANTHILL_TOKEN");
+  auto c = Parse(kFull, "/etc/anthill.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->server.listen, "127.0.0.1:7171");
+  EXPECT_EQ(c->server.data_dir, "/var/lib/anthill");
+  EXPECT_EQ(c->server.machine, "web-1");
+  EXPECT_EQ(c->server.token, "t0k");
+  ASSERT_EQ(c->projects.size(), 1u);
+  const Project& p = c->projects[0];
+  EXPECT_EQ(p.name, "hello");
+  EXPECT_EQ(p.repo, "/srv/git/hello.git");
+  EXPECT_EQ(p.branch, "stable");
+  EXPECT_EQ(p.poll, Duration(90000));
+  EXPECT_EQ(p.webhook_secret, "s3cret");
+  EXPECT_EQ(p.build, "make");
+  EXPECT_EQ(p.test, "make check");
+  EXPECT_EQ(p.build_timeout, Duration(300000));
+  EXPECT_EQ(p.artifacts, (std::vector<std::string>{"hello", "static/"}));
+  EXPECT_EQ(p.run, "./hello --port 8080");
+  EXPECT_EQ(p.env.at("PORT"), "8080");
+  EXPECT_EQ(p.env.at("MODE"), "prod");
+  EXPECT_EQ(p.health.kind, HealthCheck::Kind::kHttp);
+  EXPECT_EQ(p.health.target, "http://127.0.0.1:8080/healthz");
+  EXPECT_EQ(p.health.timeout, Duration(20000));
+  EXPECT_EQ(p.health.interval, Duration(100));
+  EXPECT_EQ(p.stop_signal, 2);
+  EXPECT_EQ(p.stop_signal_name, "SIGINT");
+  EXPECT_EQ(p.stop_timeout, Duration(3000));
+  EXPECT_EQ(p.keep_releases, 3);
+  EXPECT_EQ(p.listen.size(), 2u);
+  EXPECT_EQ(p.line, 7);
+  EXPECT_NE(c->FindProject("hello"), nullptr);
+  EXPECT_EQ(c->FindProject("nope"), nullptr);
+}
+
+TEST(Config, DefaultsAndRelativePaths) {
+  unsetenv("ANTHILL_TOKEN");
+  auto c = Parse("[[project]]\nname = \"a\"\nrepo = \"./a-repo\"\nrun = \"./a\"\n",
+                 "/srv/conf/anthill.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->server.listen, "127.0.0.1:7070");
+  EXPECT_EQ(c->server.data_dir, "/srv/conf/anthill-data");
+  EXPECT_FALSE(c->server.machine.empty());
+  const Project& p = c->projects[0];
+  EXPECT_EQ(p.repo, "/srv/conf/a-repo");
+  EXPECT_EQ(p.branch, "main");
+  EXPECT_EQ(p.poll, Duration(10000));
+  EXPECT_EQ(p.health.kind, HealthCheck::Kind::kNone);
+  EXPECT_EQ(p.stop_signal, 15);
+  EXPECT_EQ(p.stop_timeout, Duration(10000));
+  EXPECT_EQ(p.keep_releases, 5);
+  EXPECT_TRUE(p.artifacts.empty());
+}
+
+TEST(Config, EnvironmentTokenWins) {
+  setenv("ANTHILL_TOKEN", "from-env", 1);
+  auto c = Parse("[server]\ntoken = \"from-file\"\n", "a.toml");
+  unsetenv("ANTHILL_TOKEN");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->server.token, "from-env");
+}
+
+TEST(Config, MistakesNameTheFileLineAndKey) {
+  const std::string head = "[[project]]\nname = \"hello\"\nrepo = \"/r\"\nrun = \"./x\"\n";
+  struct Case {
+    std::string text;
+    std::string error;
+  } cases[] = {
+      {head + "bogus = 1\n", "anthill.toml:5: unknown key 'bogus' in [[project]] 'hello'"},
+      {"[server]\nlisten = \"x\"\n", "anthill.toml:2: key 'listen' in [server]: 'x' is not host:port"},
+      {"[server]\nport = 1\n", "anthill.toml:2: unknown key 'port' in [server]"},
+      {"colour = \"red\"\n", "anthill.toml:1: unknown key 'colour' in the top level"},
+      {head + "poll = \"10\"\n",
+       "anthill.toml:5: key 'poll' in [[project]] 'hello': bad duration '10': a number needs a "
+       "unit (ms, s, m or h), e.g. \"10s\""},
+      {head + "keep_releases = \"3\"\n",
+       "anthill.toml:5: key 'keep_releases' in [[project]] 'hello': must be an integer, not a "
+       "string"},
+      {head + "keep_releases = 0\n",
+       "anthill.toml:5: key 'keep_releases' in [[project]] 'hello': must be at least 1"},
+      {"[[project]]\nname = \"x\"\nrun = \"./x\"\n",
+       "anthill.toml:1: [[project]] 'x' is missing required key 'repo'"},
+      {"[[project]]\nrepo = \"/r\"\nrun = \"./x\"\n",
+       "anthill.toml:1: [[project]] is missing required key 'name'"},
+      {head + "\n" + head, "anthill.toml:6: duplicate project name 'hello' (first at line 1)"},
+      {head + "tags = \"release-*\"\nbranch = \"main\"\n",
+       "anthill.toml:5: key 'tags' in [[project]] 'hello': set either 'branch' or 'tags', not both"},
+      {head + "branch = \"-rf\"\n",
+       "anthill.toml:5: key 'branch' in [[project]] 'hello': '-rf' must not start with '-'"},
+      {head + "health = { http = \"x\", bogus = 1 }\n",
+       "anthill.toml:5: unknown key 'bogus' in health of [[project]] 'hello'"},
+      {head + "health = { tcp = \"h:1\", http = \"http://h/\" }\n",
+       "anthill.toml:5: key 'health' in [[project]] 'hello': set exactly one of http, tcp or "
+       "command"},
+      {head + "stop_signal = \"SIGNOPE\"\n",
+       "anthill.toml:5: key 'stop_signal' in [[project]] 'hello': unknown signal 'SIGNOPE'"},
+      {head + "env = { PORT = 8080 }\n",
+       "anthill.toml:5: key 'env' in [[project]] 'hello': value of PORT must be a string, not an "
+       "integer"},
+      {head + "artifacts = [\"../etc\"]\n",
+       "anthill.toml:5: key 'artifacts' in [[project]] 'hello': '../etc' must be a relative path "
+       "inside the workspace"},
+      {head + "name = \"again\"\n",
+       "anthill.toml:5:8: Error while parsing key-value pair: cannot redefine existing string "
+       "'name'"},
+  };
+  for (const auto& c : cases) {
+    auto r = Parse(c.text, "anthill.toml");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.error(), c.error) << c.text;
+  }
+}
+
+TEST(Config, LoadNamesAMissingFile) {
+  auto r = Load("/no/such/anthill.toml");
+  EXPECT_EQ(r.error(), "cannot read /no/such/anthill.toml: No such file or directory");
+}
+
+TEST(Config, ZeroProjectsIsAServerWithNothingToDeploy) {
+  auto c = Parse("", "anthill.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->projects.empty());
+}
+
+}  // namespace
+}  // namespace anthill::config
