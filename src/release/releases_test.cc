@@ -1,0 +1,104 @@
+#include "release/releases.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/testing.h"
+
+namespace anthill::release {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ReleasesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteFile(dir_ / "ws/hello", "#!/bin/sh\n");
+    fs::permissions(dir_ / "ws/hello", fs::perms::owner_exec, fs::perm_options::add);
+    testing::WriteFile(dir_ / "ws/static/css/site.css", "body{}");
+    testing::WriteFile(dir_ / "ws/.git/HEAD", "ref");
+    fs::create_symlink("hello", dir_ / "ws/link");
+  }
+  std::string Make(int64_t ms, char c = 'a') {
+    auto r = releases_.Create(dir_ / "ws", {}, FromUnixMillis(ms), std::string(40, c));
+    EXPECT_TRUE(r.ok()) << r.error();
+    return r.ok() ? *r : "";
+  }
+  testing::TempDir dir_;
+  Releases releases_{dir_ / "project"};
+};
+
+TEST_F(ReleasesTest, WholeTreeCopyLeavesGitOutAndKeepsLinksAndModes) {
+  std::string name = Make(1795532458123);
+  EXPECT_EQ(name, "20261124T150058.123Z-aaaaaaaaaaaa");
+  fs::path r = releases_.PathOf(name);
+  EXPECT_FALSE(fs::exists(r / ".git"));
+  EXPECT_TRUE(fs::is_symlink(r / "link"));
+  EXPECT_EQ(testing::ReadFile(r / "static/css/site.css"), "body{}");
+  EXPECT_NE(fs::status(r / "hello").permissions() & fs::perms::owner_exec, fs::perms::none);
+}
+
+TEST_F(ReleasesTest, ArtifactsKeepTheirRelativePath) {
+  auto r = releases_.Create(dir_ / "ws", {"hello", "static/css/"}, Now(), std::string(40, 'b'));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(fs::exists(releases_.PathOf(*r) / "hello"));
+  EXPECT_TRUE(fs::exists(releases_.PathOf(*r) / "static/css/site.css"));
+  EXPECT_FALSE(fs::exists(releases_.PathOf(*r) / "link"));
+}
+
+TEST_F(ReleasesTest, AMissingArtifactIsAnErrorAndLeavesNothing) {
+  auto r = releases_.Create(dir_ / "ws", {"hello", "dist/app"}, Now(), std::string(40, 'c'));
+  EXPECT_EQ(r.error(), "artifact 'dist/app' not found in the workspace");
+  EXPECT_TRUE(releases_.List().empty());
+  EXPECT_TRUE(fs::is_empty(releases_.releases_dir()));
+}
+
+TEST_F(ReleasesTest, SwitchCurrentIsOneRelativeSymlink) {
+  std::string a = Make(1000), b = Make(2000);
+  ASSERT_TRUE(releases_.SwitchCurrent(a).ok());
+  EXPECT_EQ(releases_.Current(), a);
+  ASSERT_TRUE(releases_.SwitchCurrent(b).ok());
+  EXPECT_EQ(releases_.Current(), b);
+  EXPECT_EQ(fs::read_symlink(releases_.current_link()), fs::path("releases") / b);
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(releases_.project_dir())) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 2);  // releases/ and current: no temporary links left
+  EXPECT_EQ(releases_.SwitchCurrent("nope").message(), "no release nope");
+}
+
+TEST_F(ReleasesTest, PruneKeepsTheNewestCurrentAndProtected) {
+  struct Case {
+    int keep;
+    int current;
+    int protect;
+    std::vector<int> left;
+  } cases[] = {
+      {2, 4, -1, {3, 4}},
+      {2, 0, -1, {0, 4}},      // current is old: kept, and one newest besides
+      {2, 0, 1, {0, 1}},       // current and protected fill the quota
+      {10, 4, -1, {0, 1, 2, 3, 4}},
+  };
+  for (const auto& c : cases) {
+    testing::TempDir d;
+    Releases rel(d / "p");
+    std::vector<std::string> names;
+    for (int i = 0; i < 5; ++i) {
+      names.push_back(*rel.Create(dir_ / "ws", {"hello"}, FromUnixMillis(1000 * (i + 1)),
+                                  std::string(40, 'a')));
+    }
+    fs::create_directories(rel.releases_dir() / "leftover.tmp");
+    ASSERT_TRUE(rel.SwitchCurrent(names[c.current]).ok());
+    std::set<std::string> protect;
+    if (c.protect >= 0) protect.insert(names[c.protect]);
+    ASSERT_TRUE(rel.Prune(c.keep, protect).ok());
+    std::vector<std::string> expected;
+    for (int i : c.left) expected.push_back(names[i]);
+    EXPECT_EQ(rel.List(), expected) << "keep " << c.keep;
+    EXPECT_FALSE(fs::exists(rel.releases_dir() / "leftover.tmp"));
+  }
+}
+
+}  // namespace
+}  // namespace anthill::release
