@@ -1,0 +1,159 @@
+// Routes of the HTTP API v1 and the server-rendered pages.
+#include "http/api.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "http/json.h"
+#include "http/page.h"
+
+namespace anthill::http {
+
+using nlohmann::json;
+
+namespace {
+
+Response Json(int status, const json& body) {
+  return Response{status, "application/json", body.dump() + "\n", {}};
+}
+
+Response Error(int status, const std::string& message) {
+  return Json(status, json{{"error", message}});
+}
+
+// Parses a non-negative integer; nullopt when it is not one.
+std::optional<int64_t> ParseId(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || v < 0) return std::nullopt;
+  return v;
+}
+
+// Reads ?project=&machine=&status=&limit=&before= into a filter; the error
+// names the parameter.
+Result<store::DeploymentFilter> ReadFilter(const Request& req, int default_limit) {
+  store::DeploymentFilter f;
+  f.limit = default_limit;
+  auto get = [&](const char* k) {
+    auto it = req.query.find(k);
+    return it == req.query.end() ? std::string() : it->second;
+  };
+  f.project = get("project");
+  f.machine = get("machine");
+  if (std::string s = get("status"); !s.empty()) {
+    f.status = store::ParseDeploymentStatus(s);
+    if (!f.status) return Status::Error("bad status '" + s + "'");
+  }
+  if (std::string s = get("limit"); !s.empty()) {
+    auto v = ParseId(s);
+    if (!v || *v < 1 || *v > 1000) return Status::Error("bad limit '" + s + "' (1 to 1000)");
+    f.limit = static_cast<int>(*v);
+  }
+  if (std::string s = get("before"); !s.empty()) {
+    auto v = ParseId(s);
+    if (!v) return Status::Error("bad before '" + s + "' (a deployment id)");
+    f.before_id = *v;
+  }
+  return f;
+}
+
+class Api {
+ public:
+  explicit Api(ApiContext ctx) : ctx_(std::move(ctx)) {}
+
+  Response operator()(const Request& req) {
+    const std::string& p = req.path;
+    if (p == "/healthz") return Only(req, "GET", [&] { return Json(200, {{"status", "ok"}}); });
+    if (p == "/") {
+      return Only(req, "GET", [&] {
+        return Response{302, "text/plain; charset=utf-8", "see /deployments\n",
+                        {{"Location", "/deployments"}}};
+      });
+    }
+    if (p == "/deployments") return Only(req, "GET", [&] { return DeploymentsPage(req); });
+    if (p == "/api/v1/projects") return Only(req, "GET", [&] { return Projects(); });
+    if (p == "/api/v1/deployments") return Only(req, "GET", [&] { return Deployments(req); });
+    static const std::string kPrefix = "/api/v1/deployments/";
+    if (p.rfind(kPrefix, 0) == 0) {
+      std::string rest = p.substr(kPrefix.size());
+      bool log = false;
+      if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, "/log") == 0) {
+        log = true;
+        rest.resize(rest.size() - 4);
+      }
+      if (auto id = ParseId(rest)) {
+        return Only(req, "GET", [&] { return log ? Log(*id) : Deployment(*id); });
+      }
+    }
+    if (p.rfind("/api/", 0) == 0) return Error(404, "no route for " + req.method + " " + p);
+    return Response{404, "text/html; charset=utf-8", NotFoundPage(p), {}};
+  }
+
+ private:
+  template <typename F>
+  Response Only(const Request& req, const char* method, F f) {
+    if (req.method != method && !(req.method == "HEAD" && std::string(method) == "GET")) {
+      Response r = Error(405, req.method + " is not allowed on " + req.path);
+      r.headers.push_back({"Allow", method});
+      return r;
+    }
+    return f();
+  }
+
+  Response Projects() {
+    json list = json::array();
+    for (const auto& p : ctx_.controller->Projects()) list.push_back(ToJson(p));
+    return Json(200, {{"projects", list}});
+  }
+
+  Response Deployments(const Request& req) {
+    auto f = ReadFilter(req, 50);
+    if (!f.ok()) return Error(400, f.error());
+    auto list = ctx_.store->ListDeployments(*f);
+    if (!list.ok()) return Error(500, list.error());
+    json out = json::array();
+    for (const auto& d : *list) out.push_back(ToJson(d));
+    json next = nullptr;
+    if (static_cast<int>(list->size()) == f->limit && !list->empty()) next = list->back().id;
+    return Json(200, {{"deployments", out}, {"next_before", next}});
+  }
+
+  Response Deployment(int64_t id) {
+    auto d = ctx_.store->GetDeployment(id);
+    if (!d.ok()) return Error(500, d.error());
+    if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
+    return Json(200, ToJson(**d));
+  }
+
+  Response Log(int64_t id) {
+    auto d = ctx_.store->GetDeployment(id);
+    if (!d.ok()) return Error(500, d.error());
+    if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
+    std::ifstream f(ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log"),
+                    std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return Response{200, "text/plain; charset=utf-8", ss.str(), {}};
+  }
+
+  Response DeploymentsPage(const Request& req) {
+    auto f = ReadFilter(req, 50);
+    if (!f.ok()) return Response{400, "text/plain; charset=utf-8", f.error() + "\n", {}};
+    auto list = ctx_.store->ListDeployments(*f);
+    if (!list.ok()) return Response{500, "text/plain; charset=utf-8", list.error() + "\n", {}};
+    return Response{200, "text/html; charset=utf-8", RenderDeploymentsPage(*list, *f, ctx_.machine),
+                    {{"Cache-Control", "no-store"}}};
+  }
+
+  ApiContext ctx_;
+};
+
+}  // namespace
+
+Handler MakeApi(ApiContext ctx) {
+  auto api = std::make_shared<Api>(std::move(ctx));
+  return [api](const Request& req) { return (*api)(req); };
+}
+
+}  // namespace anthill::http

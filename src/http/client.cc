@@ -1,0 +1,68 @@
+#include "http/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "http/url.h"
+
+namespace anthill::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::ip::tcp;
+
+Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
+                             const std::string& target, const std::string& body,
+                             const std::string& token) {
+  std::string host, port;
+  if (!SplitHostPort(host_port, &host, &port)) {
+    return Status::Error("bad address '" + host_port + "' (want host:port)");
+  }
+  // A daemon listening on every address is reached on loopback.
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  const std::string where = "anthill at " + host_port;
+
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  boost::system::error_code ec;
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return Status::Error("cannot reach " + where + ": " + ec.message());
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(endpoints, ec);
+  if (ec) {
+    return Status::Error("cannot reach " + where + ": " + ec.message() +
+                         " (is `anthill serve` running?)");
+  }
+  bhttp::verb verb = bhttp::string_to_verb(method);
+  bhttp::request<bhttp::string_body> req{verb, target, 11};
+  req.set(bhttp::field::host, host_port);
+  req.set(bhttp::field::user_agent, "anthill-cli");
+  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  // Streaming endpoints may take long; an API answer is quick.
+  stream.expires_after(std::chrono::seconds(60));
+  bhttp::write(stream, req, ec);
+  if (ec) return Status::Error("cannot talk to " + where + ": " + ec.message());
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  bhttp::read(stream, buffer, parser, ec);
+  if (ec) return Status::Error("no answer from " + where + ": " + ec.message());
+  auto& res = parser.get();
+  ClientResponse out;
+  out.status = static_cast<int>(res.result_int());
+  out.content_type = std::string(res[bhttp::field::content_type]);
+  out.body = std::move(res.body());
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return out;
+}
+
+}  // namespace anthill::http

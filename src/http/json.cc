@@ -1,0 +1,74 @@
+#include "http/json.h"
+
+namespace anthill::http {
+
+using nlohmann::json;
+
+namespace {
+
+json Time(const std::optional<TimePoint>& t) { return t ? json(FormatRfc3339(*t)) : json(nullptr); }
+
+json DurationMs(TimePoint start, const std::optional<TimePoint>& end) {
+  if (!end) return nullptr;
+  return (*end - start).count();
+}
+
+}  // namespace
+
+json ToJson(const store::Step& s, const store::Deployment& d) {
+  return json{{"id", s.id},
+              {"name", s.name},
+              {"status", store::ToString(s.status)},
+              {"started_at", FormatRfc3339(s.started_at)},
+              {"finished_at", Time(s.finished_at)},
+              {"duration_ms", DurationMs(s.started_at, s.finished_at)},
+              {"error", s.error},
+              {"from_version", d.from_version},
+              {"to_version", d.to_version},
+              {"machine", d.machine},
+              {"project", d.project}};
+}
+
+json ToJson(const store::Deployment& d) {
+  json steps = json::array();
+  for (const auto& s : d.steps) steps.push_back(ToJson(s, d));
+  return json{{"id", d.id},
+              {"project", d.project},
+              {"machine", d.machine},
+              {"from_version", d.from_version},
+              {"to_version", d.to_version},
+              {"from_commit", d.from_commit},
+              {"to_commit", d.to_commit},
+              {"ref", d.ref},
+              {"trigger", store::ToString(d.trigger)},
+              {"actor", d.actor},
+              {"status", store::ToString(d.status)},
+              {"started_at", FormatRfc3339(d.started_at)},
+              {"finished_at", Time(d.finished_at)},
+              {"duration_ms", DurationMs(d.started_at, d.finished_at)},
+              {"error", d.error},
+              {"release", d.release},
+              {"steps", steps}};
+}
+
+json ToJson(const deploy::ProjectState& p) {
+  json uptime = nullptr;
+  if (p.started_at) uptime = (Now() - *p.started_at).count() / 1000;
+  return json{{"name", p.name},
+              {"repo", p.repo},
+              {"branch", p.branch},
+              {"tags", p.tags},
+              {"state", p.state},
+              {"health", p.health},
+              {"version", p.version},
+              {"commit", p.commit},
+              {"release", p.release},
+              {"pid", p.pid},
+              {"started_at", Time(p.started_at)},
+              {"uptime_seconds", uptime},
+              {"last_deployment_id", p.last_deployment_id},
+              {"last_deployment_status", p.last_deployment_status},
+              {"last_error", p.last_error}};
+}
+
+}  // namespace anthill::http

@@ -1,0 +1,15 @@
+// The API's JSON shapes, in one place (ARCHITECTURE.md "A deployment in JSON").
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "deploy/controller.h"
+#include "store/records.h"
+
+namespace anthill::http {
+
+nlohmann::json ToJson(const store::Deployment& d);
+nlohmann::json ToJson(const store::Step& s, const store::Deployment& d);
+nlohmann::json ToJson(const deploy::ProjectState& p);
+
+}  // namespace anthill::http

@@ -1,0 +1,18 @@
+// Small URL helpers: percent-decoding, query strings, host:port.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace anthill::http {
+
+// "%2Fa+b" -> "/a b" when plus_is_space (query strings), else "/a+b".
+std::string PercentDecode(std::string_view s, bool plus_is_space);
+// "/x/y?a=1&b=%20" -> path "/x/y", query {a: "1", b: " "}.
+void SplitTarget(std::string_view target, std::string* path,
+                 std::map<std::string, std::string>* query);
+// "127.0.0.1:7070", "[::1]:80", "localhost:0". False when not host:port.
+bool SplitHostPort(const std::string& host_port, std::string* host, std::string* port);
+
+}  // namespace anthill::http
