@@ -17,7 +17,11 @@ Status RunStep(const ShellStep& step, std::shared_ptr<os::CommandStopper> stoppe
   boost::asio::io_context io;
   Status out = Status::Error("did not run");
   boost::asio::co_spawn(
-      io, [&]() -> boost::asio::awaitable<void> { out = co_await RunShellStep(step, "the.log", stopper); },
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        const std::string shown = "the.log";
+        out = co_await RunShellStep(step, shown, stopper);
+      },
       boost::asio::detached);
   io.run();
   return out;

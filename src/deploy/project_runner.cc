@@ -100,7 +100,8 @@ asio::awaitable<void> ProjectRunner::Loop() {
       poll_failures_ = 0;
       const auto& c = *polled;
       if (c && c->commit != commit_ && c->commit != pinned_out_commit_) {
-        co_await Deploy(*c, store::Trigger::kPoll, "poll");
+        const std::string actor = "poll";
+        co_await Deploy(*c, store::Trigger::kPoll, actor);
       }
     }
     if (shutting_down_) break;
@@ -162,7 +163,8 @@ asio::awaitable<void> ProjectRunner::Recover() {
     started_at_ = p.started_at;
     ref_ = project_.tags.empty() ? "refs/heads/" + project_.branch : "refs/tags/" + p.version;
     spdlog::info("project {}: re-adopted {} (pid {})", project_.name, p.version, p.pid);
-    auto probe = co_await supervise::ProbeOnce(project_.health, {}, Duration(2000));
+    const supervise::HealthContext no_context;
+    auto probe = co_await supervise::ProbeOnce(project_.health, no_context, Duration(2000));
     healthy_ = probe.ok();
     co_return;
   }
@@ -176,8 +178,9 @@ asio::awaitable<void> ProjectRunner::Recover() {
       spdlog::info("project {}: started {} again (pid {})", project_.name, p.version,
                    program_->pid());
       fs::path dir = releases_.PathOf(p.release);
-      Status health = co_await supervise::WaitHealthy(
-          *program_, project_.health, {dir, Environment({ref, p.commit, p.version}, dir.string())});
+      const supervise::HealthContext hc{dir,
+                                        Environment({ref, p.commit, p.version}, dir.string())};
+      Status health = co_await supervise::WaitHealthy(*program_, project_.health, hc);
       healthy_ = health.ok();
       if (!health.ok()) spdlog::warn("project {}: {}", project_.name, health.message());
     } else {

@@ -153,7 +153,8 @@ asio::awaitable<Result<std::vector<RemoteRef>>> Git::LsRemote(
   std::vector<std::string> args = Argv("ls-remote", "--end-of-options", repo);
   args.insert(args.end(), patterns.begin(), patterns.end());
   std::string output;
-  Status s = co_await Run(args, {}, {}, &output);
+  const fs::path no_dir, no_log;
+  Status s = co_await Run(args, no_dir, no_log, &output);
   if (!s.ok()) co_return s;
   co_return ParseLsRemote(output);
 }
@@ -171,11 +172,13 @@ asio::awaitable<Status> Git::FetchAndCheckout(const fs::path& workspace, const s
   }
   // The remote is passed by URL on every fetch rather than stored, so a
   // changed `repo` in the config takes effect at once.
+  const std::string refspec = "+" + ref + ":refs/anthill/fetched";
   Status s = co_await Run(Argv("fetch", "--quiet", "--no-tags", "--force", "--end-of-options", repo,
-                               "+" + ref + ":refs/anthill/fetched"),
+                               refspec),
                           workspace, log, nullptr);
   if (!s.ok()) co_return s;
-  s = co_await Run(Argv("cat-file", "-e", commit + "^{commit}"), workspace, log, nullptr);
+  const std::string commit_object = commit + "^{commit}";
+  s = co_await Run(Argv("cat-file", "-e", commit_object), workspace, log, nullptr);
   if (!s.ok()) {
     co_return Status::Error("commit " + commit + " is not on " + ref +
                             " any more (the branch was rewritten?)");

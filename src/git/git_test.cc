@@ -93,7 +93,11 @@ class GitRepoTest : public ::testing::Test {
 
 TEST_F(GitRepoTest, LsRemoteSeesTheBranchHead) {
   Git git(dir_ / "scratch");
-  auto refs = RunAwait(git.LsRemote((dir_ / "origin").string(), {"refs/heads/main"}));
+  // Arguments live in locals: an awaitable starts lazily, after the call's
+  // temporaries are gone.
+  const std::string repo = (dir_ / "origin").string();
+  const std::vector<std::string> patterns = {"refs/heads/main"};
+  auto refs = RunAwait(git.LsRemote(repo, patterns));
   ASSERT_TRUE(refs.ok()) << refs.error();
   ASSERT_EQ(refs->size(), 1u);
   EXPECT_EQ((*refs)[0].commit, Head());
@@ -101,7 +105,9 @@ TEST_F(GitRepoTest, LsRemoteSeesTheBranchHead) {
 
 TEST_F(GitRepoTest, LsRemoteOfAMissingRepoSaysWhy) {
   Git git(dir_ / "scratch");
-  auto refs = RunAwait(git.LsRemote((dir_ / "nope").string(), {"refs/heads/main"}));
+  const std::string repo = (dir_ / "nope").string();
+  const std::vector<std::string> patterns = {"refs/heads/main"};
+  auto refs = RunAwait(git.LsRemote(repo, patterns));
   ASSERT_FALSE(refs.ok());
   EXPECT_NE(refs.error().find("git ls-remote --end-of-options"), std::string::npos)
       << refs.error();
@@ -114,14 +120,13 @@ TEST_F(GitRepoTest, FetchAndCheckoutTheExactCommitKeepingBuildOutputs) {
   std::string first = Head();
   Sh(dir_ / "origin", std::string("echo two > f && ") + kCommitScript + " two -a");
   std::string second = Head();
-  auto ws = dir_ / "ws";
-  Status s = RunAwait(git.FetchAndCheckout(ws, (dir_ / "origin").string(), "refs/heads/main",
-                                           first, dir_ / "log"));
+  const std::filesystem::path ws = dir_ / "ws", log = dir_ / "log";
+  const std::string repo = (dir_ / "origin").string(), ref = "refs/heads/main";
+  Status s = RunAwait(git.FetchAndCheckout(ws, repo, ref, first, log));
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(testing::ReadFile(ws / "f"), "one\n");
   testing::WriteFile(ws / "build-output", "kept");
-  s = RunAwait(git.FetchAndCheckout(ws, (dir_ / "origin").string(), "refs/heads/main", second,
-                                    dir_ / "log"));
+  s = RunAwait(git.FetchAndCheckout(ws, repo, ref, second, log));
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(testing::ReadFile(ws / "f"), "two\n");
   EXPECT_EQ(testing::ReadFile(ws / "build-output"), "kept");
@@ -130,9 +135,9 @@ TEST_F(GitRepoTest, FetchAndCheckoutTheExactCommitKeepingBuildOutputs) {
 
 TEST_F(GitRepoTest, ACommitNotOnTheBranchIsRefused) {
   Git git(dir_ / "scratch");
-  std::string missing(40, 'e');
-  Status s = RunAwait(git.FetchAndCheckout(dir_ / "ws", (dir_ / "origin").string(),
-                                           "refs/heads/main", missing, dir_ / "log"));
+  const std::string missing(40, 'e'), repo = (dir_ / "origin").string(), ref = "refs/heads/main";
+  const std::filesystem::path ws = dir_ / "ws", log = dir_ / "log";
+  Status s = RunAwait(git.FetchAndCheckout(ws, repo, ref, missing, log));
   EXPECT_EQ(s.message(), "commit " + missing +
                              " is not on refs/heads/main any more (the branch was rewritten?)");
 }

@@ -14,7 +14,11 @@ namespace asio = boost::asio;
 
 std::vector<std::string> RunArgv(const std::string& run) {
   // Characters that mean the line needs a shell to be understood.
-  static const char* kShellSyntax = "\"'`$\\|&;<>(){}*?[]~#=\n";
+  static const char* kShellSyntax = "\"'`$\\<>*?[]~#=";
+  // A list or pipeline ("a; b", "a && b", "a | b") runs as the shell's
+  // children; a single command gets `exec` so its pid is the shell's pid.
+  static const char* kCompound = ";&|\n(){}";
+  if (run.find_first_of(kCompound) != std::string::npos) return {"/bin/sh", "-c", run};
   if (run.find_first_of(kShellSyntax) != std::string::npos) {
     return {"/bin/sh", "-c", "exec " + run};
   }

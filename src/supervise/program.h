@@ -20,8 +20,9 @@
 namespace anthill::supervise {
 
 // The argv for a `run` line: split on spaces when it is a plain command, or
-// {"/bin/sh", "-c", "exec <run>"} when it uses shell syntax (quotes, $, |, ...).
-// `exec` keeps the program itself as the recorded pid.
+// {"/bin/sh", "-c", "exec <run>"} when it uses shell syntax (quotes, $, ...),
+// or {"/bin/sh", "-c", "<run>"} for a list or pipeline (;, &&, |). `exec`
+// keeps the program itself as the recorded pid where it can.
 std::vector<std::string> RunArgv(const std::string& run);
 
 struct StartSpec {

@@ -21,7 +21,8 @@ TEST(RunArgv, PlainCommandsAreSplitShellSyntaxGetsAShell) {
             (std::vector<std::string>{"./hello", "--port", "8080"}));
   EXPECT_EQ(RunArgv("./hello --port $PORT"),
             (std::vector<std::string>{"/bin/sh", "-c", "exec ./hello --port $PORT"}));
-  EXPECT_EQ(RunArgv("a | b"), (std::vector<std::string>{"/bin/sh", "-c", "exec a | b"}));
+  EXPECT_EQ(RunArgv("a | b"), (std::vector<std::string>{"/bin/sh", "-c", "a | b"}));
+  EXPECT_EQ(RunArgv("trap '' TERM; x"), (std::vector<std::string>{"/bin/sh", "-c", "trap '' TERM; x"}));
 }
 
 class ProgramTest : public ::testing::Test {
@@ -121,7 +122,8 @@ TEST_F(ProgramTest, HealthCheckFailsAtOnceWhenTheProgramExits) {
     check.kind = config::HealthCheck::Kind::kTcp;
     check.target = "127.0.0.1:" + std::to_string(testing::FreePort());
     check.timeout = Duration(60000);
-    Status s = co_await WaitHealthy(**p, check, {});
+    const HealthContext none;
+    Status s = co_await WaitHealthy(**p, check, none);
     EXPECT_EQ(s.message(), "exited during health check (exit 3)");
   });
 }
@@ -137,11 +139,12 @@ TEST_F(ProgramTest, CommandHealthCheckPassesWhenTheCommandSucceeds) {
     check.timeout = Duration(30000);
     check.interval = Duration(20);
     testing::WriteFile(dir_ / "marker", "");
-    Status s = co_await WaitHealthy(**p, check, {dir_.path(), os::CurrentEnvironment()});
+    const HealthContext ctx{dir_.path(), os::CurrentEnvironment()};
+    Status s = co_await WaitHealthy(**p, check, ctx);
     EXPECT_TRUE(s.ok()) << s.message();
     check.target = "exit 1";
     check.timeout = Duration(200);
-    s = co_await WaitHealthy(**p, check, {dir_.path(), os::CurrentEnvironment()});
+    s = co_await WaitHealthy(**p, check, ctx);
     EXPECT_EQ(s.message().rfind("health check failed after ", 0), 0u) << s.message();
     EXPECT_NE(s.message().find("command 'exit 1': exit 1"), std::string::npos) << s.message();
     co_await (*p)->Stop(SIGTERM, Duration(5000));
