@@ -49,12 +49,15 @@ Result<ClientResponse> Fetch(const std::string& method, const std::string& host_
   req.prepare_payload();
   // Streaming endpoints may take long; an API answer is quick.
   stream.expires_after(std::chrono::seconds(60));
-  bhttp::write(stream, req, ec);
-  if (ec) return Status::Error("cannot talk to " + where + ": " + ec.message());
+  boost::system::error_code write_ec;
+  bhttp::write(stream, req, write_ec);
+  // A server may answer before reading the whole body (413): read its answer
+  // even when the write failed.
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   bhttp::read(stream, buffer, parser, ec);
+  if (ec && write_ec) return Status::Error("cannot talk to " + where + ": " + write_ec.message());
   if (ec) return Status::Error("no answer from " + where + ": " + ec.message());
   auto& res = parser.get();
   ClientResponse out;

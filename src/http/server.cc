@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <set>
 
 #include "http/url.h"
@@ -66,6 +67,16 @@ struct Server::Impl {
       if (ec == bhttp::error::body_limit) {
         Response r{413, "application/json", "{\"error\":\"request body over 1 MiB\"}\n", {}};
         co_await Write(*stream, r, false, ec);
+        // Closing with the rest of the body unread would reset the
+        // connection and could destroy the 413 before the client reads it:
+        // stop sending, then drain what the client still sends, briefly.
+        stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream->expires_after(std::chrono::seconds(2));
+        std::array<char, 16384> sink;
+        for (size_t drained = 0; !ec && drained < 8 * kBodyLimit;) {
+          drained += co_await stream->async_read_some(asio::buffer(sink),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+        }
         break;
       }
       if (ec) break;  // closed, timed out or malformed: nothing to answer
