@@ -68,7 +68,7 @@ int ShowStatus(const config::Config& cfg, bool as_json) {
     t.Add({Str(p, "name"), Str(p, "state"), Str(p, "health"),
            Str(p, "version").empty() ? "-" : Str(p, "version"), pid == "0" ? "-" : pid,
            Str(p, "started_at").empty() ? "-" : Ago(Str(p, "started_at")), last});
-    if (!Str(p, "last_error").empty()) t.Add({"", "", "", "error: " + Str(p, "last_error")});
+    if (!Str(p, "last_error").empty()) t.AddNote("error: " + Str(p, "last_error"));
   }
   t.Print(std::cout);
   return 0;
@@ -104,7 +104,7 @@ int ShowDeployments(const config::Config& cfg, const std::string& project, const
     t.Add({Str(d, "id"), Str(d, "project"), Str(d, "status"),
            Str(d, "from_version").empty() ? "-" : Str(d, "from_version"), Str(d, "to_version"),
            Str(d, "trigger"), Ago(Str(d, "started_at")), duration, steps});
-    if (!Str(d, "error").empty()) t.Add({"", "", "", "error: " + Str(d, "error")});
+    if (!Str(d, "error").empty()) t.AddNote("error: " + Str(d, "error"));
   }
   t.Print(std::cout);
   return 0;
