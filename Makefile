@@ -26,7 +26,7 @@ demo: build
 	@scripts/demo.sh $(BUILD)/anthill
 
 bench: build
-	bench/push_to_serving.sh $(BUILD)/anthill
+	bench/push_to_serving.py $(BUILD)/anthill
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

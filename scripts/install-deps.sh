@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost-dev libboost-system-dev libtomlplusplus-dev nlohmann-json3-dev
   libsqlite3-dev libpq-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev sqlite3 procps
+  libgtest-dev libgmock-dev sqlite3 procps python3
 )
 
 missing=()
