@@ -1,5 +1,5 @@
-// A one-shot event that coroutines can wait for, with a time limit. Set()
-// wakes every waiter; waiting after Set() returns at once.
+// An event that coroutines can wait for, with a time limit. Set() wakes every
+// waiter; waiting after Set() returns at once, until Reset().
 // Thread: the io_context thread that owns it.
 #pragma once
 
@@ -19,6 +19,7 @@ class Event {
   Event& operator=(const Event&) = delete;
 
   void Set();
+  void Reset() { set_ = false; }
   bool is_set() const { return set_; }
   // True when the event is set, false when `timeout` passed first.
   boost::asio::awaitable<bool> Wait(Duration timeout);

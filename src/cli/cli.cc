@@ -1,7 +1,12 @@
 #include "cli/cli.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <iostream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "base/time.h"
@@ -9,6 +14,7 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "http/client.h"
+#include "http/url.h"
 
 namespace anthill::cli {
 
@@ -18,6 +24,8 @@ using nlohmann::json;
 
 constexpr int kExitConfig = 2;
 constexpr int kExitUnreachable = 1;
+constexpr int kExitRefused = 3;      // the daemon said no (unknown project, bad ref, token)
+constexpr int kExitDeployFailed = 4; // the deployment ended other than succeeded
 
 std::string Str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -44,6 +52,111 @@ Result<json> GetJson(const config::Config& cfg, const std::string& target) {
                          Str(body, "error"));
   }
   return body;
+}
+
+// Sends a JSON body to the daemon; the answer's JSON, or an error with the
+// daemon's reason.
+Result<json> SendJson(const config::Config& cfg, const std::string& method,
+                      const std::string& target, const json& body, int* status = nullptr) {
+  auto r = http::Fetch(method, cfg.server.listen, target, body.is_null() ? "" : body.dump(),
+                       cfg.server.token);
+  if (!r.ok()) return r.status();
+  if (status) *status = r->status;
+  json answer = json::parse(r->body, nullptr, false);
+  if (answer.is_discarded()) return Status::Error("the daemon answered with bad JSON");
+  if (r->status >= 400) {
+    return Status::Error("the daemon said " + std::to_string(r->status) + ": " +
+                         Str(answer, "error"));
+  }
+  return answer;
+}
+
+// Who is acting, for the record: the login name.
+std::string CurrentUser() {
+  if (const char* u = getenv("USER"); u && *u) return u;
+  if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  return "uid " + std::to_string(getuid());
+}
+
+// Follows a deployment until it ends, printing each step as it finishes.
+// Returns the exit code: 0 when it succeeded.
+int Follow(const config::Config& cfg, int64_t id, bool as_json) {
+  size_t printed = 0;
+  for (;;) {
+    auto d = GetJson(cfg, "/api/v1/deployments/" + std::to_string(id));
+    if (!d.ok()) {
+      std::cerr << "anthill: " << d.error() << "\n";
+      return kExitUnreachable;
+    }
+    const auto& steps = (*d)["steps"];
+    for (; !as_json && printed < steps.size(); ++printed) {
+      const auto& st = steps[printed];
+      if (Str(st, "status") == "running") break;
+      std::string duration;
+      if (st.contains("duration_ms") && st["duration_ms"].is_number()) {
+        duration = " (" + FormatDuration(Duration(st["duration_ms"].get<int64_t>())) + ")";
+      }
+      std::cout << "  " << Str(st, "name") << " " << Str(st, "status") << duration
+                << (Str(st, "error").empty() ? "" : ": " + Str(st, "error")) << "\n";
+    }
+    std::string status = Str(*d, "status");
+    if (status != "queued" && status != "running") {
+      if (as_json) {
+        std::cout << d->dump(2) << "\n";
+      } else {
+        std::cout << "deployment " << id << " " << status << ": "
+                  << (Str(*d, "from_version").empty() ? "(nothing)" : Str(*d, "from_version"))
+                  << " -> " << Str(*d, "to_version")
+                  << (Str(*d, "error").empty() ? "" : "\n  error: " + Str(*d, "error")) << "\n";
+      }
+      return status == "succeeded" ? 0 : kExitDeployFailed;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// POSTs an action and, unless told not to, follows the deployment it made.
+int Act(const config::Config& cfg, const std::string& target, const json& body, bool wait,
+        bool as_json) {
+  auto answer = SendJson(cfg, "POST", target, body);
+  if (!answer.ok()) {
+    std::cerr << "anthill: " << answer.error() << "\n";
+    return answer.error().rfind("the daemon said", 0) == 0 ? kExitRefused : kExitUnreachable;
+  }
+  const json& dep = (*answer)["deployment"];
+  if (!wait || !dep.is_number()) {
+    std::cout << (as_json ? answer->dump() : Str(*answer, "message")) << "\n";
+    return 0;
+  }
+  if (!as_json) std::cout << Str(*answer, "message") << "\n";
+  return Follow(cfg, dep.get<int64_t>(), as_json);
+}
+
+int ShowQueue(const config::Config& cfg, bool as_json) {
+  auto body = GetJson(cfg, "/api/v1/queue");
+  if (!body.ok()) {
+    std::cerr << "anthill: " << body.error() << "\n";
+    return kExitUnreachable;
+  }
+  if (as_json) {
+    std::cout << body->dump(2) << "\n";
+    return 0;
+  }
+  Table t({"PROJECT", "RUNNING", "PHASE", "WAITING", "WHY"});
+  for (const auto& q : (*body)["projects"]) {
+    auto label = [](const json& d) {
+      if (d.is_null()) return std::string("-");
+      std::string to = Str(d, "to_version").empty() ? Str(d, "ref") : Str(d, "to_version");
+      return "#" + Str(d, "id") + " " + (to.empty() ? "(rule)" : to);
+    };
+    t.Add({Str(q, "project"), label(q["running"]),
+           q["running"].is_null() ? "-" : Str(q["running"], "phase"), label(q["waiting"]),
+           q["waiting"].is_null() ? "-" : Str(q["waiting"], "reason")});
+  }
+  t.Print(std::cout);
+  std::cout << "builds running: " << Str(*body, "builds_running") << " of "
+            << Str(*body, "max_parallel_builds") << "\n";
+  return 0;
 }
 
 int ShowStatus(const config::Config& cfg, bool as_json) {
@@ -138,6 +251,33 @@ int Main(int argc, char** argv) {
   deployments->add_option("--limit", limit, "how many")->capture_default_str()->check(
       CLI::Range(1, 1000));
   deployments->add_flag("--json", as_json, "print JSON");
+  std::string ref, commit, to_version;
+  bool no_wait = false;
+  auto* deploy = app.add_subcommand("deploy", "deploy a ref's current commit now, by hand");
+  add_config(deploy);
+  deploy->add_option("project", project, "the project")->required();
+  deploy->add_option("--ref", ref, "branch, tag or refs/... (default: the project's rule)");
+  deploy->add_flag("--no-wait", no_wait, "return once queued");
+  deploy->add_flag("--json", as_json, "print JSON");
+  auto* rollback = app.add_subcommand("rollback", "go back to the previous good release");
+  add_config(rollback);
+  rollback->add_option("project", project, "the project")->required();
+  rollback->add_option("--to", to_version, "this version (label or release dir) instead");
+  rollback->add_flag("--no-wait", no_wait, "return once queued");
+  rollback->add_flag("--json", as_json, "print JSON");
+  auto* notify = app.add_subcommand("notify", "tell the daemon a push happened (post-receive hook)");
+  add_config(notify);
+  notify->add_option("project", project, "the project")->required();
+  notify->add_option("--ref", ref, "the pushed ref (refs/heads/main)");
+  notify->add_option("--commit", commit, "the pushed commit (40 hex)");
+  notify->add_flag("--json", as_json, "print JSON");
+  int64_t cancel_id = 0;
+  auto* cancel = app.add_subcommand("cancel", "cancel a queued or building deployment");
+  add_config(cancel);
+  cancel->add_option("id", cancel_id, "the deployment id")->required();
+  auto* queue = app.add_subcommand("queue", "running and waiting deployments");
+  add_config(queue);
+  queue->add_flag("--json", as_json, "print JSON");
   auto* version = app.add_subcommand("version", "print anthill's version");
   version->add_flag("--json", as_json, "print JSON");
 
@@ -172,6 +312,33 @@ int Main(int argc, char** argv) {
   if (serve->parsed()) return daemon::Serve(*cfg);
   if (status->parsed()) return ShowStatus(*cfg, as_json);
   if (deployments->parsed()) return ShowDeployments(*cfg, project, status_filter, limit, as_json);
+  if (queue->parsed()) return ShowQueue(*cfg, as_json);
+  // Project names are [A-Za-z0-9._-]+: safe in a path as they are.
+  const std::string actor = CurrentUser();
+  if (deploy->parsed()) {
+    return Act(*cfg, "/api/v1/projects/" + project + "/deploy", {{"ref", ref}, {"actor", actor}},
+               !no_wait, as_json);
+  }
+  if (rollback->parsed()) {
+    return Act(*cfg, "/api/v1/projects/" + project + "/rollback",
+               {{"version", to_version}, {"actor", actor}}, !no_wait, as_json);
+  }
+  if (notify->parsed()) {
+    return Act(*cfg, "/api/v1/projects/" + project + "/notify",
+               {{"ref", ref}, {"commit", commit}, {"actor", actor}}, false, as_json);
+  }
+  if (cancel->parsed()) {
+    auto answer = SendJson(*cfg, "DELETE",
+                           "/api/v1/deployments/" + std::to_string(cancel_id) +
+                               "?actor=" + http::PercentEncode(actor),
+                           nullptr);
+    if (!answer.ok()) {
+      std::cerr << "anthill: " << answer.error() << "\n";
+      return answer.error().rfind("the daemon said", 0) == 0 ? kExitRefused : kExitUnreachable;
+    }
+    std::cout << Str(*answer, "message") << "\n";
+    return 0;
+  }
   return 0;
 }
 

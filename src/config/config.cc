@@ -176,6 +176,7 @@ void ReadServer(TableReader& r, Server& s) {
   r.String("database", s.database);
   r.String("machine", s.machine);
   r.String("token", s.token);
+  r.Integer("max_parallel_builds", s.max_parallel_builds);
   std::string data_dir;
   r.String("data_dir", data_dir);
   if (!data_dir.empty()) s.data_dir = data_dir;
@@ -257,6 +258,11 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
                            ": key 'listen' in [server]: " + s.message());
     }
+    if (cfg.server.max_parallel_builds < 1) {
+      const toml::node* n = server->as_table()->get("max_parallel_builds");
+      return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
+                           ": key 'max_parallel_builds' in [server]: must be at least 1");
+    }
   }
   std::map<std::string, int> names;
   if (const toml::node* projects = top.Get("project")) {
@@ -278,6 +284,7 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       r.String("branch", p.branch);
       r.String("tags", p.tags);
       r.DurationKey("poll", p.poll);
+      r.DurationKey("quiet_period", p.quiet_period);
       r.String("webhook_secret", p.webhook_secret);
       r.String("build", p.build);
       r.String("test", p.test);

@@ -28,6 +28,7 @@ struct Project {
   std::string branch = "main";             // deploy this branch's head ...
   std::string tags;                        // ... or the newest tag matching this glob
   Duration poll{10000};                    // 0 = webhooks/notify only
+  Duration quiet_period{0};                // wait this long after the last push before building
   std::string webhook_secret;              // HMAC-SHA256 secret for /hooks/*
   std::string build;                       // shell command in the workspace; empty = none
   std::string test;                        // shell command; failure blocks the deploy
@@ -50,6 +51,7 @@ struct Server {
   std::string database;                    // empty: SQLite in data_dir
   std::string machine;                     // empty: the host name
   std::string token;                       // required on mutating API calls when set
+  int max_parallel_builds = 1;             // builds (fetch..release) at once, all projects
 };
 
 struct Config {

@@ -13,12 +13,14 @@ listen = "127.0.0.1:7171"
 data_dir = "/var/lib/anthill"
 machine = "web-1"
 token = "t0k"
+max_parallel_builds = 2
 
 [[project]]
 name = "hello"
 repo = "/srv/git/hello.git"
 branch = "stable"
 poll = "1m30s"
+quiet_period = "2s"
 webhook_secret = "s3cret"
 build = "make"
 test = "make check"
@@ -47,6 +49,8 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.repo, "/srv/git/hello.git");
   EXPECT_EQ(p.branch, "stable");
   EXPECT_EQ(p.poll, Duration(90000));
+  EXPECT_EQ(p.quiet_period, Duration(2000));
+  EXPECT_EQ(c->server.max_parallel_builds, 2);
   EXPECT_EQ(p.webhook_secret, "s3cret");
   EXPECT_EQ(p.build, "make");
   EXPECT_EQ(p.test, "make check");
@@ -64,7 +68,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.stop_timeout, Duration(3000));
   EXPECT_EQ(p.keep_releases, 3);
   EXPECT_EQ(p.listen.size(), 2u);
-  EXPECT_EQ(p.line, 7);
+  EXPECT_EQ(p.line, 8);
   EXPECT_NE(c->FindProject("hello"), nullptr);
   EXPECT_EQ(c->FindProject("nope"), nullptr);
 }
@@ -104,6 +108,8 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
   } cases[] = {
       {head + "bogus = 1\n", "anthill.toml:5: unknown key 'bogus' in [[project]] 'hello'"},
       {"[server]\nlisten = \"x\"\n", "anthill.toml:2: key 'listen' in [server]: 'x' is not host:port"},
+      {"[server]\nmax_parallel_builds = 0\n",
+       "anthill.toml:2: key 'max_parallel_builds' in [server]: must be at least 1"},
       {"[server]\nport = 1\n", "anthill.toml:2: unknown key 'port' in [server]"},
       {"colour = \"red\"\n", "anthill.toml:1: unknown key 'colour' in the top level"},
       {head + "poll = \"10\"\n",

@@ -24,12 +24,67 @@ namespace {
 
 class Registry : public deploy::Controller {
  public:
+  explicit Registry(int max_parallel_builds) : slots(max_parallel_builds) {}
+
   std::vector<deploy::ProjectState> Projects() const override {
     std::vector<deploy::ProjectState> out;
     for (const auto& r : runners) out.push_back(r->State());
     return out;
   }
+  std::vector<deploy::QueueState> Queue() const override {
+    std::vector<deploy::QueueState> out;
+    for (const auto& r : runners) out.push_back(r->Queue());
+    return out;
+  }
+  std::vector<deploy::HookTarget> HookTargets() const override {
+    std::vector<deploy::HookTarget> out;
+    for (const auto& r : runners) {
+      const auto& p = r->project();
+      out.push_back({p.name, p.repo, p.tags.empty() ? p.branch : "", p.tags, p.webhook_secret});
+    }
+    return out;
+  }
+  int max_parallel_builds() const override { return slots.capacity(); }
+  int builds_running() const override { return slots.in_use(); }
+
+  deploy::ActionOutcome Deploy(const std::string& project, const std::string& ref,
+                               const std::string& actor) override {
+    auto* r = Find(project);
+    return r ? r->RequestDeploy(ref, actor) : Unknown(project);
+  }
+  deploy::ActionOutcome Rollback(const std::string& project, const std::string& version,
+                                 const std::string& actor) override {
+    auto* r = Find(project);
+    return r ? r->RequestRollback(version, actor) : Unknown(project);
+  }
+  deploy::ActionOutcome Notify(const std::string& project, const std::string& ref,
+                               const std::string& commit, store::Trigger trigger,
+                               const std::string& actor) override {
+    auto* r = Find(project);
+    return r ? r->Notify(ref, commit, trigger, actor) : Unknown(project);
+  }
+  deploy::ActionOutcome Cancel(int64_t id, const std::string& actor) override {
+    for (auto& r : runners) {
+      if (auto out = r->Cancel(id, actor)) return *out;
+    }
+    return deploy::ActionOutcome{409, id,
+                                 "deployment " + std::to_string(id) +
+                                     " is not queued or running here"};
+  }
+
+  queue::BuildSlots slots;
   std::vector<std::unique_ptr<deploy::ProjectRunner>> runners;
+
+ private:
+  deploy::ProjectRunner* Find(const std::string& name) {
+    for (auto& r : runners) {
+      if (r->project().name == name) return r.get();
+    }
+    return nullptr;
+  }
+  static deploy::ActionOutcome Unknown(const std::string& name) {
+    return deploy::ActionOutcome{404, 0, "no project '" + name + "'"};
+  }
 };
 
 // How long a clean stop waits for builds in flight to notice and record it.
@@ -67,8 +122,9 @@ int Serve(const config::Config& config) {
   }
 
   asio::io_context io;
-  Registry projects;
-  deploy::Context ctx{io.get_executor(), store->get(), data_dir, config.server.machine};
+  Registry projects(config.server.max_parallel_builds);
+  deploy::Context ctx{io.get_executor(), store->get(), data_dir, config.server.machine,
+                      &projects.slots};
   for (const auto& p : config.projects) {
     projects.runners.push_back(std::make_unique<deploy::ProjectRunner>(ctx, p));
   }

@@ -1,5 +1,6 @@
 // What the rest of Anthill (the HTTP API, the web page) may ask of the deploy
-// side: the live state of each project. Implemented by the daemon.
+// side: the live state of each project, its queue, and the actions a person or
+// a push can take. Implemented by the daemon over the project runners.
 // Thread: the io_context thread.
 #pragma once
 
@@ -10,6 +11,7 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "store/records.h"
 
 namespace anthill::deploy {
 
@@ -28,12 +30,61 @@ struct ProjectState {
   int64_t last_deployment_id = 0;  // 0 when none yet
   std::string last_deployment_status;
   std::string last_error;          // of the last failed deployment or poll, else empty
+  std::string pinned_out_commit;   // not redeployed by polling (it failed or was rolled back)
+};
+
+// One project's build queue, for GET /api/v1/queue.
+struct QueueState {
+  std::string project;
+  std::optional<store::Deployment> running;  // as recorded
+  std::optional<store::Deployment> waiting;
+  std::string waiting_reason;      // why the waiting one has not started
+  std::string running_phase;       // "waiting for a build slot", "building", "swapping"
+};
+
+// What the webhook receivers need to match a push to projects.
+struct HookTarget {
+  std::string project;
+  std::string repo;
+  std::string branch;  // empty for tag projects
+  std::string tags;    // glob, or empty
+  std::string webhook_secret;
+};
+
+// The answer to an action: an HTTP-like status (202 accepted, 200 done or
+// nothing to do, 404 unknown, 409 conflict, 400 bad input), the deployment it
+// made or touched, and a message for people.
+struct ActionOutcome {
+  int status = 202;
+  int64_t deployment_id = 0;
+  std::string message;
 };
 
 class Controller {
  public:
   virtual ~Controller() = default;
   virtual std::vector<ProjectState> Projects() const = 0;
+  virtual std::vector<QueueState> Queue() const = 0;
+  virtual std::vector<HookTarget> HookTargets() const = 0;
+  virtual int max_parallel_builds() const = 0;
+  virtual int builds_running() const = 0;
+
+  // Deploys ref's current commit (empty ref: the project's rule) by hand, even
+  // a commit that failed before; reuses a release already built for it.
+  virtual ActionOutcome Deploy(const std::string& project, const std::string& ref,
+                               const std::string& actor) = 0;
+  // Returns to `version` (empty: the previous good release) without building,
+  // and pins out the commit it leaves.
+  virtual ActionOutcome Rollback(const std::string& project, const std::string& version,
+                                 const std::string& actor) = 0;
+  // A push happened (webhook or `anthill notify`): deploy `commit` of `ref` if
+  // the project's rule wants it; with no commit (or for tag projects) look now.
+  virtual ActionOutcome Notify(const std::string& project, const std::string& ref,
+                               const std::string& commit, store::Trigger trigger,
+                               const std::string& actor) = 0;
+  // Cancels a queued deployment, or a running one that has not yet stopped
+  // the old program (its build is stopped; the old version keeps running).
+  virtual ActionOutcome Cancel(int64_t deployment_id, const std::string& actor) = 0;
 };
 
 }  // namespace anthill::deploy

@@ -6,6 +6,8 @@
 // or test leaves it serving.
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+
 #include "build/step_runner.h"
 #include "deploy/project_runner.h"
 #include "supervise/health.h"
@@ -62,46 +64,71 @@ class StepRecord {
   int64_t id_ = 0;
 };
 
+// Waits for a slot "until woken": Release() or a cancel wakes the waiter.
+constexpr Duration kForeverish{3600 * 1000};
+
+void AppendToLog(const fs::path& log, const std::string& line) {
+  std::ofstream out(log, std::ios::app | std::ios::binary);
+  out << line;
+}
+
 }  // namespace
 
-asio::awaitable<void> ProjectRunner::Deploy(const Candidate& c, store::Trigger trigger,
-                                            const std::string& actor) {
+asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   Attempt a;
-  a.c = c;
-  a.d.project = project_.name;
-  a.d.machine = ctx_.machine;
-  a.d.trigger = trigger;
-  a.d.actor = actor;
-  a.d.ref = c.ref;
-  a.d.to_version = c.version;
-  a.d.to_commit = c.commit;
-  bool running = program_ && !program_->exited();
-  if (running) {
-    a.d.from_version = version_;
-    a.d.from_commit = commit_;
-  }
-  a.d.status = store::DeploymentStatus::kRunning;
-  a.d.started_at = Now();
-  auto id = ctx_.store->CreateDeployment(a.d);
-  if (!id.ok()) {
-    spdlog::error("project {}: cannot record a deployment: {}", project_.name, id.error());
-    last_error_ = "store: " + id.error();
+  auto row = ctx_.store->GetDeployment(r.deployment_id);
+  if (!row.ok() || !row->has_value()) {
+    spdlog::error("project {}: deployment {} vanished from the store", project_.name,
+                  r.deployment_id);
     co_return;
   }
-  a.d.id = *id;
+  a.d = **row;
+  a.d.steps.clear();
+  a.c = Candidate{r.ref, r.commit, r.version};
+  // What runs now, which may differ from when it was queued.
+  bool running = program_ && !program_->exited();
+  a.d.from_version = running ? version_ : "";
+  a.d.from_commit = running ? commit_ : "";
+  a.d.status = store::DeploymentStatus::kRunning;
+  a.d.started_at = Now();
   a.log = BuildLog(a.d.id);
   a.log_shown = "logs/build/" + std::to_string(a.d.id) + ".log";
   std::error_code ec;
   fs::create_directories(a.log.parent_path(), ec);
   last_deployment_id_ = a.d.id;
   last_deployment_status_ = "running";
-  state_ = "deploying";
-  spdlog::info("project {}: deployment {}: {} -> {} ({})", project_.name, a.d.id,
-               a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
-               store::ToString(trigger));
 
-  Status outcome = co_await Prepare(a);
-  if (outcome.ok()) {
+  Status outcome;
+  if (r.kind == queue::Kind::kRollback) {
+    a.d.release = r.release;
+    (void)ctx_.store->UpdateDeployment(a.d);
+    spdlog::info("project {}: deployment {}: rolling back {} -> {} (by {})", project_.name,
+                 a.d.id, a.d.from_version.empty() ? "(nothing)" : a.d.from_version,
+                 a.d.to_version, a.d.actor);
+  } else {
+    if (a.c.commit.empty()) {
+      // A manual deploy names a ref; which commit it is, git says now.
+      phase_ = "building";
+      auto resolved = co_await Resolve(r.ref);
+      if (resolved.ok()) {
+        a.c = *resolved;
+        a.d.ref = a.c.ref;
+        a.d.to_commit = a.c.commit;
+        a.d.to_version = a.c.version;
+      } else {
+        outcome = resolved.status();
+      }
+    }
+    (void)ctx_.store->UpdateDeployment(a.d);
+    if (outcome.ok()) {
+      spdlog::info("project {}: deployment {}: {} -> {} ({} by {})", project_.name, a.d.id,
+                   a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
+                   store::ToString(a.d.trigger), a.d.actor);
+      outcome = co_await BuildRelease(a);
+    }
+  }
+  if (outcome.ok() && !Cancelled()) {
+    phase_ = "swapping";
     outcome = co_await SwapIn(a);
     if (!outcome.ok() && !shutting_down_) {
       Status back = co_await RollBack(a, outcome.message());
@@ -109,22 +136,33 @@ asio::awaitable<void> ProjectRunner::Deploy(const Candidate& c, store::Trigger t
                              : store::DeploymentStatus::kFailed;
       if (!back.ok()) outcome = Status::Error(outcome.message() + "; " + back.message());
     }
+  } else if (outcome.ok()) {
+    outcome = Status::Error("cancelled");
   }
+
   if (outcome.ok()) {
     a.d.status = store::DeploymentStatus::kSucceeded;
-    pinned_out_commit_.clear();
     last_error_.clear();
+    if (r.kind == queue::Kind::kRollback) {
+      // The version we left is not to come back by itself.
+      pinned_out_commit_ = a.d.from_commit != a.d.to_commit ? a.d.from_commit : "";
+    } else {
+      pinned_out_commit_.clear();
+    }
     // The running release and the last good one (the same, now) are never pruned.
     auto pruned = releases_.Prune(project_.keep_releases, {a.d.release});
     if (!pruned.ok()) spdlog::warn("project {}: prune: {}", project_.name, pruned.error());
   } else if (shutting_down_) {
     a.d.status = store::DeploymentStatus::kInterrupted;
     outcome = Status::Error("anthill stopped during the deployment (" + outcome.message() + ")");
+  } else if (!cancelled_by_.empty() && !a.swapped) {
+    a.d.status = store::DeploymentStatus::kCancelled;
+    outcome = Status::Error("cancelled by " + cancelled_by_);
   } else {
     if (a.d.status != store::DeploymentStatus::kRolledBack) {
       a.d.status = store::DeploymentStatus::kFailed;
     }
-    pinned_out_commit_ = c.commit;
+    if (!a.c.commit.empty() && r.kind == queue::Kind::kDeploy) pinned_out_commit_ = a.c.commit;
     last_error_ = outcome.message();
   }
   a.d.error = outcome.ok() ? "" : outcome.message();
@@ -132,9 +170,41 @@ asio::awaitable<void> ProjectRunner::Deploy(const Candidate& c, store::Trigger t
   Status s = ctx_.store->UpdateDeployment(a.d);
   if (!s.ok()) spdlog::error("project {}: cannot record deployment end: {}", project_.name, s.message());
   last_deployment_status_ = std::string(store::ToString(a.d.status));
-  state_ = "idle";
   spdlog::info("project {}: deployment {} {}{}{}", project_.name, a.d.id,
                store::ToString(a.d.status), outcome.ok() ? "" : ": ", a.d.error);
+}
+
+asio::awaitable<bool> ProjectRunner::AcquireBuildSlot() {
+  queue::BuildSlots* slots = ctx_.build_slots;
+  if (slots == nullptr) co_return true;
+  phase_ = "waiting for a build slot";
+  for (;;) {
+    if (Cancelled()) {
+      slots->Forget(slot_wake_.get());
+      co_return false;
+    }
+    slot_wake_->Reset();
+    if (slots->TryAcquire(slot_wake_.get())) break;
+    co_await slot_wake_->Wait(kForeverish);
+  }
+  phase_ = "building";
+  co_return true;
+}
+
+asio::awaitable<Status> ProjectRunner::BuildRelease(Attempt& a) {
+  // A release already built from this commit is reused: no fetch, no build.
+  if (auto existing = releases_.FindByCommit(a.c.commit)) {
+    StepRecord step(ctx_.store, a.d.id, project_.name, "release");
+    a.d.release = *existing;
+    (void)ctx_.store->UpdateDeployment(a.d);
+    AppendToLog(a.log, "anthill: reusing release " + *existing + " built from " + a.c.commit +
+                           "; nothing to build\n");
+    co_return step.End(Status::Ok());
+  }
+  if (!co_await AcquireBuildSlot()) co_return Status::Error("cancelled while waiting for a build slot");
+  Status s = co_await Prepare(a);
+  if (ctx_.build_slots != nullptr) ctx_.build_slots->Release();
+  co_return s;
 }
 
 asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
@@ -148,15 +218,16 @@ asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
   auto env = Environment(a.c, "");
   for (auto [name, command] : {std::pair{"build", &project_.build}, {"test", &project_.test}}) {
     if (command->empty()) continue;
-    if (shutting_down_) co_return Status::Error("anthill is stopping");
+    if (Cancelled()) co_return Status::Error("cancelled");
     StepRecord step(ctx_.store, a.d.id, project_.name, name);
     build::ShellStep shell{name, *command, workspace, env, a.log, project_.build_timeout};
     Status s = step.End(co_await build::RunShellStep(shell, a.log_shown, stopper_),
-                        shutting_down_ ? store::StepStatus::kInterrupted
-                                       : store::StepStatus::kFailed);
+                        shutting_down_         ? store::StepStatus::kInterrupted
+                        : !cancelled_by_.empty() ? store::StepStatus::kCancelled
+                                                 : store::StepStatus::kFailed);
     if (!s.ok()) co_return s;
   }
-  if (shutting_down_) co_return Status::Error("anthill is stopping");
+  if (Cancelled()) co_return Status::Error("cancelled");
   StepRecord step(ctx_.store, a.d.id, project_.name, "release");
   auto made = releases_.Create(workspace, project_.artifacts, Now(), a.c.commit);
   if (!made.ok()) co_return step.End(made.status().Prefixed("release failed"));

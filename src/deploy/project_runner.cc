@@ -1,5 +1,6 @@
 #include "deploy/project_runner.h"
 
+#include <fnmatch.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +15,17 @@ namespace anthill::deploy {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
+namespace {
+
+// Long enough to mean "until woken".
+constexpr Duration kForever{24LL * 3600 * 1000};
+
+bool IsCommit(const std::string& s) {
+  return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
 ProjectRunner::ProjectRunner(Context ctx, config::Project project)
     : ctx_(std::move(ctx)),
       project_(std::move(project)),
@@ -21,7 +33,9 @@ ProjectRunner::ProjectRunner(Context ctx, config::Project project)
       releases_(ctx_.data_dir / "projects" / project_.name),
       rng_(std::random_device{}()),
       stopper_(std::make_shared<os::CommandStopper>()),
-      wake_(std::make_unique<Event>(ctx_.executor)) {}
+      poll_wake_(std::make_unique<Event>(ctx_.executor)),
+      work_wake_(std::make_unique<Event>(ctx_.executor)),
+      slot_wake_(std::make_unique<Event>(ctx_.executor)) {}
 
 ProjectRunner::~ProjectRunner() = default;
 
@@ -35,6 +49,10 @@ fs::path ProjectRunner::AppLog() const {
   return ctx_.data_dir / "logs" / "app" / (project_.name + ".log");
 }
 
+std::string ProjectRunner::RuleRef() const {
+  return project_.tags.empty() ? "refs/heads/" + project_.branch : "";
+}
+
 std::vector<std::string> ProjectRunner::Environment(const Candidate& c,
                                                     const std::string& release_dir) const {
   build::Identity id{project_.name, c.commit, c.version, c.ref, ctx_.machine, release_dir};
@@ -42,14 +60,18 @@ std::vector<std::string> ProjectRunner::Environment(const Candidate& c,
 }
 
 void ProjectRunner::Start() {
-  asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await Loop(); },
+  started_ = true;
+  ++loops_running_;
+  asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await Run(); },
                  asio::detached);
 }
 
 void ProjectRunner::Shutdown() {
   shutting_down_ = true;
   stopper_->Stop();
-  wake_->Set();
+  poll_wake_->Set();
+  work_wake_->Set();
+  slot_wake_->Set();
 }
 
 ProjectState ProjectRunner::State() const {
@@ -59,7 +81,7 @@ ProjectState ProjectRunner::State() const {
   s.branch = project_.tags.empty() ? project_.branch : "";
   s.tags = project_.tags;
   bool running = program_ && !program_->exited();
-  s.state = state_ == "deploying" || state_ == "starting" ? state_ : running ? "running" : "stopped";
+  s.state = !recovered_ ? "starting" : queue_.running() ? "deploying" : running ? "running" : "stopped";
   s.health = running ? (healthy_ ? "healthy" : "unknown") : "unknown";
   if (running) {
     s.version = version_;
@@ -71,7 +93,35 @@ ProjectState ProjectRunner::State() const {
   s.last_deployment_id = last_deployment_id_;
   s.last_deployment_status = last_deployment_status_;
   s.last_error = last_error_;
+  s.pinned_out_commit = pinned_out_commit_;
   return s;
+}
+
+QueueState ProjectRunner::Queue() const {
+  QueueState q;
+  q.project = project_.name;
+  auto load = [&](const std::optional<queue::Request>& r) -> std::optional<store::Deployment> {
+    if (!r) return std::nullopt;
+    auto d = ctx_.store->GetDeployment(r->deployment_id);
+    if (!d.ok() || !d->has_value()) return std::nullopt;
+    return **d;
+  };
+  q.running = load(queue_.running());
+  q.waiting = load(queue_.waiting());
+  if (queue_.running()) q.running_phase = phase_;
+  if (queue_.waiting()) {
+    TimePoint ready = queue_.ReadyAt(project_.quiet_period);
+    if (queue_.running()) {
+      q.waiting_reason = "waiting for deployment " +
+                         std::to_string(queue_.running()->deployment_id) + " to finish";
+    } else if (Now() < ready) {
+      q.waiting_reason = "quiet period: starts at " + FormatRfc3339(ready) +
+                         " unless another push comes first";
+    } else {
+      q.waiting_reason = "starting";
+    }
+  }
+  return q;
 }
 
 Duration ProjectRunner::NextPollDelay() {
@@ -84,39 +134,79 @@ Duration ProjectRunner::NextPollDelay() {
   return Duration(static_cast<int64_t>(base * jitter(rng_)));
 }
 
-asio::awaitable<void> ProjectRunner::Loop() {
+asio::awaitable<void> ProjectRunner::Run() {
   co_await Recover();
-  state_ = "idle";
+  recovered_ = true;
+  ++loops_running_;
+  asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); },
+                 asio::detached);
+  co_await PollLoop();
+  --loops_running_;
+}
+
+asio::awaitable<void> ProjectRunner::PollLoop() {
   while (!shutting_down_) {
-    auto polled = co_await Poll();
-    if (!polled.ok()) {
-      if (poll_failures_ == 0 || last_error_ != polled.error()) {
-        spdlog::warn("project {}: poll failed: {}", project_.name, polled.error());
-      }
-      ++poll_failures_;
-      last_error_ = "poll: " + polled.error();
-    } else {
-      if (poll_failures_ > 0) spdlog::info("project {}: poll works again", project_.name);
-      poll_failures_ = 0;
-      const auto& c = *polled;
-      if (c && c->commit != commit_ && c->commit != pinned_out_commit_) {
-        const std::string actor = "poll";
-        co_await Deploy(*c, store::Trigger::kPoll, actor);
+    const store::Trigger trigger = next_poll_trigger_;
+    const std::string actor = next_poll_actor_;
+    next_poll_trigger_ = store::Trigger::kPoll;
+    next_poll_actor_ = "poll";
+    const bool asked = trigger != store::Trigger::kPoll;
+    if (project_.poll.count() > 0 || asked) {
+      auto polled = co_await Poll();
+      if (!polled.ok()) {
+        if (poll_failures_ == 0 || last_error_ != "poll: " + polled.error()) {
+          spdlog::warn("project {}: poll failed: {}", project_.name, polled.error());
+        }
+        ++poll_failures_;
+        last_error_ = "poll: " + polled.error();
+      } else {
+        if (poll_failures_ > 0) {
+          spdlog::info("project {}: poll works again", project_.name);
+          if (last_error_.rfind("poll: ", 0) == 0) last_error_.clear();
+        }
+        poll_failures_ = 0;
+        if (const auto& c = *polled) (void)OfferAutomatic(*c, trigger, actor);
       }
     }
     if (shutting_down_) break;
-    // poll = 0: only webhooks and notify wake this project (a later issue);
-    // until then it sleeps until shutdown.
-    Duration delay = project_.poll.count() > 0 ? NextPollDelay() : Duration(24LL * 3600 * 1000);
-    co_await wake_->Wait(delay);
+    // poll = 0: only webhooks and notify wake this project.
+    Duration delay = project_.poll.count() > 0 ? NextPollDelay() : kForever;
+    if (next_poll_trigger_ != store::Trigger::kPoll) continue;  // asked while we polled
+    poll_wake_->Reset();
+    co_await poll_wake_->Wait(delay);
   }
-  done_ = true;
+}
+
+asio::awaitable<void> ProjectRunner::WorkLoop() {
+  while (!shutting_down_) {
+    if (!queue_.waiting()) {
+      work_wake_->Reset();
+      co_await work_wake_->Wait(kForever);
+      continue;
+    }
+    // A burst of pushes settles before anything is built: every new offer
+    // moves the start further out.
+    TimePoint ready = queue_.ReadyAt(project_.quiet_period);
+    if (Now() < ready) {
+      work_wake_->Reset();
+      co_await work_wake_->Wait(std::chrono::duration_cast<Duration>(ready - Now()) + Duration(1));
+      continue;
+    }
+    queue::Request r = queue_.StartNext();
+    cancelled_by_.clear();
+    stopper_ = std::make_shared<os::CommandStopper>();
+    if (shutting_down_) stopper_->Stop();
+    co_await Execute(r);
+    phase_.clear();
+    queue_.FinishRunning();
+  }
+  --loops_running_;
 }
 
 asio::awaitable<Result<std::optional<Candidate>>> ProjectRunner::Poll() {
   std::vector<std::string> patterns;
   if (project_.tags.empty()) {
-    patterns.push_back("refs/heads/" + project_.branch);
+    patterns.push_back(RuleRef());
   } else {
     patterns.push_back("refs/tags/*");
   }
@@ -138,16 +228,234 @@ asio::awaitable<Result<std::optional<Candidate>>> ProjectRunner::Poll() {
       Candidate{chosen->name, chosen->commit, git::VersionLabel(chosen->name, chosen->commit)});
 }
 
+asio::awaitable<Result<Candidate>> ProjectRunner::Resolve(const std::string& ref) {
+  if (ref.empty()) {
+    auto c = co_await Poll();
+    if (!c.ok()) co_return c.status();
+    if (!c->has_value()) {
+      co_return Status::Error("no tag matches '" + project_.tags + "' in " + project_.repo);
+    }
+    co_return **c;
+  }
+  std::vector<std::string> patterns;
+  if (ref.rfind("refs/", 0) == 0) {
+    patterns.push_back(ref);
+  } else {
+    patterns.push_back("refs/heads/" + ref);
+    patterns.push_back("refs/tags/" + ref);
+  }
+  auto refs = co_await git_.LsRemote(project_.repo, patterns);
+  if (!refs.ok()) co_return refs.status();
+  for (const auto& want : patterns) {  // a branch wins over a tag of the same name
+    for (const auto& r : *refs) {
+      if (r.name == want) co_return Candidate{r.name, r.commit, git::VersionLabel(r.name, r.commit)};
+    }
+  }
+  co_return Status::Error("ref '" + ref + "' not found in " + project_.repo);
+}
+
+// --- The queue -------------------------------------------------------------
+
+void ProjectRunner::RecordCancelled(int64_t id, const std::string& why) {
+  auto d = ctx_.store->GetDeployment(id);
+  if (!d.ok() || !d->has_value()) return;
+  store::Deployment row = **d;
+  row.status = store::DeploymentStatus::kCancelled;
+  row.error = why;
+  row.finished_at = Now();
+  Status s = ctx_.store->UpdateDeployment(row);
+  if (!s.ok()) spdlog::error("project {}: cannot record cancel: {}", project_.name, s.message());
+  spdlog::info("project {}: deployment {} cancelled: {}", project_.name, id, why);
+}
+
+ActionOutcome ProjectRunner::Enqueue(queue::Request r) {
+  store::Deployment d;
+  d.project = project_.name;
+  d.machine = ctx_.machine;
+  d.trigger = r.trigger;
+  d.actor = r.actor;
+  d.ref = r.ref;
+  d.to_version = r.version;
+  d.to_commit = r.commit;
+  d.release = r.release;
+  if (program_ && !program_->exited()) {
+    d.from_version = version_;
+    d.from_commit = commit_;
+  }
+  d.status = store::DeploymentStatus::kQueued;
+  d.started_at = Now();
+  auto id = ctx_.store->CreateDeployment(d);
+  if (!id.ok()) {
+    spdlog::error("project {}: cannot record a deployment: {}", project_.name, id.error());
+    return ActionOutcome{500, 0, "store: " + id.error()};
+  }
+  r.deployment_id = *id;
+  r.queued_at = d.started_at;
+  const std::string label = queue::Label(r);
+  spdlog::info("project {}: deployment {} queued: {} ({} by {})", project_.name, *id, label,
+               store::ToString(r.trigger), r.actor);
+  if (auto old = queue_.Offer(std::move(r))) {
+    RecordCancelled(old->deployment_id, "superseded by " + label);
+  }
+  work_wake_->Set();
+  return ActionOutcome{202, *id, "deployment " + std::to_string(*id) + " queued: " + label};
+}
+
+ActionOutcome ProjectRunner::OfferAutomatic(const Candidate& c, store::Trigger trigger,
+                                            const std::string& actor) {
+  // What will run once the queue drains: a push of that commit adds nothing.
+  const std::string& ahead = queue_.waiting()   ? queue_.waiting()->commit
+                             : queue_.running() ? queue_.running()->commit
+                                                : commit_;
+  if (c.commit == ahead || queue_.Covers(c.commit)) {
+    return ActionOutcome{200, 0, c.version + " is already running or queued"};
+  }
+  if (c.commit == pinned_out_commit_) {
+    return ActionOutcome{200, 0,
+                         c.version + " failed or was rolled back before; deploy it by hand "
+                                     "or push a newer commit"};
+  }
+  queue::Request r;
+  r.trigger = trigger;
+  r.actor = actor;
+  r.ref = c.ref;
+  r.commit = c.commit;
+  r.version = c.version;
+  return Enqueue(std::move(r));
+}
+
+ActionOutcome ProjectRunner::RequestDeploy(const std::string& ref, const std::string& actor) {
+  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  if (!ref.empty()) {
+    std::string name = ref.rfind("refs/", 0) == 0 ? ref.substr(5) : ref;
+    if (Status s = git::ValidateBranchName(name); !s.ok()) {
+      return ActionOutcome{400, 0, "bad ref: " + s.message()};
+    }
+  }
+  queue::Request r;
+  r.trigger = store::Trigger::kManual;
+  r.actor = actor;
+  r.ref = ref;
+  r.manual = true;
+  return Enqueue(std::move(r));
+}
+
+ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
+                                             const std::string& actor) {
+  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  // The newest deployment that made the wanted release: by default the last
+  // good one other than what runs now; else the named version (or release dir).
+  store::DeploymentFilter f;
+  f.project = project_.name;
+  f.limit = 1000;
+  std::optional<store::Deployment> target;
+  for (int page = 0; page < 100 && !target; ++page) {
+    auto list = ctx_.store->ListDeployments(f);
+    if (!list.ok()) return ActionOutcome{500, 0, list.error()};
+    for (const auto& d : *list) {
+      if (d.release.empty() || !releases_.Exists(d.release)) continue;
+      bool wanted = version.empty()
+                        ? d.status == store::DeploymentStatus::kSucceeded && d.release != release_
+                        : d.to_version == version || d.release == version;
+      if (wanted) {
+        target = d;
+        break;
+      }
+    }
+    if (static_cast<int>(list->size()) < f.limit) break;
+    f.before_id = list->back().id;
+  }
+  if (!target) {
+    return ActionOutcome{404, 0,
+                         version.empty()
+                             ? "no earlier good release of " + project_.name + " to roll back to"
+                             : "no release of " + project_.name + " with version '" + version +
+                                   "' (see anthill deployments " + project_.name + ")"};
+  }
+  queue::Request r;
+  r.kind = queue::Kind::kRollback;
+  r.trigger = store::Trigger::kRollback;
+  r.actor = actor;
+  r.ref = target->ref;
+  r.commit = target->to_commit;
+  r.version = target->to_version;
+  r.release = target->release;
+  r.manual = true;
+  return Enqueue(std::move(r));
+}
+
+ActionOutcome ProjectRunner::Notify(const std::string& ref, const std::string& commit,
+                                    store::Trigger trigger, const std::string& actor) {
+  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  if (!ref.empty() && !project_.tags.empty()) {
+    // Tag projects deploy the newest matching tag, whichever was pushed, and
+    // a pushed annotated tag names a tag object, not a commit: ask git.
+    std::string tag = ref.rfind("refs/tags/", 0) == 0 ? ref.substr(10) : "";
+    if (tag.empty() || fnmatch(project_.tags.c_str(), tag.c_str(), 0) != 0) {
+      return ActionOutcome{200, 0, "ref " + ref + " does not match tags '" + project_.tags + "'"};
+    }
+  }
+  if (project_.tags.empty() && !ref.empty() && ref != RuleRef() && ref != project_.branch) {
+    return ActionOutcome{200, 0, "ref " + ref + " is not the deployed branch " + RuleRef()};
+  }
+  if (project_.tags.empty() && IsCommit(commit)) {
+    Candidate c{RuleRef(), commit, git::VersionLabel(RuleRef(), commit)};
+    return OfferAutomatic(c, trigger, actor);
+  }
+  next_poll_trigger_ = trigger;
+  next_poll_actor_ = actor;
+  poll_wake_->Set();
+  return ActionOutcome{202, 0, "looking at " + project_.repo + " now"};
+}
+
+std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string& actor) {
+  const std::string why = "cancelled by " + actor;
+  if (auto r = queue_.RemoveWaiting(id)) {
+    RecordCancelled(id, why);
+    return ActionOutcome{200, id, "deployment " + std::to_string(id) + " cancelled"};
+  }
+  const queue::Request* running = queue_.mutable_running();
+  if (!running || running->deployment_id != id) return std::nullopt;
+  if (phase_ == "swapping") {
+    return ActionOutcome{409, id,
+                         "deployment " + std::to_string(id) +
+                             " is already swapping the program; use rollback instead"};
+  }
+  if (cancelled_by_.empty()) {
+    cancelled_by_ = actor;
+    stopper_->Stop();
+    slot_wake_->Set();
+  }
+  return ActionOutcome{202, id,
+                       "deployment " + std::to_string(id) + " is being cancelled (" + phase_ + ")"};
+}
+
+// --- Start-up ----------------------------------------------------------------
+
 asio::awaitable<void> ProjectRunner::Recover() {
-  auto last = ctx_.store->LatestDeployment(project_.name);
-  if (last.ok() && last->has_value()) {
-    const auto& d = **last;
-    last_deployment_id_ = d.id;
-    last_deployment_status_ = std::string(store::ToString(d.status));
-    if (d.status == store::DeploymentStatus::kFailed ||
-        d.status == store::DeploymentStatus::kRolledBack) {
-      pinned_out_commit_ = d.to_commit;
-      last_error_ = d.error;
+  // What the record says about the last decisions: the latest deployment that
+  // ended for a reason of its own (not cancelled or interrupted).
+  store::DeploymentFilter f;
+  f.project = project_.name;
+  f.limit = 20;
+  auto recent = ctx_.store->ListDeployments(f);
+  if (recent.ok()) {
+    if (!recent->empty()) {
+      last_deployment_id_ = recent->front().id;
+      last_deployment_status_ = std::string(store::ToString(recent->front().status));
+    }
+    for (const auto& d : *recent) {
+      using S = store::DeploymentStatus;
+      if (d.trigger == store::Trigger::kRollback && d.status == S::kSucceeded) {
+        pinned_out_commit_ = d.from_commit != d.to_commit ? d.from_commit : "";
+        break;
+      }
+      if (d.status == S::kFailed || d.status == S::kRolledBack) {
+        pinned_out_commit_ = d.to_commit;
+        last_error_ = d.error;
+        break;
+      }
+      if (d.status == S::kSucceeded) break;
     }
   }
   auto recorded = ctx_.store->GetProcess(project_.name);
@@ -161,7 +469,7 @@ asio::awaitable<void> ProjectRunner::Recover() {
     commit_ = p.commit;
     release_ = p.release;
     started_at_ = p.started_at;
-    ref_ = project_.tags.empty() ? "refs/heads/" + project_.branch : "refs/tags/" + p.version;
+    ref_ = project_.tags.empty() ? RuleRef() : "refs/tags/" + p.version;
     spdlog::info("project {}: re-adopted {} (pid {})", project_.name, p.version, p.pid);
     const supervise::HealthContext no_context;
     auto probe = co_await supervise::ProbeOnce(project_.health, no_context, Duration(2000));
@@ -171,8 +479,7 @@ asio::awaitable<void> ProjectRunner::Recover() {
   spdlog::warn("project {}: recorded program {} (pid {}) is not running: {}", project_.name,
                p.version, p.pid, adopted.error());
   if (releases_.Current() == p.release && releases_.Exists(p.release)) {
-    std::string ref =
-        project_.tags.empty() ? "refs/heads/" + project_.branch : "refs/tags/" + p.version;
+    std::string ref = project_.tags.empty() ? RuleRef() : "refs/tags/" + p.version;
     Status s = co_await StartRelease(p.release, ref, p.version, p.commit);
     if (s.ok()) {
       spdlog::info("project {}: started {} again (pid {})", project_.name, p.version,

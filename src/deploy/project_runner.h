@@ -1,9 +1,11 @@
-// One project's life: watch its repository, deploy new commits through the
-// steps of ARCHITECTURE.md, record each step, keep its program running.
+// One project's life: watch its repository, queue deployments (coalescing to
+// the newest), run them through the steps of ARCHITECTURE.md, record each
+// step, keep its program running, and take manual deploys and rollbacks.
 //
 // Thread: the io_context thread owns a ProjectRunner and everything it
-// touches. One coroutine per project: polling and deploying never overlap
-// within a project, so no state here needs a lock.
+// touches. Two coroutines per project: the poller (finds new commits and
+// offers them to the queue) and the worker (runs the queue, one deployment at
+// a time). They share state only between co_awaits, so no lock is needed.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -19,18 +21,22 @@
 #include "deploy/controller.h"
 #include "git/git.h"
 #include "os/command.h"
+#include "queue/build_slots.h"
+#include "queue/project_queue.h"
 #include "release/releases.h"
 #include "store/store.h"
 #include "supervise/program.h"
 
 namespace anthill::deploy {
 
-// What every project shares: the store, where data lives, who we are.
+// What every project shares: the store, where data lives, who we are, and
+// the global bound on builds.
 struct Context {
   boost::asio::any_io_executor executor;
   store::Store* store = nullptr;
   std::filesystem::path data_dir;
   std::string machine;
+  queue::BuildSlots* build_slots = nullptr;
 };
 
 // A commit that may be deployed.
@@ -55,30 +61,56 @@ class ProjectRunner {
   void Shutdown();
 
   ProjectState State() const;
+  QueueState Queue() const;
   // True once Shutdown() has taken effect and nothing of this project is in flight.
-  bool done() const { return done_; }
+  bool done() const { return loops_running_ == 0 && started_; }
+
+  // Actions (see Controller).
+  ActionOutcome RequestDeploy(const std::string& ref, const std::string& actor);
+  ActionOutcome RequestRollback(const std::string& version, const std::string& actor);
+  ActionOutcome Notify(const std::string& ref, const std::string& commit, store::Trigger trigger,
+                       const std::string& actor);
+  // Cancels deployment `id` if it is this project's; nullopt when it is not.
+  std::optional<ActionOutcome> Cancel(int64_t id, const std::string& actor);
 
  private:
-  boost::asio::awaitable<void> Loop();
+  struct Attempt;
+
+  boost::asio::awaitable<void> Run();
+  boost::asio::awaitable<void> PollLoop();
+  boost::asio::awaitable<void> WorkLoop();
   boost::asio::awaitable<void> Recover();
   boost::asio::awaitable<Result<std::optional<Candidate>>> Poll();
-  boost::asio::awaitable<void> Deploy(const Candidate& c, store::Trigger trigger,
-                                      const std::string& actor);
+  // Resolves a ref given by a person ("main", "release-3", "refs/tags/x";
+  // empty: the project's rule) to a candidate.
+  boost::asio::awaitable<Result<Candidate>> Resolve(const std::string& ref);
+
+  // The queue.
+  ActionOutcome Enqueue(queue::Request r);
+  // Offers an automatically found commit unless it is already running, queued
+  // or pinned out; returns what happened.
+  ActionOutcome OfferAutomatic(const Candidate& c, store::Trigger trigger,
+                               const std::string& actor);
+  void RecordCancelled(int64_t id, const std::string& why);
 
   // Pipeline pieces (pipeline.cc).
-  struct Attempt;
+  boost::asio::awaitable<void> Execute(queue::Request r);
+  boost::asio::awaitable<Status> BuildRelease(Attempt& a);
+  boost::asio::awaitable<bool> AcquireBuildSlot();
   boost::asio::awaitable<Status> Prepare(Attempt& a);
   boost::asio::awaitable<Status> SwapIn(Attempt& a);
   boost::asio::awaitable<Status> RollBack(Attempt& a, const std::string& reason);
   boost::asio::awaitable<Status> StartRelease(const std::string& release, const std::string& ref,
                                               const std::string& version,
                                               const std::string& commit);
+  bool Cancelled() const { return shutting_down_ || !cancelled_by_.empty(); }
 
   std::filesystem::path ProjectDir() const;
   std::filesystem::path BuildLog(int64_t deployment_id) const;
   std::filesystem::path AppLog() const;
   std::vector<std::string> Environment(const Candidate& c, const std::string& release_dir) const;
   Duration NextPollDelay();
+  std::string RuleRef() const;  // "refs/heads/<branch>", or "" for tag projects
 
   Context ctx_;
   config::Project project_;
@@ -91,21 +123,34 @@ class ProjectRunner {
   std::string version_, commit_, release_;
   std::optional<TimePoint> started_at_;
   bool healthy_ = false;
+  std::string ref_;  // the ref the running version came from
 
-  std::string state_ = "starting";
-  // The last commit whose deployment failed or rolled back: polling does not
-  // try it again; a newer commit (or a manual deploy) is needed.
+  // The last commit whose deployment failed, or that a rollback left: polling
+  // and pushes do not try it again; a newer commit (or a manual deploy) is needed.
   std::string pinned_out_commit_;
   int64_t last_deployment_id_ = 0;
   std::string last_deployment_status_;
   std::string last_error_;
   int poll_failures_ = 0;
 
+  // The queue, and the running deployment's phase and controls.
+  queue::ProjectQueue queue_;
+  std::string phase_;         // "", "waiting for a build slot", "building", "swapping"
+  std::string cancelled_by_;  // set when the running deployment is cancelled
+  std::shared_ptr<os::CommandStopper> stopper_;  // the running deployment's commands
+
+  // Who the next poll's deployment is for (notify or a tag webhook asks for a
+  // poll now).
+  store::Trigger next_poll_trigger_ = store::Trigger::kPoll;
+  std::string next_poll_actor_ = "poll";
+
+  bool started_ = false;
+  bool recovered_ = false;
   bool shutting_down_ = false;
-  bool done_ = false;  // Loop() has returned
-  std::string ref_;    // the ref the running version came from
-  std::shared_ptr<os::CommandStopper> stopper_;
-  std::unique_ptr<Event> wake_;
+  int loops_running_ = 0;
+  std::unique_ptr<Event> poll_wake_;
+  std::unique_ptr<Event> work_wake_;
+  std::unique_ptr<Event> slot_wake_;
 };
 
 }  // namespace anthill::deploy

@@ -5,8 +5,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "http/auth.h"
 #include "http/json.h"
 #include "http/page.h"
+#include "http/webhooks.h"
 
 namespace anthill::http {
 
@@ -58,6 +60,29 @@ Result<store::DeploymentFilter> ReadFilter(const Request& req, int default_limit
   return f;
 }
 
+// The JSON object of a POST body; an empty body is {}. Errors mean a 400.
+Result<json> ReadObject(const Request& req) {
+  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::Error("body must be a JSON object");
+  return j;
+}
+
+// A string member of a body, "" when absent; errors name the member.
+Result<std::string> Member(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::string();
+  if (!it->is_string()) return Status::Error("'" + std::string(name) + "' must be a string");
+  return it->get<std::string>();
+}
+
+Response Outcome(const deploy::ActionOutcome& out) {
+  if (out.status >= 400) return Error(out.status, out.message);
+  json body{{"message", out.message}};
+  body["deployment"] = out.deployment_id != 0 ? json(out.deployment_id) : json(nullptr);
+  return Json(out.status, body);
+}
+
 class Api {
  public:
   explicit Api(ApiContext ctx) : ctx_(std::move(ctx)) {}
@@ -74,6 +99,29 @@ class Api {
     if (p == "/deployments") return Only(req, "GET", [&] { return DeploymentsPage(req); });
     if (p == "/api/v1/projects") return Only(req, "GET", [&] { return Projects(); });
     if (p == "/api/v1/deployments") return Only(req, "GET", [&] { return Deployments(req); });
+    if (p == "/api/v1/queue") return Only(req, "GET", [&] { return Queue(); });
+    if (p == "/api/v1/hooks") return Only(req, "GET", [&] { return Hooks(req); });
+    static const std::string kHooks = "/hooks/";
+    if (p.rfind(kHooks, 0) == 0) {
+      watch::Forge forge;
+      if (watch::ParseForge(p.substr(kHooks.size()), &forge)) {
+        return Only(req, "POST", [&] {
+          return HandleWebhook(req, forge, ctx_.store, ctx_.controller);
+        });
+      }
+    }
+    static const std::string kProjects = "/api/v1/projects/";
+    if (p.rfind(kProjects, 0) == 0) {
+      std::string rest = p.substr(kProjects.size());
+      size_t slash = rest.find('/');
+      if (slash != std::string::npos && slash > 0) {
+        std::string name = rest.substr(0, slash);
+        std::string action = rest.substr(slash + 1);
+        if (action == "deploy" || action == "rollback" || action == "notify") {
+          return Only(req, "POST", [&] { return ProjectAction(req, name, action); });
+        }
+      }
+    }
     static const std::string kPrefix = "/api/v1/deployments/";
     if (p.rfind(kPrefix, 0) == 0) {
       std::string rest = p.substr(kPrefix.size());
@@ -83,6 +131,7 @@ class Api {
         rest.resize(rest.size() - 4);
       }
       if (auto id = ParseId(rest)) {
+        if (!log && req.method == "DELETE") return CancelDeployment(req, *id);
         return Only(req, "GET", [&] { return log ? Log(*id) : Deployment(*id); });
       }
     }
@@ -105,6 +154,72 @@ class Api {
     json list = json::array();
     for (const auto& p : ctx_.controller->Projects()) list.push_back(ToJson(p));
     return Json(200, {{"projects", list}});
+  }
+
+  // Who asked: the body's "actor" (the CLI sends the user's name), else "api".
+  static std::string Actor(const json& body) {
+    auto a = Member(body, "actor");
+    return a.ok() && !a->empty() ? *a : "api";
+  }
+
+  Response Unauthorized() {
+    Response r = Error(401, "this call needs the token: Authorization: Bearer <token>");
+    r.headers.push_back({"WWW-Authenticate", "Bearer"});
+    return r;
+  }
+
+  Response ProjectAction(const Request& req, const std::string& name, const std::string& action) {
+    if (!Authorized(req, ctx_.token)) return Unauthorized();
+    auto body = ReadObject(req);
+    if (!body.ok()) return Error(400, body.error());
+    const std::string actor = Actor(*body);
+    if (action == "deploy") {
+      auto ref = Member(*body, "ref");
+      if (!ref.ok()) return Error(400, ref.error());
+      return Outcome(ctx_.controller->Deploy(name, *ref, actor));
+    }
+    if (action == "rollback") {
+      auto version = Member(*body, "version");
+      if (!version.ok()) return Error(400, version.error());
+      return Outcome(ctx_.controller->Rollback(name, *version, actor));
+    }
+    auto ref = Member(*body, "ref");
+    auto commit = Member(*body, "commit");
+    if (!ref.ok()) return Error(400, ref.error());
+    if (!commit.ok()) return Error(400, commit.error());
+    return Outcome(ctx_.controller->Notify(name, *ref, *commit, store::Trigger::kNotify, actor));
+  }
+
+  Response CancelDeployment(const Request& req, int64_t id) {
+    if (!Authorized(req, ctx_.token)) return Unauthorized();
+    auto d = ctx_.store->GetDeployment(id);
+    if (!d.ok()) return Error(500, d.error());
+    if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
+    if (store::IsFinished((*d)->status)) {
+      return Error(409, "deployment " + std::to_string(id) + " already ended " +
+                            std::string(store::ToString((*d)->status)));
+    }
+    auto it = req.query.find("actor");
+    std::string actor = it == req.query.end() ? "" : it->second;
+    return Outcome(ctx_.controller->Cancel(id, actor.empty() ? "api" : actor));
+  }
+
+  Response Queue() {
+    json list = json::array();
+    for (const auto& q : ctx_.controller->Queue()) list.push_back(ToJson(q));
+    return Json(200, {{"projects", list},
+                      {"max_parallel_builds", ctx_.controller->max_parallel_builds()},
+                      {"builds_running", ctx_.controller->builds_running()}});
+  }
+
+  Response Hooks(const Request& req) {
+    auto f = ReadFilter(req, 50);
+    if (!f.ok()) return Error(400, f.error());
+    auto list = ctx_.store->ListHookEvents(f->limit, f->before_id);
+    if (!list.ok()) return Error(500, list.error());
+    json out = json::array();
+    for (const auto& e : *list) out.push_back(ToJson(e));
+    return Json(200, {{"hooks", out}});
   }
 
   Response Deployments(const Request& req) {

@@ -12,12 +12,15 @@
 #include "http/page.h"
 #include "http/url.h"
 #include "testing/testing.h"
+#include "watch/hooks.h"
 
 namespace anthill::http {
 namespace {
 
 using nlohmann::json;
 
+// Stands in for the project runners (the e2e tests run the real ones): it
+// records what the API asked of it.
 class FakeProjects : public deploy::Controller {
  public:
   std::vector<deploy::ProjectState> Projects() const override {
@@ -29,6 +32,48 @@ class FakeProjects : public deploy::Controller {
     p.started_at = Now();
     return {p};
   }
+  std::vector<deploy::QueueState> Queue() const override {
+    deploy::QueueState q;
+    q.project = "hello";
+    store::Deployment d;
+    d.id = 9;
+    d.project = "hello";
+    d.status = store::DeploymentStatus::kQueued;
+    q.waiting = d;
+    q.waiting_reason = "waiting for deployment 8 to finish";
+    return {q};
+  }
+  std::vector<deploy::HookTarget> HookTargets() const override {
+    return {{"hello", "https://github.com/acme/hello.git", "main", "", "s3cret"},
+            {"hello-prod", "git@github.com:acme/hello.git", "", "release-*", "s3cret"},
+            {"other", "https://github.com/acme/other", "main", "", "another"},
+            {"quiet", "https://github.com/acme/quiet", "main", "", ""}};
+  }
+  int max_parallel_builds() const override { return 1; }
+  int builds_running() const override { return 0; }
+  deploy::ActionOutcome Deploy(const std::string& project, const std::string& ref,
+                               const std::string& actor) override {
+    calls.push_back("deploy " + project + " " + ref + " " + actor);
+    return {202, 7, "deployment 7 queued"};
+  }
+  deploy::ActionOutcome Rollback(const std::string& project, const std::string& version,
+                                 const std::string& actor) override {
+    calls.push_back("rollback " + project + " " + version + " " + actor);
+    if (project != "hello") return {404, 0, "no project '" + project + "'"};
+    return {202, 8, "deployment 8 queued"};
+  }
+  deploy::ActionOutcome Notify(const std::string& project, const std::string& ref,
+                               const std::string& commit, store::Trigger trigger,
+                               const std::string& actor) override {
+    calls.push_back("notify " + project + " " + ref + " " + commit.substr(0, 8) + " " +
+                    std::string(store::ToString(trigger)) + " " + actor);
+    return {202, 0, "looking now"};
+  }
+  deploy::ActionOutcome Cancel(int64_t id, const std::string& actor) override {
+    calls.push_back("cancel " + std::to_string(id) + " " + actor);
+    return {200, id, "cancelled"};
+  }
+  std::vector<std::string> calls;
 };
 
 class ApiTest : public ::testing::Test {
@@ -54,12 +99,18 @@ class ApiTest : public ::testing::Test {
     (void)store_->FinishStep(*step, store::StepStatus::kSucceeded, *d.finished_at, "");
     return id;
   }
-  Response Get(const std::string& target, const std::string& method = "GET") {
+  Response Get(const std::string& target, const std::string& method = "GET",
+               const std::string& body = "", std::map<std::string, std::string> headers = {}) {
     Request r;
     r.method = method;
     r.target = target;
+    r.body = body;
+    r.headers = std::move(headers);
     SplitTarget(target, &r.path, &r.query);
     return api_(r);
+  }
+  void UseToken(const std::string& token) {
+    api_ = MakeApi(ApiContext{store_.get(), &projects_, dir_.path(), "m1", token});
   }
 
   testing::TempDir dir_;
@@ -137,6 +188,112 @@ TEST_F(ApiTest, ThePageEscapesRepositoryControlledText) {
   EXPECT_EQ(r.body.find("<script>alert(1)"), std::string::npos);
   EXPECT_NE(r.body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(r.body.find("succeeded"), std::string::npos);
+}
+
+TEST_F(ApiTest, ActionsNeedTheTokenWhenOneIsSet) {
+  UseToken("t0k");
+  const std::string body = R"({"ref": "main", "actor": "alice"})";
+  EXPECT_EQ(Get("/api/v1/projects/hello/deploy", "POST", body).status, 401);
+  EXPECT_EQ(Get("/api/v1/projects/hello/deploy", "POST", body,
+                {{"authorization", "Bearer nope"}}).status, 401);
+  EXPECT_EQ(Get("/api/v1/deployments/3?actor=bob", "DELETE").status, 401);
+  EXPECT_TRUE(projects_.calls.empty());
+  Response r = Get("/api/v1/projects/hello/deploy", "POST", body,
+                   {{"authorization", "Bearer t0k"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(json::parse(r.body)["deployment"], 7);
+  ASSERT_EQ(projects_.calls.size(), 1u);
+  EXPECT_EQ(projects_.calls[0], "deploy hello main alice");
+}
+
+TEST_F(ApiTest, ActionsReadTheirBodyAndPassRefusalsOn) {
+  EXPECT_EQ(Get("/api/v1/projects/hello/deploy", "GET").status, 405);
+  EXPECT_EQ(Get("/api/v1/projects/hello/deploy", "POST", "[1]").status, 400);
+  EXPECT_EQ(Get("/api/v1/projects/hello/deploy", "POST", R"({"ref": 5})").status, 400);
+  Response r = Get("/api/v1/projects/nope/rollback", "POST", R"({"version": "main-1"})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(json::parse(r.body)["error"], "no project 'nope'");
+  EXPECT_EQ(Get("/api/v1/projects/hello/rollback", "POST", "").status, 202);
+  EXPECT_EQ(Get("/api/v1/projects/hello/notify", "POST",
+                R"({"ref": "refs/heads/main", "commit": ")" + std::string(40, 'c') + "\"}")
+                .status,
+            202);
+  EXPECT_EQ(projects_.calls.back(), "notify hello refs/heads/main cccccccc notify api");
+  Response q = Get("/api/v1/queue");
+  ASSERT_EQ(q.status, 200);
+  EXPECT_EQ(json::parse(q.body)["projects"][0]["waiting"]["reason"],
+            "waiting for deployment 8 to finish");
+}
+
+TEST_F(ApiTest, CancelIsForUnfinishedDeploymentsOnly) {
+  int64_t done = AddDeployment("hello");
+  EXPECT_EQ(Get("/api/v1/deployments/" + std::to_string(done), "DELETE").status, 409);
+  EXPECT_EQ(Get("/api/v1/deployments/999", "DELETE").status, 404);
+  store::Deployment d;
+  d.project = "hello";
+  d.machine = "m1";
+  d.status = store::DeploymentStatus::kQueued;
+  d.started_at = Now();
+  int64_t queued = *store_->CreateDeployment(d);
+  Response r = Get("/api/v1/deployments/" + std::to_string(queued) + "?actor=bob", "DELETE");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(projects_.calls.back(), "cancel " + std::to_string(queued) + " bob");
+}
+
+std::string GithubPush(const std::string& repo_url, const std::string& ref) {
+  json j{{"ref", ref},
+         {"before", std::string(40, '0')},
+         {"after", std::string(40, 'b')},
+         {"deleted", false},
+         {"repository", {{"full_name", "acme/hello"}, {"clone_url", repo_url}}},
+         {"pusher", {{"name", "octocat"}, {"email", "octo@example.invalid"}}}};
+  return j.dump();
+}
+
+std::map<std::string, std::string> GithubHeaders(const std::string& body,
+                                                 const std::string& secret,
+                                                 const std::string& delivery) {
+  return {{"x-github-event", "push"},
+          {"x-github-delivery", delivery},
+          {"content-type", "application/json"},
+          {"x-hub-signature-256", "sha256=" + watch::HmacSha256Hex(secret, body)}};
+}
+
+TEST_F(ApiTest, WebhooksAreVerifiedStoredDeduplicatedAndMatched) {
+  const std::string body = GithubPush("https://github.com/ACME/hello", "refs/heads/main");
+  // Unsigned, wrongly signed, or signed with the secret of another project.
+  EXPECT_EQ(Get("/hooks/github", "POST", body, {{"x-github-event", "push"}}).status, 401);
+  EXPECT_EQ(Get("/hooks/github", "POST", body, GithubHeaders(body, "wrong", "d1")).status, 401);
+  Response other = Get("/hooks/github", "POST", body, GithubHeaders(body, "another", "d0"));
+  EXPECT_EQ(other.status, 202) << "the secret of 'other' verifies, but not its repository";
+  EXPECT_EQ(json::parse(other.body)["status"], "ignored");
+  EXPECT_TRUE(projects_.calls.empty());
+  // Signed truncated JSON is malformed.
+  std::string cut = body.substr(0, body.size() / 2);
+  EXPECT_EQ(Get("/hooks/github", "POST", cut, GithubHeaders(cut, "s3cret", "d2")).status, 400);
+  // The real thing: both projects on that repository hear it.
+  Response ok = Get("/hooks/github", "POST", body, GithubHeaders(body, "s3cret", "d3"));
+  ASSERT_EQ(ok.status, 202) << ok.body;
+  EXPECT_EQ(json::parse(ok.body)["status"], "accepted");
+  ASSERT_EQ(projects_.calls.size(), 2u);
+  EXPECT_EQ(projects_.calls[0], "notify hello refs/heads/main bbbbbbbb webhook octocat");
+  EXPECT_EQ(projects_.calls[1], "notify hello-prod refs/heads/main bbbbbbbb webhook octocat");
+  // A replayed delivery is answered and ignored.
+  Response again = Get("/hooks/github", "POST", body, GithubHeaders(body, "s3cret", "d3"));
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body)["status"], "duplicate");
+  EXPECT_EQ(projects_.calls.size(), 2u);
+  // Every accepted body is on record with what was done about it.
+  auto hooks = store_->ListHookEvents(10);
+  ASSERT_TRUE(hooks.ok());
+  ASSERT_EQ(hooks->size(), 2u);
+  EXPECT_EQ(hooks->front().delivery_id, "d3");
+  EXPECT_EQ(hooks->front().verdict, "hello: looking now; hello-prod: looking now");
+  EXPECT_EQ(hooks->back().verdict, "ignored: no project deploys this repository");
+  Response listed = Get("/api/v1/hooks");
+  EXPECT_EQ(json::parse(listed.body)["hooks"][0]["pusher"], "octocat");
+  EXPECT_EQ(Get("/hooks/bitbucket", "POST", body).status, 404);
+  EXPECT_EQ(Get("/hooks/github", "GET").status, 405);
 }
 
 TEST(Url, DecodesPathsAndQueries) {

@@ -68,7 +68,34 @@ json ToJson(const deploy::ProjectState& p) {
               {"uptime_seconds", uptime},
               {"last_deployment_id", p.last_deployment_id},
               {"last_deployment_status", p.last_deployment_status},
-              {"last_error", p.last_error}};
+              {"last_error", p.last_error},
+              {"pinned_out_commit", p.pinned_out_commit}};
+}
+
+json ToJson(const deploy::QueueState& q) {
+  json running = nullptr, waiting = nullptr;
+  if (q.running) {
+    running = ToJson(*q.running);
+    running["phase"] = q.running_phase;
+  }
+  if (q.waiting) {
+    waiting = ToJson(*q.waiting);
+    waiting["reason"] = q.waiting_reason;
+  }
+  return json{{"project", q.project}, {"running", running}, {"waiting", waiting}};
+}
+
+json ToJson(const store::HookEvent& e) {
+  return json{{"id", e.id},
+              {"received_at", FormatRfc3339(e.received_at)},
+              {"source", e.source},
+              {"delivery_id", e.delivery_id},
+              {"event", e.event},
+              {"repository", e.repository},
+              {"ref", e.ref},
+              {"commit", e.commit},
+              {"pusher", e.pusher},
+              {"verdict", e.verdict}};
 }
 
 }  // namespace anthill::http

@@ -11,5 +11,8 @@ namespace anthill::http {
 nlohmann::json ToJson(const store::Deployment& d);
 nlohmann::json ToJson(const store::Step& s, const store::Deployment& d);
 nlohmann::json ToJson(const deploy::ProjectState& p);
+// {"project", "running": deployment + "phase" | null, "waiting": deployment + "reason" | null}
+nlohmann::json ToJson(const deploy::QueueState& q);
+nlohmann::json ToJson(const store::HookEvent& e);  // without the body
 
 }  // namespace anthill::http

@@ -1,5 +1,7 @@
 #include "http/url.h"
 
+#include <cctype>
+
 namespace anthill::http {
 
 namespace {
@@ -58,6 +60,21 @@ bool SplitHostPort(const std::string& hp, std::string* host, std::string* port) 
     *port = hp.substr(colon + 1);
   }
   return !host->empty() && !port->empty();
+}
+
+std::string PercentEncode(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace anthill::http

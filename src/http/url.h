@@ -9,6 +9,9 @@ namespace anthill::http {
 
 // "%2Fa+b" -> "/a b" when plus_is_space (query strings), else "/a+b".
 std::string PercentDecode(std::string_view s, bool plus_is_space);
+// Escapes everything but unreserved characters (RFC 3986): safe in a path
+// segment or a query value.
+std::string PercentEncode(std::string_view s);
 // "/x/y?a=1&b=%20" -> path "/x/y", query {a: "1", b: " "}.
 void SplitTarget(std::string_view target, std::string* path,
                  std::map<std::string, std::string>* query);

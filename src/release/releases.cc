@@ -148,4 +148,17 @@ Result<std::vector<std::string>> Releases::Prune(int keep, const std::set<std::s
   return deleted;
 }
 
+std::optional<std::string> Releases::FindByCommit(const std::string& commit) const {
+  if (commit.size() < 12) return std::nullopt;
+  const std::string suffix = "-" + commit.substr(0, 12);
+  auto names = List();
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    if (it->size() > suffix.size() &&
+        it->compare(it->size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return *it;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace anthill::release

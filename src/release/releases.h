@@ -44,6 +44,10 @@ class Releases {
   // The release `current` points to, if any.
   std::optional<std::string> Current() const;
 
+  // The newest release built from `commit` (40 hex), so a commit deployed
+  // again (by hand, or a tag moved back) reuses it instead of building.
+  std::optional<std::string> FindByCommit(const std::string& commit) const;
+
   // Release names, oldest first (names sort by time).
   std::vector<std::string> List() const;
 

@@ -37,6 +37,15 @@ TEST_F(ReleasesTest, WholeTreeCopyLeavesGitOutAndKeepsLinksAndModes) {
   EXPECT_NE(fs::status(r / "hello").permissions() & fs::perms::owner_exec, fs::perms::none);
 }
 
+TEST_F(ReleasesTest, FindByCommitGivesTheNewestReleaseOfThatCommit) {
+  Make(1000, 'a');
+  std::string newer = Make(2000, 'a');
+  Make(3000, 'b');
+  EXPECT_EQ(releases_.FindByCommit(std::string(40, 'a')), newer);
+  EXPECT_EQ(releases_.FindByCommit(std::string(40, 'c')), std::nullopt);
+  EXPECT_EQ(releases_.FindByCommit("abc"), std::nullopt);
+}
+
 TEST_F(ReleasesTest, ArtifactsKeepTheirRelativePath) {
   auto r = releases_.Create(dir_ / "ws", {"hello", "static/css/"}, Now(), std::string(40, 'b'));
   ASSERT_TRUE(r.ok()) << r.error();

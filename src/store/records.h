@@ -70,6 +70,23 @@ struct Process {
   TimePoint started_at{};
 };
 
+// One webhook delivery that passed its signature check, stored raw before it
+// is acted on. (source, delivery_id) is unique when delivery_id is set, so a
+// forge's retry of the same delivery is recognised and ignored.
+struct HookEvent {
+  int64_t id = 0;
+  TimePoint received_at{};
+  std::string source;       // "github", "gitlab", "gitea", "generic"
+  std::string delivery_id;  // the forge's delivery id; may be empty
+  std::string event;        // the forge's event name
+  std::string repository;   // display name or URL from the payload
+  std::string ref;
+  std::string commit;
+  std::string pusher;
+  std::string verdict;      // what Anthill did: "deployment 12 queued for hello", "ignored: ..."
+  std::string body;         // the raw body, exactly as received
+};
+
 struct DeploymentFilter {
   std::string project;   // empty: any
   std::string machine;   // empty: any

@@ -56,6 +56,7 @@ class Db {
   sqlite3* handle() { return db_; }
   Status Exec(const std::string& sql);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  int Changes() const { return sqlite3_changes(db_); }
   std::string Error() const { return sqlite3_errmsg(db_); }
 
  private:

@@ -55,6 +55,23 @@ CREATE TABLE processes (
   started_at    INTEGER NOT NULL
 );
 )sql",
+    R"sql(
+CREATE TABLE hook_events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at INTEGER NOT NULL,
+  source      TEXT NOT NULL,
+  delivery_id TEXT NOT NULL DEFAULT '',
+  event       TEXT NOT NULL DEFAULT '',
+  repository  TEXT NOT NULL DEFAULT '',
+  ref         TEXT NOT NULL DEFAULT '',
+  commit_sha  TEXT NOT NULL DEFAULT '',
+  pusher      TEXT NOT NULL DEFAULT '',
+  verdict     TEXT NOT NULL DEFAULT '',
+  body        BLOB NOT NULL
+);
+CREATE UNIQUE INDEX hook_events_delivery ON hook_events(source, delivery_id)
+  WHERE delivery_id != '';
+)sql",
 };
 
 constexpr const char* kDeploymentColumns =
@@ -217,6 +234,50 @@ class SqliteStore : public Store {
     s = db_->Exec("COMMIT");
     if (!s.ok()) return s.Prefixed("store: interrupt");
     return changed;
+  }
+
+  Result<std::optional<int64_t>> RecordHookEvent(const HookEvent& e) override {
+    Stmt s(*db_,
+           "INSERT INTO hook_events (received_at, source, delivery_id, event, repository, ref, "
+           "commit_sha, pusher, verdict, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+           "ON CONFLICT DO NOTHING");
+    s.Bind(1, ToUnixMillis(e.received_at)).Bind(2, e.source).Bind(3, e.delivery_id);
+    s.Bind(4, e.event).Bind(5, e.repository).Bind(6, e.ref).Bind(7, e.commit).Bind(8, e.pusher);
+    s.Bind(9, e.verdict).Bind(10, e.body);
+    Status st = s.Run();
+    if (!st.ok()) return st.Prefixed("store: record hook");
+    if (db_->Changes() == 0) return std::optional<int64_t>();
+    return std::optional<int64_t>(db_->LastInsertId());
+  }
+
+  Status SetHookVerdict(int64_t id, std::string_view verdict) override {
+    Stmt s(*db_, "UPDATE hook_events SET verdict=?2 WHERE id=?1");
+    s.Bind(1, id).Bind(2, verdict);
+    return s.Run().Prefixed("store: hook verdict");
+  }
+
+  Result<std::vector<HookEvent>> ListHookEvents(int limit, int64_t before_id) override {
+    Stmt s(*db_,
+           "SELECT id, received_at, source, delivery_id, event, repository, ref, commit_sha, "
+           "pusher, verdict FROM hook_events WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2");
+    s.Bind(1, before_id).Bind(2, static_cast<int64_t>(std::clamp(limit, 1, 1000)));
+    std::vector<HookEvent> out;
+    while (s.Step()) {
+      HookEvent e;
+      e.id = s.Int(0);
+      e.received_at = FromUnixMillis(s.Int(1));
+      e.source = s.Text(2);
+      e.delivery_id = s.Text(3);
+      e.event = s.Text(4);
+      e.repository = s.Text(5);
+      e.ref = s.Text(6);
+      e.commit = s.Text(7);
+      e.pusher = s.Text(8);
+      e.verdict = s.Text(9);
+      out.push_back(std::move(e));
+    }
+    if (!s.status().ok()) return s.status().Prefixed("store: hook events");
+    return out;
   }
 
   Status PutProcess(const Process& p) override {

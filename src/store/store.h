@@ -44,6 +44,13 @@ class Store {
   // Called once at start-up: those rows belong to a previous life.
   virtual Result<int> InterruptUnfinished(TimePoint now, std::string_view why) = 0;
 
+  // Stores a hook delivery and returns its id, or nullopt when the same
+  // (source, delivery_id) was stored before (a replay: nothing is written).
+  virtual Result<std::optional<int64_t>> RecordHookEvent(const HookEvent& e) = 0;
+  virtual Status SetHookVerdict(int64_t id, std::string_view verdict) = 0;
+  // Newest first, without bodies; before_id > 0 pages like deployments.
+  virtual Result<std::vector<HookEvent>> ListHookEvents(int limit, int64_t before_id = 0) = 0;
+
   virtual Status PutProcess(const Process& p) = 0;  // insert or replace by project
   virtual Status DeleteProcess(std::string_view project) = 0;
   virtual Result<std::optional<Process>> GetProcess(std::string_view project) = 0;

@@ -165,6 +165,40 @@ TEST_F(StoreTest, DataSurvivesReopeningAndMigrationsRunOnce) {
   EXPECT_EQ((*got)->project, "hello");
 }
 
+TEST_F(StoreTest, HookEventsAreStoredRawAndReplaysRecognised) {
+  HookEvent e;
+  e.received_at = FromUnixMillis(1795532458123);
+  e.source = "github";
+  e.delivery_id = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+  e.event = "push";
+  e.repository = "org/hello";
+  e.ref = "refs/heads/main";
+  e.commit = std::string(40, 'a');
+  e.pusher = "alice";
+  e.body = std::string("{\"ref\":\"refs/heads/main\"}\0tail", 29);
+  auto first = store_->RecordHookEvent(e);
+  ASSERT_TRUE(first.ok()) << first.error();
+  ASSERT_TRUE(first->has_value());
+  auto replay = store_->RecordHookEvent(e);
+  ASSERT_TRUE(replay.ok()) << replay.error();
+  EXPECT_FALSE(replay->has_value()) << "same delivery id is a replay";
+  e.source = "gitea";  // the same id from another forge is another delivery
+  auto other = store_->RecordHookEvent(e);
+  ASSERT_TRUE(other.ok() && other->has_value());
+  e.delivery_id.clear();  // no id: never deduplicated
+  ASSERT_TRUE(store_->RecordHookEvent(e)->has_value());
+  ASSERT_TRUE(store_->RecordHookEvent(e)->has_value());
+  ASSERT_TRUE(store_->SetHookVerdict(**first, "deployment 3 queued for hello").ok());
+  auto list = store_->ListHookEvents(10);
+  ASSERT_TRUE(list.ok()) << list.error();
+  ASSERT_EQ(list->size(), 4u);
+  EXPECT_EQ(list->back().id, **first);
+  EXPECT_EQ(list->back().verdict, "deployment 3 queued for hello");
+  EXPECT_EQ(list->back().pusher, "alice");
+  EXPECT_EQ(list->back().received_at, e.received_at);
+  EXPECT_EQ(store_->ListHookEvents(10, list->front().id)->size(), 3u);
+}
+
 TEST(StoreOpen, ErrorNamesTheFile) {
   auto s = OpenSqlite("/no/such/dir/anthill.db");
   ASSERT_FALSE(s.ok());

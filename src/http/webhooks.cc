@@ -1,0 +1,103 @@
+#include "http/webhooks.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace anthill::http {
+
+using nlohmann::json;
+
+namespace {
+
+Response Answer(int status, const json& body) {
+  return Response{status, "application/json", body.dump() + "\n", {}};
+}
+
+}  // namespace
+
+Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* store,
+                       deploy::Controller* controller) {
+  const std::string source(watch::ToString(forge));
+  // 1. Who signed it. Each distinct secret is tried; the one that verifies
+  // decides which projects may be touched.
+  const auto targets = controller->HookTargets();
+  std::set<std::string> secrets;
+  for (const auto& t : targets) {
+    if (!t.webhook_secret.empty()) secrets.insert(t.webhook_secret);
+  }
+  std::string signer;
+  std::string why = "no project has a webhook_secret, so no hook is accepted";
+  for (const auto& secret : secrets) {
+    Status s = watch::VerifySignature(forge, req.headers, req.body, secret);
+    if (s.ok()) {
+      signer = secret;
+      break;
+    }
+    why = s.message();
+  }
+  if (signer.empty()) {
+    spdlog::warn("hook {}: refused: {}", source, why);
+    return Answer(401, {{"error", why}});
+  }
+
+  // 2. What it says.
+  auto push = watch::ParsePush(forge, req.headers, req.body);
+  if (!push.ok()) {
+    spdlog::warn("hook {}: malformed: {}", source, push.error());
+    return Answer(400, {{"error", push.error()}});
+  }
+
+  // 3. Stored raw before anything is done; a replayed delivery stops here.
+  store::HookEvent e;
+  e.received_at = Now();
+  e.source = source;
+  e.delivery_id = push->delivery_id;
+  e.event = push->event;
+  e.repository = push->repository.empty() && !push->repo_urls.empty() ? push->repo_urls.front()
+                                                                       : push->repository;
+  e.ref = push->ref;
+  e.commit = push->commit;
+  e.pusher = push->pusher;
+  e.body = req.body;
+  auto id = store->RecordHookEvent(e);
+  if (!id.ok()) {
+    spdlog::error("hook {}: {}", source, id.error());
+    return Answer(500, {{"error", "cannot store the hook"}});
+  }
+  if (!id->has_value()) {
+    spdlog::info("hook {}: delivery {} seen before: ignored", source, push->delivery_id);
+    return Answer(200, {{"status", "duplicate"}, {"delivery_id", push->delivery_id}});
+  }
+  const int64_t event_id = **id;
+
+  // 4. Acted on.
+  std::string verdict;
+  json deployments = json::array();
+  if (!push->is_push) {
+    verdict = "ignored: '" + push->event + "' is not a push";
+  } else if (push->deleted) {
+    verdict = "ignored: " + push->ref + " was deleted";
+  } else {
+    const std::string actor = push->pusher.empty() ? source + " webhook" : push->pusher;
+    for (const auto& t : targets) {
+      if (t.webhook_secret != signer || !watch::RepoMatches(push->repo_urls, t.repo)) continue;
+      deploy::ActionOutcome out =
+          controller->Notify(t.project, push->ref, push->commit, store::Trigger::kWebhook, actor);
+      if (!verdict.empty()) verdict += "; ";
+      verdict += t.project + ": " + out.message;
+      if (out.deployment_id != 0) deployments.push_back(out.deployment_id);
+    }
+    if (verdict.empty()) verdict = "ignored: no project deploys this repository";
+  }
+  (void)store->SetHookVerdict(event_id, verdict);
+  spdlog::info("hook {} {} {} {}: {}", source, push->delivery_id, push->ref,
+               push->commit.substr(0, 8), verdict);
+  bool ignored = verdict.rfind("ignored", 0) == 0;
+  return Answer(202, {{"status", ignored ? "ignored" : "accepted"},
+                      {"hook_event", event_id},
+                      {"deployments", deployments}});
+}
+
+}  // namespace anthill::http
