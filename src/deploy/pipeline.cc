@@ -158,6 +158,8 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   } else if (!cancelled_by_.empty() && !a.swapped) {
     a.d.status = store::DeploymentStatus::kCancelled;
     outcome = Status::Error("cancelled by " + cancelled_by_);
+    // A person said no to this commit: pushes and polls leave it alone too.
+    if (!a.c.commit.empty() && r.kind == queue::Kind::kDeploy) pinned_out_commit_ = a.c.commit;
   } else {
     if (a.d.status != store::DeploymentStatus::kRolledBack) {
       a.d.status = store::DeploymentStatus::kFailed;

@@ -145,13 +145,17 @@ asio::awaitable<void> ProjectRunner::Run() {
 }
 
 asio::awaitable<void> ProjectRunner::PollLoop() {
+  // Even a webhook-only project (poll = 0) looks once at start-up, so it runs
+  // what its rule says without waiting for the next push.
+  bool first = true;
   while (!shutting_down_) {
     const store::Trigger trigger = next_poll_trigger_;
     const std::string actor = next_poll_actor_;
     next_poll_trigger_ = store::Trigger::kPoll;
     next_poll_actor_ = "poll";
     const bool asked = trigger != store::Trigger::kPoll;
-    if (project_.poll.count() > 0 || asked) {
+    if (project_.poll.count() > 0 || asked || first) {
+      first = false;
       auto polled = co_await Poll();
       if (!polled.ok()) {
         if (poll_failures_ == 0 || last_error_ != "poll: " + polled.error()) {
@@ -412,6 +416,8 @@ std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string
   const std::string why = "cancelled by " + actor;
   if (auto r = queue_.RemoveWaiting(id)) {
     RecordCancelled(id, why);
+    // A person said no to this commit: pushes and polls leave it alone too.
+    if (r->kind == queue::Kind::kDeploy && !r->commit.empty()) pinned_out_commit_ = r->commit;
     return ActionOutcome{200, id, "deployment " + std::to_string(id) + " cancelled"};
   }
   const queue::Request* running = queue_.mutable_running();

@@ -17,7 +17,8 @@ using asio::ip::tcp;
 
 Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
                              const std::string& target, const std::string& body,
-                             const std::string& token) {
+                             const std::string& token,
+                             const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string host, port;
   if (!SplitHostPort(host_port, &host, &port)) {
     return Status::Error("bad address '" + host_port + "' (want host:port)");
@@ -45,6 +46,7 @@ Result<ClientResponse> Fetch(const std::string& method, const std::string& host_
   req.set(bhttp::field::user_agent, "anthill-cli");
   if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
   if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
   req.prepare_payload();
   // Streaming endpoints may take long; an API answer is quick.

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -16,9 +18,11 @@ struct ClientResponse {
 
 // method "GET"/"POST"/"DELETE"; host_port as in [server] listen ("0.0.0.0"
 // and "::" are reached on loopback). token: sent as a Bearer token when not
-// empty. Errors say which address could not be reached and why.
+// empty. headers: more headers (a webhook's signature). Errors say which
+// address could not be reached and why.
 Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
                              const std::string& target, const std::string& body = "",
-                             const std::string& token = "");
+                             const std::string& token = "",
+                             const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 }  // namespace anthill::http

@@ -56,10 +56,10 @@ std::string AnthillTest::WriteConfig(const ProjectOptions& opts) {
                                  "/healthz\", timeout = \"10s\", interval = \"50ms\" }"
                            : opts.health;
   std::string text = "[server]\nlisten = \"127.0.0.1:" + std::to_string(api_port_) +
-                     "\"\ndata_dir = \"data\"\nmachine = \"test-machine\"\n\n"
+                     "\"\ndata_dir = \"data\"\nmachine = \"test-machine\"\n" + opts.server_extra + "\n\n"
                      "[[project]]\nname = \"hello\"\nrepo = \"" + origin().string() +
-                     "\"\nbranch = \"main\"\npoll = \"" + opts.poll +
-                     "\"\nbuild = \"make\"\ntest = \"test -x hello\"\n"
+                     "\"\n" + opts.rule + "\npoll = \"" + opts.poll +
+                     "\"\nbuild = \"" + opts.build + "\"\ntest = \"test -x hello\"\n"
                      "run = \"./hello --port " + port + "\"\nhealth = " + health +
                      "\nstop_timeout = \"" + opts.stop_timeout + "\"\n" + opts.extra + "\n";
   config_path_ = dir_ / "anthill.toml";
@@ -95,6 +95,40 @@ std::pair<int, std::string> AnthillTest::RunCli(const std::vector<std::string>& 
   auto out = os::RunSync(argv, dir_.path());
   if (!out.ok()) return {-1, out.error()};
   return {out->status.signaled ? -1 : out->status.code, out->output};
+}
+
+std::pair<int, std::string> AnthillTest::Post(
+    const std::string& target, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  auto r = http::Fetch("POST", "127.0.0.1:" + std::to_string(api_port_), target, body, "", headers);
+  if (!r.ok()) return {-1, r.error()};
+  return {r->status, r->body};
+}
+
+json AnthillTest::WaitDeploymentEnded(int64_t id, std::chrono::seconds timeout) {
+  json found;
+  bool ok = testing::WaitUntil(
+      [&] {
+        found = Api("/api/v1/deployments/" + std::to_string(id));
+        return !found.is_null() && !found["finished_at"].is_null();
+      },
+      timeout);
+  EXPECT_TRUE(ok) << "deployment " << id << " did not end: " << found.dump(1);
+  return found;
+}
+
+bool AnthillTest::WaitStep(int64_t id, const std::string& name, const std::string& status,
+                           std::chrono::seconds timeout) {
+  return testing::WaitUntil(
+      [&] {
+        json d = Api("/api/v1/deployments/" + std::to_string(id));
+        if (d.is_null()) return false;
+        for (const auto& s : d["steps"]) {
+          if (s["name"] == name && s["status"] == status) return true;
+        }
+        return false;
+      },
+      timeout);
 }
 
 std::string AnthillTest::ApiText(const std::string& target, int* status) {

@@ -23,6 +23,9 @@ struct ProjectOptions {
   std::string health;          // health = {...}; default: http on the app port
   std::string stop_timeout = "2s";
   std::string poll = "100ms";
+  std::string rule = "branch = \"main\"";  // or tags = "release-*"
+  std::string build = "make";
+  std::string server_extra;    // more keys for [server]
 };
 
 class AnthillTest : public ::testing::Test {
@@ -45,6 +48,14 @@ class AnthillTest : public ::testing::Test {
   void StopAnthill();
   // Runs the anthill binary with args; returns {exit code, output}.
   std::pair<int, std::string> RunCli(const std::vector<std::string>& args);
+  // POST to anthill's API (or a hook) with extra headers; {status, body}.
+  std::pair<int, std::string> Post(const std::string& target, const std::string& body,
+                                   const std::vector<std::pair<std::string, std::string>>& headers = {});
+  // Waits for a deployment with id to end; returns it.
+  json WaitDeploymentEnded(int64_t id, std::chrono::seconds timeout = std::chrono::seconds(60));
+  // Waits until deployment id has a step `name` with status `status`.
+  bool WaitStep(int64_t id, const std::string& name, const std::string& status,
+                std::chrono::seconds timeout = std::chrono::seconds(30));
 
   // GET on anthill's API; parsed JSON (null on error).
   json Api(const std::string& target);
