@@ -314,6 +314,13 @@ ActionOutcome ProjectRunner::OfferAutomatic(const Candidate& c, store::Trigger t
   if (c.commit == ahead || queue_.Covers(c.commit)) {
     return ActionOutcome{200, 0, c.version + " is already running or queued"};
   }
+  auto rolling_back = [](const std::optional<queue::Request>& r) {
+    return r && r->kind == queue::Kind::kRollback;
+  };
+  if (rolling_back(queue_.running()) || rolling_back(queue_.waiting())) {
+    // A person asked to go back; a push of what they left must not undo it.
+    return ActionOutcome{200, 0, "a rollback is in progress; " + c.version + " waits"};
+  }
   if (c.commit == pinned_out_commit_) {
     return ActionOutcome{200, 0,
                          c.version + " failed or was rolled back before; deploy it by hand "

@@ -56,7 +56,7 @@ std::string AnthillTest::WriteConfig(const ProjectOptions& opts) {
                                  "/healthz\", timeout = \"10s\", interval = \"50ms\" }"
                            : opts.health;
   std::string text = "[server]\nlisten = \"127.0.0.1:" + std::to_string(api_port_) +
-                     "\"\ndata_dir = \"data\"\nmachine = \"test-machine\"\n" + opts.server_extra + "\n\n"
+                     "\"\ndata_dir = \"data\"\nmachine = \"test-machine\"\n" + opts.server_extra + "\n"
                      "[[project]]\nname = \"hello\"\nrepo = \"" + origin().string() +
                      "\"\n" + opts.rule + "\npoll = \"" + opts.poll +
                      "\"\nbuild = \"" + opts.build + "\"\ntest = \"test -x hello\"\n"
