@@ -27,6 +27,7 @@ demo: build
 
 bench: build
 	bench/push_to_serving.py $(BUILD)/anthill
+	bench/triggers.py $(BUILD)/anthill
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
