@@ -11,10 +11,9 @@ namespace anthill::os {
 namespace asio = boost::asio;
 
 void CommandStopper::Stop() {
+  if (stopped_) return;
   stopped_ = true;
-  if (child_ != nullptr) {
-    (void)child_->SignalGroup(SIGTERM);
-  }
+  if (stop_running_) stop_running_();
 }
 
 std::string CommandResult::Describe() const {
@@ -32,6 +31,7 @@ struct Escalation {
   AsyncChild* child = nullptr;
   bool done = false;
   bool timed_out = false;
+  bool stopped = false;  // by a CommandStopper: its SIGKILL is not a timeout
 };
 
 void ArmKill(std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<Escalation> esc,
@@ -39,7 +39,7 @@ void ArmKill(std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<Escalati
   timer->expires_after(after);
   timer->async_wait([timer, esc, sig, kill_grace](const boost::system::error_code& ec) {
     if (ec || esc->done) return;
-    esc->timed_out = true;
+    if (!esc->stopped) esc->timed_out = true;
     (void)esc->child->SignalGroup(sig);
     if (sig != SIGKILL) ArmKill(timer, esc, kill_grace, SIGKILL, kill_grace);
   });
@@ -49,7 +49,9 @@ void ArmKill(std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<Escalati
 
 class CommandRun {
  public:
-  static void Attach(CommandStopper* s, AsyncChild* c) { s->child_ = c; }
+  static void Attach(CommandStopper* s, std::function<void()> stop) {
+    s->stop_running_ = std::move(stop);
+  }
 };
 
 asio::awaitable<Result<CommandResult>> RunCommand(SpawnOptions options, Duration timeout,
@@ -70,7 +72,17 @@ asio::awaitable<Result<CommandResult>> RunCommand(SpawnOptions options, Duration
   esc->child = &running;
   auto timer = std::make_shared<asio::steady_timer>(executor);
   if (timeout.count() > 0) ArmKill(timer, esc, timeout, SIGTERM, kill_grace);
-  if (stopper) CommandRun::Attach(stopper.get(), &running);
+  if (stopper) {
+    // Stopped from outside: SIGTERM to the group now, SIGKILL after the grace
+    // (a build that ignores SIGTERM is still ended).
+    CommandRun::Attach(stopper.get(), [esc, timer, kill_grace] {
+      if (esc->done) return;
+      esc->stopped = true;
+      (void)esc->child->SignalGroup(SIGTERM);
+      timer->cancel();
+      ArmKill(timer, esc, kill_grace, SIGKILL, kill_grace);
+    });
+  }
 
   ExitStatus status = co_await running.Wait();
 

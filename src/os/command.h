@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 
 #include "base/status.h"
@@ -21,7 +22,8 @@ class CommandStopper {
  private:
   friend class CommandRun;
   bool stopped_ = false;
-  AsyncChild* child_ = nullptr;
+  // Set by the running command: SIGTERM to its group now, SIGKILL after grace.
+  std::function<void()> stop_running_;
 };
 
 struct CommandResult {
