@@ -296,6 +296,62 @@ TEST_F(ApiTest, WebhooksAreVerifiedStoredDeduplicatedAndMatched) {
   EXPECT_EQ(Get("/hooks/github", "GET").status, 405);
 }
 
+TEST_F(ApiTest, GitlabGiteaAndGenericHooksReachTheProjects) {
+  const std::string sha(40, 'd');
+  json gitlab{{"object_kind", "push"},
+              {"event_name", "push"},
+              {"ref", "refs/heads/main"},
+              {"before", std::string(40, '0')},
+              {"after", sha},
+              {"checkout_sha", sha},
+              {"user_username", "jsmith"},
+              {"project",
+               {{"path_with_namespace", "acme/hello"},
+                {"git_http_url", "https://github.com/acme/hello.git"},
+                {"git_ssh_url", "git@github.com:acme/hello.git"}}},
+              {"repository", {{"git_http_url", "https://github.com/acme/hello.git"}}}};
+  std::string body = gitlab.dump();
+  EXPECT_EQ(Get("/hooks/gitlab", "POST", body,
+                {{"x-gitlab-event", "Push Hook"}, {"x-gitlab-token", "nope"}}).status,
+            401);
+  Response r = Get("/hooks/gitlab", "POST", body,
+                   {{"x-gitlab-event", "Push Hook"},
+                    {"x-gitlab-token", "s3cret"},
+                    {"x-gitlab-event-uuid", "g-1"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(projects_.calls.at(0), "notify hello refs/heads/main dddddddd webhook jsmith");
+
+  json gitea{{"ref", "refs/tags/release-4"},
+             {"before", std::string(40, '0')},
+             {"after", sha},
+             {"repository",
+              {{"full_name", "acme/hello"}, {"clone_url", "https://github.com/acme/hello.git"}}},
+             {"pusher", {{"login", "gitea-user"}, {"username", "gitea-user"}}}};
+  body = gitea.dump();
+  r = Get("/hooks/gitea", "POST", body,
+          {{"x-gitea-event", "push"},
+           {"x-gitea-delivery", "t-1"},
+           {"x-gitea-signature", watch::HmacSha256Hex("s3cret", body)}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(projects_.calls.at(3), "notify hello-prod refs/tags/release-4 dddddddd webhook gitea-user");
+
+  json generic{{"repository", "https://github.com/acme/other"},
+               {"ref", "refs/heads/main"},
+               {"commit", sha},
+               {"pusher", "ci"}};
+  body = generic.dump();
+  EXPECT_EQ(Get("/hooks/generic", "POST", body,
+                {{"x-anthill-signature", "sha256=" + watch::HmacSha256Hex("s3cret", body)}})
+                .status,
+            202)
+      << "signed with a secret, but not the one of the project that has this repository";
+  EXPECT_EQ(projects_.calls.size(), 4u);
+  r = Get("/hooks/generic", "POST", body,
+          {{"x-anthill-signature", "sha256=" + watch::HmacSha256Hex("another", body)}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(projects_.calls.back(), "notify other refs/heads/main dddddddd webhook ci");
+}
+
 TEST(Url, DecodesPathsAndQueries) {
   std::string path;
   std::map<std::string, std::string> q;
