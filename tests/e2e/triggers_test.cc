@@ -3,6 +3,8 @@
 // webhook bodies over loopback, the real anthill binary.
 #include <sys/stat.h>
 
+#include <set>
+
 #include "tests/e2e/harness.h"
 #include "watch/hooks.h"
 
@@ -290,6 +292,44 @@ TEST_F(TriggersTest, RollbackWithoutBuildingPinsTheBadCommitAndDeployReuses) {
             3);
   std::string newer = CommitChange("the fix");
   EXPECT_EQ(WaitFinished(newer)["status"], "succeeded");
+}
+
+TEST_F(TriggersTest, MaxParallelBuildsMakesTheSecondProjectWaitForASlot) {
+  ProjectOptions o;
+  o.build = GatedBuild();
+  o.server_extra = "max_parallel_builds = 1\n";
+  int other_port = testing::FreePort();
+  o.extra = "\n[[project]]\nname = \"other\"\nrepo = \"" + origin().string() +
+            "\"\npoll = \"100ms\"\nbuild = \"" + GatedBuild() + "\"\nrun = \"./hello --port " +
+            std::to_string(other_port) + "\"\nhealth = { http = \"http://127.0.0.1:" +
+            std::to_string(other_port) + "/healthz\", interval = \"50ms\" }\n";
+  WriteConfig(o);
+  StartAnthill();
+  json queue;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        queue = Api("/api/v1/queue");
+        if (queue.is_null()) return false;
+        std::multiset<std::string> phases;
+        for (const auto& q : queue["projects"]) {
+          if (!q["running"].is_null()) phases.insert(q["running"]["phase"].get<std::string>());
+        }
+        return phases == std::multiset<std::string>{"building", "waiting for a build slot"};
+      },
+      std::chrono::seconds(30)))
+      << queue.dump(1);
+  EXPECT_EQ(queue["builds_running"], 1);
+  EXPECT_EQ(queue["max_parallel_builds"], 1);
+  OpenGate();
+  std::string sha = Head(origin());
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        int done = 0;
+        for (const auto& d : DeploymentsOf(Deployments(), sha)) done += d["status"] == "succeeded";
+        return done == 2;
+      },
+      std::chrono::seconds(60)))
+      << Deployments().dump(1);
 }
 
 }  // namespace
