@@ -336,6 +336,8 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       }
       r.DurationKey("stop_timeout", p.stop_timeout);
       r.Integer("keep_releases", p.keep_releases);
+      std::string restart;
+      r.String("restart", restart);
       r.StringArray("listen", p.listen);
       r.RejectUnknown();
       if (!r.ok()) return r.status();
@@ -367,6 +369,13 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       if (Status s = ValidateBranch(p.branch); !s.ok()) return fail("branch", s.message());
       if (p.build_timeout.count() <= 0) return fail("build_timeout", "must be above 0");
       if (p.keep_releases < 1) return fail("keep_releases", "must be at least 1");
+      if (restart == "always") {
+        p.restart = Project::Restart::kAlways;
+      } else if (restart == "never") {
+        p.restart = Project::Restart::kNever;
+      } else if (!restart.empty() && restart != "on-failure") {
+        return fail("restart", "'" + restart + "' is not one of on-failure, always, never");
+      }
       for (const auto& a : p.artifacts) {
         if (a.empty() || a.front() == '/' || fs::path(a).lexically_normal().string().rfind("..", 0) == 0) {
           return fail("artifacts", "'" + a + "' must be a relative path inside the workspace");

@@ -41,6 +41,8 @@ struct Project {
   std::string stop_signal_name = "SIGTERM";
   Duration stop_timeout{10000};            // then SIGKILL
   int keep_releases = 5;                   // old releases kept besides current and last good
+  enum class Restart { kOnFailure, kAlways, kNever };
+  Restart restart = Restart::kOnFailure;   // a program that exits on its own is started again
   std::vector<std::string> listen;         // sockets Anthill holds (zero-downtime; later issue)
   int line = 0;                            // line of its [[project]] header, for messages
 };

@@ -32,6 +32,7 @@ health = { http = "http://127.0.0.1:8080/healthz", timeout = "20s", interval = "
 stop_signal = "INT"
 stop_timeout = "3s"
 keep_releases = 3
+restart = "always"
 listen = ["tcp://0.0.0.0:8080", "unix:///run/hello.sock"]
 )toml";
 
@@ -67,6 +68,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.stop_signal_name, "SIGINT");
   EXPECT_EQ(p.stop_timeout, Duration(3000));
   EXPECT_EQ(p.keep_releases, 3);
+  EXPECT_EQ(p.restart, Project::Restart::kAlways);
   EXPECT_EQ(p.listen.size(), 2u);
   EXPECT_EQ(p.line, 8);
   EXPECT_NE(c->FindProject("hello"), nullptr);
@@ -118,6 +120,9 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {head + "keep_releases = \"3\"\n",
        "anthill.toml:5: key 'keep_releases' in [[project]] 'hello': must be an integer, not a "
        "string"},
+      {head + "restart = \"sometimes\"\n",
+       "anthill.toml:5: key 'restart' in [[project]] 'hello': 'sometimes' is not one of "
+       "on-failure, always, never"},
       {head + "keep_releases = 0\n",
        "anthill.toml:5: key 'keep_releases' in [[project]] 'hello': must be at least 1"},
       {"[[project]]\nname = \"x\"\nrun = \"./x\"\n",

@@ -72,6 +72,15 @@ class Registry : public deploy::Controller {
                                      " is not queued or running here"};
   }
 
+  deploy::ActionOutcome StopProgram(const std::string& project, const std::string& actor) override {
+    auto* r = Find(project);
+    return r ? r->StopProgram(actor) : Unknown(project);
+  }
+  deploy::ActionOutcome StartProgram(const std::string& project, const std::string& actor) override {
+    auto* r = Find(project);
+    return r ? r->StartProgram(actor) : Unknown(project);
+  }
+
   queue::BuildSlots slots;
   std::vector<std::unique_ptr<deploy::ProjectRunner>> runners;
 

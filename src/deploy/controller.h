@@ -31,6 +31,9 @@ struct ProjectState {
   std::string last_deployment_status;
   std::string last_error;          // of the last failed deployment or poll, else empty
   std::string pinned_out_commit;   // not redeployed by polling (it failed or was rolled back)
+  int64_t restarts = 0;            // automatic restarts of the running version
+  std::string last_exit;           // how it last exited on its own ("killed by SIGSEGV after 3 s up")
+  bool held = false;               // stopped by hand
 };
 
 // One project's build queue, for GET /api/v1/queue.
@@ -85,6 +88,9 @@ class Controller {
   // Cancels a queued deployment, or a running one that has not yet stopped
   // the old program (its build is stopped; the old version keeps running).
   virtual ActionOutcome Cancel(int64_t deployment_id, const std::string& actor) = 0;
+  // Stops a program on purpose / starts it again (`anthill stop`, `start`).
+  virtual ActionOutcome StopProgram(const std::string& project, const std::string& actor) = 0;
+  virtual ActionOutcome StartProgram(const std::string& project, const std::string& actor) = 0;
 };
 
 }  // namespace anthill::deploy

@@ -143,6 +143,12 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   if (outcome.ok()) {
     a.d.status = store::DeploymentStatus::kSucceeded;
     last_error_.clear();
+    restarts_ = 0;
+    last_exit_.clear();
+    if (held_) {  // deployed again: no longer stopped by hand
+      held_ = false;
+      (void)ctx_.store->SetHeld(project_.name, false);
+    }
     if (r.kind == queue::Kind::kRollback) {
       // The version we left is not to come back by itself.
       pinned_out_commit_ = a.d.from_commit != a.d.to_commit ? a.d.from_commit : "";
@@ -263,6 +269,7 @@ asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
                    *started_at_};
   s = ctx_.store->PutProcess(p);
   if (!s.ok()) spdlog::error("project {}: cannot record process: {}", project_.name, s.message());
+  supervise_wake_->Set();  // a new program to watch
   co_return Status::Ok();
 }
 

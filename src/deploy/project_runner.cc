@@ -1,6 +1,7 @@
 #include "deploy/project_runner.h"
 
 #include <fnmatch.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -35,7 +36,8 @@ ProjectRunner::ProjectRunner(Context ctx, config::Project project)
       stopper_(std::make_shared<os::CommandStopper>()),
       poll_wake_(std::make_unique<Event>(ctx_.executor)),
       work_wake_(std::make_unique<Event>(ctx_.executor)),
-      slot_wake_(std::make_unique<Event>(ctx_.executor)) {}
+      slot_wake_(std::make_unique<Event>(ctx_.executor)),
+      supervise_wake_(std::make_unique<Event>(ctx_.executor)) {}
 
 ProjectRunner::~ProjectRunner() = default;
 
@@ -72,6 +74,7 @@ void ProjectRunner::Shutdown() {
   poll_wake_->Set();
   work_wake_->Set();
   slot_wake_->Set();
+  supervise_wake_->Set();
 }
 
 ProjectState ProjectRunner::State() const {
@@ -81,7 +84,11 @@ ProjectState ProjectRunner::State() const {
   s.branch = project_.tags.empty() ? project_.branch : "";
   s.tags = project_.tags;
   bool running = program_ && !program_->exited();
-  s.state = !recovered_ ? "starting" : queue_.running() ? "deploying" : running ? "running" : "stopped";
+  s.state = !recovered_        ? "starting"
+            : queue_.running() ? "deploying"
+            : running          ? "running"
+            : restarting_      ? "restarting"
+                               : "stopped";
   s.health = running ? (healthy_ ? "healthy" : "unknown") : "unknown";
   if (running) {
     s.version = version_;
@@ -94,6 +101,9 @@ ProjectState ProjectRunner::State() const {
   s.last_deployment_status = last_deployment_status_;
   s.last_error = last_error_;
   s.pinned_out_commit = pinned_out_commit_;
+  s.restarts = restarts_;
+  s.last_exit = last_exit_;
+  s.held = held_;
   return s;
 }
 
@@ -137,6 +147,10 @@ Duration ProjectRunner::NextPollDelay() {
 asio::awaitable<void> ProjectRunner::Run() {
   co_await Recover();
   recovered_ = true;
+  // Not counted in loops_running_: it holds no record open and ends with the
+  // io_context (a program outlives Anthill by design).
+  asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await SuperviseLoop(); },
+                 asio::detached);
   ++loops_running_;
   asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); },
                  asio::detached);
@@ -471,12 +485,27 @@ asio::awaitable<void> ProjectRunner::Recover() {
       if (d.status == S::kSucceeded) break;
     }
   }
+  auto held = ctx_.store->IsHeld(project_.name);
+  held_ = held.ok() && *held;
   auto recorded = ctx_.store->GetProcess(project_.name);
-  if (!recorded.ok() || !recorded->has_value()) co_return;
+  if (!recorded.ok() || !recorded->has_value()) {
+    KillOrphans(0);
+    co_return;
+  }
   const store::Process p = **recorded;
   auto adopted = supervise::Program::Adopt(ctx_.executor, static_cast<pid_t>(p.pid),
                                            p.start_ticks);
+  KillOrphans(adopted.ok() ? static_cast<pid_t>(p.pgid) : 0);
+  if (auto since = ctx_.store->CountProgramEvents(project_.name, "restarted", p.started_at);
+      since.ok()) {
+    restarts_ = *since;
+  }
   if (adopted.ok()) {
+    // What runs is the truth: a crash between switching `current` and
+    // starting the new version leaves `current` ahead of it.
+    if (releases_.Current() != p.release && releases_.Exists(p.release)) {
+      (void)releases_.SwitchCurrent(p.release);
+    }
     program_ = *adopted;
     version_ = p.version;
     commit_ = p.commit;
@@ -491,7 +520,13 @@ asio::awaitable<void> ProjectRunner::Recover() {
   }
   spdlog::warn("project {}: recorded program {} (pid {}) is not running: {}", project_.name,
                p.version, p.pid, adopted.error());
-  if (releases_.Current() == p.release && releases_.Exists(p.release)) {
+  if (held_) {
+    spdlog::info("project {}: stopped by hand; not started", project_.name);
+    co_return;
+  }
+  // The recorded release is the last one known to run (`current` may be ahead
+  // of it if Anthill died mid-swap): bring that back.
+  if (releases_.Exists(p.release)) {
     std::string ref = project_.tags.empty() ? RuleRef() : "refs/tags/" + p.version;
     Status s = co_await StartRelease(p.release, ref, p.version, p.commit);
     if (s.ok()) {
@@ -510,6 +545,144 @@ asio::awaitable<void> ProjectRunner::Recover() {
   } else {
     (void)ctx_.store->DeleteProcess(project_.name);
   }
+}
+
+void ProjectRunner::KillOrphans(pid_t keep) {
+  for (const auto& orphan :
+       os::ProcessesWithCwdUnder(ProjectDir(), "ANTHILL_PROJECT=" + project_.name)) {
+    if (keep != 0 && orphan.pgid == keep) continue;
+    spdlog::warn("project {}: killing process group {} left by a previous anthill (pid {})",
+                 project_.name, orphan.pgid, orphan.pid);
+    (void)os::SignalGroup(orphan.pgid, SIGKILL);
+  }
+}
+
+// --- Supervision -------------------------------------------------------------
+
+void ProjectRunner::RecordEvent(const std::string& kind, int64_t pid, const std::string& detail) {
+  store::ProgramEvent e{0, project_.name, Now(), kind, version_, pid, detail};
+  auto id = ctx_.store->AddProgramEvent(e);
+  if (!id.ok()) spdlog::error("project {}: cannot record event: {}", project_.name, id.error());
+  spdlog::info("project {}: {} {} (pid {}): {}", project_.name, version_, kind, pid, detail);
+}
+
+asio::awaitable<void> ProjectRunner::SuperviseLoop() {
+  using std::chrono::steady_clock;
+  constexpr Duration kFirstBackoff{1000};
+  constexpr Duration kMaxBackoff{60000};
+  Duration backoff = kFirstBackoff;
+  while (!shutting_down_) {
+    std::shared_ptr<supervise::Program> p = program_;
+    if (!p || p->exited()) {  // nothing to watch, or an exit already handled
+      supervise_wake_->Reset();
+      co_await supervise_wake_->Wait(kForever);
+      continue;
+    }
+    co_await p->WaitExit(kForever);
+    if (shutting_down_) break;
+    if (!p->exited() || p != program_ || p->stop_requested()) continue;
+    // A deployment swapping programs sees the exit itself (start or health
+    // check fails) and rolls back.
+    if (phase_ == "swapping") continue;
+
+    auto up = std::chrono::duration_cast<Duration>(steady_clock::now() - p->watched_since());
+    if (up >= kMaxBackoff) backoff = kFirstBackoff;  // it ran well for a while
+    healthy_ = false;
+    last_exit_ = p->exit_status().Describe() + " after " + FormatDuration(up) + " up";
+    const bool again = project_.restart == config::Project::Restart::kAlways ||
+                       (project_.restart == config::Project::Restart::kOnFailure &&
+                        !p->exit_status().success());
+    if (!again || held_) {
+      RecordEvent("exited", p->pid(), last_exit_ + "; not restarted (restart = " +
+                                          (project_.restart == config::Project::Restart::kNever
+                                               ? "never"
+                                               : "on-failure") +
+                                          ")");
+      continue;
+    }
+    // Start it again after the backoff, unless someone else decides first (a
+    // deployment, `anthill stop`), and keep trying while starting fails.
+    RecordEvent("exited", p->pid(), last_exit_ + "; restarting in " + FormatDuration(backoff));
+    const int64_t old_pid = p->pid();
+    for (;;) {
+      restarting_ = true;
+      supervise_wake_->Reset();
+      co_await supervise_wake_->Wait(backoff);
+      restarting_ = false;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      if (shutting_down_ || program_ != p || held_ || phase_ == "swapping") break;
+      Status started = co_await StartRelease(release_, ref_, version_, commit_);
+      if (started.ok()) {
+        ++restarts_;
+        RecordEvent("restarted", program_->pid(),
+                    "pid " + std::to_string(old_pid) + " " + last_exit_);
+        fs::path dir = releases_.PathOf(release_);
+        supervise::HealthContext hc{dir, Environment({ref_, commit_, version_}, dir.string())};
+        auto program = program_;
+        Status health = co_await supervise::WaitHealthy(*program, project_.health, hc);
+        if (program == program_) healthy_ = health.ok();
+        break;
+      }
+      RecordEvent("restart_failed", 0, started.message() + "; next try in " + FormatDuration(backoff));
+    }
+  }
+}
+
+ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
+  if (phase_ == "swapping") {
+    return ActionOutcome{409, 0, "a deployment is swapping the program; try when it has ended"};
+  }
+  held_ = true;
+  (void)ctx_.store->SetHeld(project_.name, true);
+  supervise_wake_->Set();  // a pending restart is off
+  auto p = program_;
+  if (!p || p->exited()) {
+    RecordEvent("stopped", 0, "by " + actor + " (it was not running)");
+    return ActionOutcome{200, 0, project_.name + " was not running; it stays stopped"};
+  }
+  asio::co_spawn(
+      ctx_.executor,
+      [this, p, actor]() -> asio::awaitable<void> {
+        auto out = co_await p->Stop(project_.stop_signal, project_.stop_timeout);
+        healthy_ = false;
+        RecordEvent("stopped", p->pid(), "by " + actor + ": " + out.Describe());
+      },
+      asio::detached);
+  return ActionOutcome{202, 0, "stopping " + project_.name + " " + version_ + " (pid " +
+                                   std::to_string(p->pid()) + ")"};
+}
+
+ActionOutcome ProjectRunner::StartProgram(const std::string& actor) {
+  if (phase_ == "swapping") {
+    return ActionOutcome{409, 0, "a deployment is swapping the program; try when it has ended"};
+  }
+  held_ = false;
+  (void)ctx_.store->SetHeld(project_.name, false);
+  if (program_ && !program_->exited()) {
+    return ActionOutcome{200, 0, project_.name + " is already running (pid " +
+                                     std::to_string(program_->pid()) + ")"};
+  }
+  if (release_.empty() || !releases_.Exists(release_)) {
+    return ActionOutcome{409, 0, project_.name + " has no release to start; deploy it first"};
+  }
+  asio::co_spawn(
+      ctx_.executor,
+      [this, actor]() -> asio::awaitable<void> {
+        const std::string release = release_, ref = ref_, version = version_, commit = commit_;
+        Status s = co_await StartRelease(release, ref, version, commit);
+        if (!s.ok()) {
+          RecordEvent("start_failed", 0, "by " + actor + ": " + s.message());
+          co_return;
+        }
+        RecordEvent("started", program_->pid(), "by " + actor);
+        fs::path dir = releases_.PathOf(release);
+        supervise::HealthContext hc{dir, Environment({ref, commit, version}, dir.string())};
+        auto program = program_;
+        Status health = co_await supervise::WaitHealthy(*program, project_.health, hc);
+        if (program == program_) healthy_ = health.ok();
+      },
+      asio::detached);
+  return ActionOutcome{202, 0, "starting " + project_.name + " " + version_};
 }
 
 }  // namespace anthill::deploy

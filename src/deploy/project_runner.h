@@ -72,6 +72,10 @@ class ProjectRunner {
                        const std::string& actor);
   // Cancels deployment `id` if it is this project's; nullopt when it is not.
   std::optional<ActionOutcome> Cancel(int64_t id, const std::string& actor);
+  // Stops the program on purpose (it stays stopped, across Anthill restarts,
+  // until StartProgram or a new deployment), or starts the current release.
+  ActionOutcome StopProgram(const std::string& actor);
+  ActionOutcome StartProgram(const std::string& actor);
 
  private:
   struct Attempt;
@@ -80,6 +84,13 @@ class ProjectRunner {
   boost::asio::awaitable<void> PollLoop();
   boost::asio::awaitable<void> WorkLoop();
   boost::asio::awaitable<void> Recover();
+  // Watches the running program; one that exits on its own is started again
+  // per `restart`, with backoff (1 s doubling to 60 s, reset after 60 s up).
+  boost::asio::awaitable<void> SuperviseLoop();
+  void RecordEvent(const std::string& kind, int64_t pid, const std::string& detail);
+  // Kills what a previous life left running in this project's dirs (a build,
+  // a program started but not yet recorded), except the process group `keep`.
+  void KillOrphans(pid_t keep);
   boost::asio::awaitable<Result<std::optional<Candidate>>> Poll();
   // Resolves a ref given by a person ("main", "release-3", "refs/tags/x";
   // empty: the project's rule) to a candidate.
@@ -143,6 +154,13 @@ class ProjectRunner {
   // poll now).
   store::Trigger next_poll_trigger_ = store::Trigger::kPoll;
   std::string next_poll_actor_ = "poll";
+
+  // Supervision.
+  bool held_ = false;              // stopped by hand
+  int64_t restarts_ = 0;           // of the running version
+  bool restarting_ = false;        // waiting out the backoff
+  std::string last_exit_;          // how the program last exited on its own
+  std::unique_ptr<Event> supervise_wake_;
 
   bool started_ = false;
   bool recovered_ = false;

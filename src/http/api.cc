@@ -117,7 +117,8 @@ class Api {
       if (slash != std::string::npos && slash > 0) {
         std::string name = rest.substr(0, slash);
         std::string action = rest.substr(slash + 1);
-        if (action == "deploy" || action == "rollback" || action == "notify") {
+        if (action == "deploy" || action == "rollback" || action == "notify" ||
+            action == "stop" || action == "start") {
           return Only(req, "POST", [&] { return ProjectAction(req, name, action); });
         }
       }
@@ -178,6 +179,8 @@ class Api {
       if (!ref.ok()) return Error(400, ref.error());
       return Outcome(ctx_.controller->Deploy(name, *ref, actor));
     }
+    if (action == "stop") return Outcome(ctx_.controller->StopProgram(name, actor));
+    if (action == "start") return Outcome(ctx_.controller->StartProgram(name, actor));
     if (action == "rollback") {
       auto version = Member(*body, "version");
       if (!version.ok()) return Error(400, version.error());

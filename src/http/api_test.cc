@@ -73,6 +73,14 @@ class FakeProjects : public deploy::Controller {
     calls.push_back("cancel " + std::to_string(id) + " " + actor);
     return {200, id, "cancelled"};
   }
+  deploy::ActionOutcome StopProgram(const std::string& project, const std::string& actor) override {
+    calls.push_back("stop " + project + " " + actor);
+    return {202, 0, "stopping"};
+  }
+  deploy::ActionOutcome StartProgram(const std::string& project, const std::string& actor) override {
+    calls.push_back("start " + project + " " + actor);
+    return {202, 0, "starting"};
+  }
   std::vector<std::string> calls;
 };
 

@@ -69,7 +69,10 @@ json ToJson(const deploy::ProjectState& p) {
               {"last_deployment_id", p.last_deployment_id},
               {"last_deployment_status", p.last_deployment_status},
               {"last_error", p.last_error},
-              {"pinned_out_commit", p.pinned_out_commit}};
+              {"pinned_out_commit", p.pinned_out_commit},
+              {"restarts", p.restarts},
+              {"last_exit", p.last_exit},
+              {"held", p.held}};
 }
 
 json ToJson(const deploy::QueueState& q) {

@@ -239,6 +239,49 @@ Result<unsigned long long> ProcessStartTime(pid_t pid) {
   return ticks;
 }
 
+namespace {
+
+// True when /proc/<pid>/environ holds exactly `entry` as one of its strings.
+bool EnvironHas(pid_t pid, const std::string& entry) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string item;
+  while (std::getline(f, item, '\0')) {
+    if (item == entry) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<ProcessInfo> ProcessesWithCwdUnder(const std::filesystem::path& dir,
+                                               const std::string& env_entry) {
+  std::vector<ProcessInfo> out;
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::weakly_canonical(dir, ec);
+  if (ec) base = dir;
+  std::string prefix = base.string();
+  if (prefix.empty() || prefix == "/") return out;  // never "every process"
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == getpid()) continue;
+    std::error_code link_ec;
+    std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", link_ec).string();
+    if (link_ec) continue;  // gone, or not ours to read
+    if (cwd.rfind(prefix, 0) != 0 || (cwd.size() > prefix.size() && cwd[prefix.size()] != '/' &&
+                                      cwd.compare(prefix.size(), 10, " (deleted)") != 0)) {
+      continue;
+    }
+    if (!ProcessStartTime(pid).ok()) continue;  // a zombie is not running
+    if (!EnvironHas(pid, env_entry)) continue;
+    pid_t pgid = getpgid(pid);
+    if (pgid < 0) continue;
+    out.push_back({pid, pgid});
+  }
+  return out;
+}
+
 Status SignalGroup(pid_t pgid, int sig) {
   if (pgid <= 1) return Status::Error("refusing to signal process group " + std::to_string(pgid));
   if (kill(-pgid, sig) != 0 && errno != ESRCH) {

@@ -80,6 +80,18 @@ Result<Child> Adopt(pid_t pid);
 // has a different start time.
 Result<unsigned long long> ProcessStartTime(pid_t pid);
 
+// A live process whose working directory lies inside `dir`: after a crash of
+// Anthill, the builds it ran (cwd: a workspace) and programs it started (cwd:
+// a release dir) are found this way even when no record names them. Only
+// processes whose environment holds `env_entry` ("ANTHILL_PROJECT=hello")
+// count, so a person's shell that happens to sit in that dir is never one.
+struct ProcessInfo {
+  pid_t pid = 0;
+  pid_t pgid = 0;
+};
+std::vector<ProcessInfo> ProcessesWithCwdUnder(const std::filesystem::path& dir,
+                                               const std::string& env_entry);
+
 // Sends sig to the process group pgid. Ok when the group is already gone.
 Status SignalGroup(pid_t pgid, int sig);
 // Sends sig to the process behind pidfd. Ok when it is already gone.

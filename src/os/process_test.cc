@@ -127,6 +127,33 @@ TEST(Adopt, WatchesAProcessItDidNotStartAndChecksStartTime) {
   EXPECT_FALSE(ProcessStartTime(pid).ok());
 }
 
+TEST(ProcessesWithCwdUnder, FindsProcessesWorkingInsideADirOnly) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "projects/hello/releases/r1");
+  std::filesystem::create_directories(dir / "projects/hello-2");
+  SpawnOptions inside = Sh("exec sleep 30", dir / "projects/hello/releases/r1/out.log");
+  inside.env.push_back("ANTHILL_PROJECT=hello");
+  SpawnOptions beside = Sh("exec sleep 30", dir / "projects/hello-2/out.log");
+  beside.env.push_back("ANTHILL_PROJECT=hello");
+  SpawnOptions person = Sh("exec sleep 30", dir / "projects/hello/releases/r1/shell.log");
+  auto a = Spawn(inside);
+  auto b = Spawn(beside);
+  auto c = Spawn(person);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  auto found = ProcessesWithCwdUnder(dir / "projects/hello", "ANTHILL_PROJECT=hello");
+  ASSERT_EQ(found.size(), 1u) << "a sibling dir sharing the prefix is not inside, and a process "
+                                 "without the project in its environment is not ours";
+  EXPECT_EQ(found[0].pid, a->pid());
+  EXPECT_EQ(found[0].pgid, a->pid()) << "spawned in its own session";
+  EXPECT_TRUE(ProcessesWithCwdUnder("/", "ANTHILL_PROJECT=hello").empty()) << "never every process";
+  for (pid_t pid : {a->pid(), b->pid(), c->pid()}) ASSERT_TRUE(SignalGroup(pid, SIGKILL).ok());
+  EXPECT_TRUE(AwaitExit(std::move(a.value())).signaled);
+  EXPECT_TRUE(AwaitExit(std::move(b.value())).signaled);
+  EXPECT_TRUE(AwaitExit(std::move(c.value())).signaled);
+  EXPECT_TRUE(ProcessesWithCwdUnder(dir / "projects/hello", "ANTHILL_PROJECT=hello").empty())
+      << "reaped: not running";
+}
+
 TEST(RunSync, CapturesOutputAndExitCode) {
   auto r = RunSync({"sh", "-c", "echo out; echo err >&2; exit 3"});
   ASSERT_TRUE(r.ok());

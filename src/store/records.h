@@ -87,6 +87,18 @@ struct HookEvent {
   std::string body;         // the raw body, exactly as received
 };
 
+// Something that happened to a project's program outside a deployment: it
+// exited on its own, was restarted, stopped or started by hand.
+struct ProgramEvent {
+  int64_t id = 0;
+  std::string project;
+  TimePoint at{};
+  std::string kind;     // "exited", "restarted", "stopped", "started", "restart_failed"
+  std::string version;
+  int64_t pid = 0;
+  std::string detail;   // "killed by SIGSEGV after 3.2 s up", "next start in 4 s"
+};
+
 struct DeploymentFilter {
   std::string project;   // empty: any
   std::string machine;   // empty: any

@@ -72,6 +72,21 @@ CREATE TABLE hook_events (
 CREATE UNIQUE INDEX hook_events_delivery ON hook_events(source, delivery_id)
   WHERE delivery_id != '';
 )sql",
+    R"sql(
+CREATE TABLE program_events (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL,
+  at      INTEGER NOT NULL,
+  kind    TEXT NOT NULL,
+  version TEXT NOT NULL DEFAULT '',
+  pid     INTEGER NOT NULL DEFAULT 0,
+  detail  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX program_events_project ON program_events(project, id);
+CREATE TABLE held_projects (
+  project TEXT PRIMARY KEY
+);
+)sql",
 };
 
 constexpr const char* kDeploymentColumns =
@@ -278,6 +293,64 @@ class SqliteStore : public Store {
     }
     if (!s.status().ok()) return s.status().Prefixed("store: hook events");
     return out;
+  }
+
+  Result<int64_t> AddProgramEvent(const ProgramEvent& e) override {
+    Stmt s(*db_,
+           "INSERT INTO program_events (project, at, kind, version, pid, detail) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    s.Bind(1, e.project).Bind(2, ToUnixMillis(e.at)).Bind(3, e.kind).Bind(4, e.version);
+    s.Bind(5, e.pid).Bind(6, e.detail);
+    Status st = s.Run();
+    if (!st.ok()) return st.Prefixed("store: program event");
+    return db_->LastInsertId();
+  }
+
+  Result<std::vector<ProgramEvent>> ListProgramEvents(std::string_view project,
+                                                      int limit) override {
+    Stmt s(*db_,
+           "SELECT id, project, at, kind, version, pid, detail FROM program_events "
+           "WHERE ?1 = '' OR project = ?1 ORDER BY id DESC LIMIT ?2");
+    s.Bind(1, project).Bind(2, static_cast<int64_t>(std::clamp(limit, 1, 1000)));
+    std::vector<ProgramEvent> out;
+    while (s.Step()) {
+      ProgramEvent e;
+      e.id = s.Int(0);
+      e.project = s.Text(1);
+      e.at = FromUnixMillis(s.Int(2));
+      e.kind = s.Text(3);
+      e.version = s.Text(4);
+      e.pid = s.Int(5);
+      e.detail = s.Text(6);
+      out.push_back(std::move(e));
+    }
+    if (!s.status().ok()) return s.status().Prefixed("store: program events");
+    return out;
+  }
+
+  Result<int64_t> CountProgramEvents(std::string_view project, std::string_view kind,
+                                     TimePoint since) override {
+    Stmt s(*db_,
+           "SELECT count(*) FROM program_events WHERE project = ?1 AND kind = ?2 AND at >= ?3");
+    s.Bind(1, project).Bind(2, kind).Bind(3, ToUnixMillis(since));
+    int64_t n = s.Step() ? s.Int(0) : 0;
+    if (!s.status().ok()) return s.status().Prefixed("store: count events");
+    return n;
+  }
+
+  Status SetHeld(std::string_view project, bool held) override {
+    Stmt s(*db_, held ? "INSERT OR IGNORE INTO held_projects (project) VALUES (?1)"
+                      : "DELETE FROM held_projects WHERE project = ?1");
+    s.Bind(1, project);
+    return s.Run().Prefixed("store: hold");
+  }
+
+  Result<bool> IsHeld(std::string_view project) override {
+    Stmt s(*db_, "SELECT 1 FROM held_projects WHERE project = ?1");
+    s.Bind(1, project);
+    bool held = s.Step();
+    if (!s.status().ok()) return s.status().Prefixed("store: hold");
+    return held;
   }
 
   Status PutProcess(const Process& p) override {

@@ -51,6 +51,19 @@ class Store {
   // Newest first, without bodies; before_id > 0 pages like deployments.
   virtual Result<std::vector<HookEvent>> ListHookEvents(int limit, int64_t before_id = 0) = 0;
 
+  virtual Result<int64_t> AddProgramEvent(const ProgramEvent& e) = 0;
+  // Newest first; empty project: all.
+  virtual Result<std::vector<ProgramEvent>> ListProgramEvents(std::string_view project,
+                                                              int limit) = 0;
+  // How many events of `kind` a project has had since `since`.
+  virtual Result<int64_t> CountProgramEvents(std::string_view project, std::string_view kind,
+                                             TimePoint since) = 0;
+
+  // A project stopped by hand stays stopped across restarts of Anthill until
+  // started by hand or deployed again.
+  virtual Status SetHeld(std::string_view project, bool held) = 0;
+  virtual Result<bool> IsHeld(std::string_view project) = 0;
+
   virtual Status PutProcess(const Process& p) = 0;  // insert or replace by project
   virtual Status DeleteProcess(std::string_view project) = 0;
   virtual Result<std::optional<Process>> GetProcess(std::string_view project) = 0;

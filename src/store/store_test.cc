@@ -199,6 +199,34 @@ TEST_F(StoreTest, HookEventsAreStoredRawAndReplaysRecognised) {
   EXPECT_EQ(store_->ListHookEvents(10, list->front().id)->size(), 3u);
 }
 
+TEST_F(StoreTest, ProgramEventsAndHolds) {
+  ProgramEvent e{0, "hello", FromUnixMillis(1000), "exited", "main-aaaaaaaa", 42,
+                 "killed by SIGSEGV after 3.0 s up"};
+  ASSERT_TRUE(store_->AddProgramEvent(e).ok());
+  e.kind = "restarted";
+  e.at = FromUnixMillis(2000);
+  e.pid = 43;
+  ASSERT_TRUE(store_->AddProgramEvent(e).ok());
+  e.project = "other";
+  ASSERT_TRUE(store_->AddProgramEvent(e).ok());
+  auto list = store_->ListProgramEvents("hello", 10);
+  ASSERT_TRUE(list.ok()) << list.error();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].kind, "restarted");
+  EXPECT_EQ((*list)[1].detail, "killed by SIGSEGV after 3.0 s up");
+  EXPECT_EQ(store_->ListProgramEvents("", 10)->size(), 3u);
+  EXPECT_EQ(*store_->CountProgramEvents("hello", "restarted", FromUnixMillis(0)), 1);
+  EXPECT_EQ(*store_->CountProgramEvents("hello", "restarted", FromUnixMillis(2001)), 0);
+
+  EXPECT_FALSE(*store_->IsHeld("hello"));
+  ASSERT_TRUE(store_->SetHeld("hello", true).ok());
+  ASSERT_TRUE(store_->SetHeld("hello", true).ok());
+  EXPECT_TRUE(*store_->IsHeld("hello"));
+  EXPECT_FALSE(*store_->IsHeld("other"));
+  ASSERT_TRUE(store_->SetHeld("hello", false).ok());
+  EXPECT_FALSE(*store_->IsHeld("hello"));
+}
+
 TEST(StoreOpen, ErrorNamesTheFile) {
   auto s = OpenSqlite("/no/such/dir/anthill.db");
   ASSERT_FALSE(s.ok());

@@ -101,6 +101,7 @@ void Program::Watch() {
 
 asio::awaitable<StopOutcome> Program::Stop(int sig, Duration timeout) {
   auto self = shared_from_this();  // keep alive across the awaits
+  stop_requested_ = true;
   StopOutcome out;
   auto start = std::chrono::steady_clock::now();
   if (!exited()) {

@@ -57,6 +57,11 @@ class Program : public std::enable_shared_from_this<Program> {
   // True when it exited within `timeout`.
   boost::asio::awaitable<bool> WaitExit(Duration timeout) { return exited_.Wait(timeout); }
 
+  // True once Stop() was called: its exit was asked for, not a crash.
+  bool stop_requested() const { return stop_requested_; }
+  // When this Program object began watching the process (start or adoption).
+  std::chrono::steady_clock::time_point watched_since() const { return watched_since_; }
+
   // Sends `sig` to the process group, waits up to `timeout`, then SIGKILLs the
   // group and waits for the exit.
   boost::asio::awaitable<StopOutcome> Stop(int sig, Duration timeout);
@@ -70,6 +75,8 @@ class Program : public std::enable_shared_from_this<Program> {
   unsigned long long start_ticks_;
   Event exited_;
   os::ExitStatus status_;
+  bool stop_requested_ = false;
+  std::chrono::steady_clock::time_point watched_since_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace anthill::supervise
