@@ -169,7 +169,8 @@ int ShowStatus(const config::Config& cfg, bool as_json) {
     std::cout << (*body)["projects"].dump(2) << "\n";
     return 0;
   }
-  Table t({"PROJECT", "STATE", "HEALTH", "VERSION", "PID", "UP SINCE", "LAST DEPLOYMENT"});
+  Table t({"PROJECT", "STATE", "HEALTH", "VERSION", "PID", "UP SINCE", "RESTARTS",
+           "LAST DEPLOYMENT"});
   for (const auto& p : (*body)["projects"]) {
     std::string last = Str(p, "last_deployment_id");
     if (last == "0" || last.empty()) {
@@ -180,8 +181,11 @@ int ShowStatus(const config::Config& cfg, bool as_json) {
     std::string pid = Str(p, "pid");
     t.Add({Str(p, "name"), Str(p, "state"), Str(p, "health"),
            Str(p, "version").empty() ? "-" : Str(p, "version"), pid == "0" ? "-" : pid,
-           Str(p, "started_at").empty() ? "-" : Ago(Str(p, "started_at")), last});
+           Str(p, "started_at").empty() ? "-" : Ago(Str(p, "started_at")), Str(p, "restarts"),
+           last});
     if (!Str(p, "last_error").empty()) t.AddNote("error: " + Str(p, "last_error"));
+    if (!Str(p, "last_exit").empty()) t.AddNote("last exit: " + Str(p, "last_exit"));
+    if (Str(p, "held") == "true") t.AddNote("stopped by hand: `anthill start " + Str(p, "name") + "`");
   }
   t.Print(std::cout);
   return 0;
@@ -275,6 +279,12 @@ int Main(int argc, char** argv) {
   auto* cancel = app.add_subcommand("cancel", "cancel a queued or building deployment");
   add_config(cancel);
   cancel->add_option("id", cancel_id, "the deployment id")->required();
+  auto* stop = app.add_subcommand("stop", "stop a project's program on purpose (stays stopped)");
+  add_config(stop);
+  stop->add_option("project", project, "the project")->required();
+  auto* start = app.add_subcommand("start", "start a project's program again");
+  add_config(start);
+  start->add_option("project", project, "the project")->required();
   auto* queue = app.add_subcommand("queue", "running and waiting deployments");
   add_config(queue);
   queue->add_flag("--json", as_json, "print JSON");
@@ -326,6 +336,10 @@ int Main(int argc, char** argv) {
   if (notify->parsed()) {
     return Act(*cfg, "/api/v1/projects/" + project + "/notify",
                {{"ref", ref}, {"commit", commit}, {"actor", actor}}, false, as_json);
+  }
+  if (stop->parsed() || start->parsed()) {
+    return Act(*cfg, "/api/v1/projects/" + project + (stop->parsed() ? "/stop" : "/start"),
+               {{"actor", actor}}, false, as_json);
   }
   if (cancel->parsed()) {
     auto answer = SendJson(*cfg, "DELETE",

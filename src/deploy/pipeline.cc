@@ -217,10 +217,21 @@ asio::awaitable<Status> ProjectRunner::BuildRelease(Attempt& a) {
 
 asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
   const fs::path workspace = ProjectDir() / "workspace";
+  // Present while a build or test runs, removed when they end by themselves:
+  // found at the next build, it means the last one was killed half-way (an
+  // Anthill crash, a cancel, a timeout) and its outputs cannot be trusted.
+  const fs::path dirty = ProjectDir() / "workspace.dirty";
   {
     StepRecord step(ctx_.store, a.d.id, project_.name, "fetch");
-    Status s = step.End(co_await git_.FetchAndCheckout(workspace, project_.repo, a.c.ref,
-                                                       a.c.commit, a.log));
+    Status s = co_await git_.FetchAndCheckout(workspace, project_.repo, a.c.ref, a.c.commit, a.log);
+    std::error_code ec;
+    if (s.ok() && fs::exists(dirty, ec)) {
+      AppendToLog(a.log, "anthill: the previous build was interrupted; cleaning the workspace "
+                         "(git clean -ffdx) for a fresh build\n");
+      s = co_await git_.Clean(workspace, a.log);
+      if (s.ok()) fs::remove(dirty, ec);
+    }
+    s = step.End(s);
     if (!s.ok()) co_return s.Prefixed("fetch failed");
   }
   auto env = Environment(a.c, "");
@@ -229,10 +240,16 @@ asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
     if (Cancelled()) co_return Status::Error("cancelled");
     StepRecord step(ctx_.store, a.d.id, project_.name, name);
     build::ShellStep shell{name, *command, workspace, env, a.log, project_.build_timeout};
-    Status s = step.End(co_await build::RunShellStep(shell, a.log_shown, stopper_),
-                        shutting_down_         ? store::StepStatus::kInterrupted
-                        : !cancelled_by_.empty() ? store::StepStatus::kCancelled
-                                                 : store::StepStatus::kFailed);
+    AppendToLog(dirty, "");
+    Status result = co_await build::RunShellStep(shell, a.log_shown, stopper_);
+    // Ended by itself (success or an honest failure): outputs are consistent.
+    // Stopped or timed out: the next build starts clean.
+    bool killed = Cancelled() || result.message().find("timed out") != std::string::npos;
+    std::error_code ec;
+    if (!killed) fs::remove(dirty, ec);
+    Status s = step.End(result, shutting_down_           ? store::StepStatus::kInterrupted
+                                : !cancelled_by_.empty() ? store::StepStatus::kCancelled
+                                                         : store::StepStatus::kFailed);
     if (!s.ok()) co_return s;
   }
   if (Cancelled()) co_return Status::Error("cancelled");

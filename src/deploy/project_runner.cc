@@ -489,13 +489,13 @@ asio::awaitable<void> ProjectRunner::Recover() {
   held_ = held.ok() && *held;
   auto recorded = ctx_.store->GetProcess(project_.name);
   if (!recorded.ok() || !recorded->has_value()) {
-    KillOrphans(0);
+    co_await KillOrphans(0);
     co_return;
   }
   const store::Process p = **recorded;
   auto adopted = supervise::Program::Adopt(ctx_.executor, static_cast<pid_t>(p.pid),
                                            p.start_ticks);
-  KillOrphans(adopted.ok() ? static_cast<pid_t>(p.pgid) : 0);
+  co_await KillOrphans(adopted.ok() ? static_cast<pid_t>(p.pgid) : 0);
   if (auto since = ctx_.store->CountProgramEvents(project_.name, "restarted", p.started_at);
       since.ok()) {
     restarts_ = *since;
@@ -520,7 +520,13 @@ asio::awaitable<void> ProjectRunner::Recover() {
   }
   spdlog::warn("project {}: recorded program {} (pid {}) is not running: {}", project_.name,
                p.version, p.pid, adopted.error());
-  if (held_) {
+  if (held_ && releases_.Exists(p.release)) {
+    // What would run: `start` needs it, and the poller must not deploy it
+    // again just because nothing runs.
+    version_ = p.version;
+    commit_ = p.commit;
+    release_ = p.release;
+    ref_ = project_.tags.empty() ? RuleRef() : "refs/tags/" + p.version;
     spdlog::info("project {}: stopped by hand; not started", project_.name);
     co_return;
   }
@@ -547,13 +553,23 @@ asio::awaitable<void> ProjectRunner::Recover() {
   }
 }
 
-void ProjectRunner::KillOrphans(pid_t keep) {
+asio::awaitable<void> ProjectRunner::KillOrphans(pid_t keep) {
+  std::vector<pid_t> killed;
   for (const auto& orphan :
        os::ProcessesWithCwdUnder(ProjectDir(), "ANTHILL_PROJECT=" + project_.name)) {
     if (keep != 0 && orphan.pgid == keep) continue;
     spdlog::warn("project {}: killing process group {} left by a previous anthill (pid {})",
                  project_.name, orphan.pgid, orphan.pid);
     (void)os::SignalGroup(orphan.pgid, SIGKILL);
+    killed.push_back(orphan.pid);
+  }
+  // Their ports and files are free only once they are gone: wait (bounded)
+  // before starting anything in their place.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (pid_t pid : killed) {
+    while (os::ProcessStartTime(pid).ok() && std::chrono::steady_clock::now() < deadline) {
+      co_await SleepFor(Duration(5));
+    }
   }
 }
 
@@ -571,16 +587,19 @@ asio::awaitable<void> ProjectRunner::SuperviseLoop() {
   constexpr Duration kFirstBackoff{1000};
   constexpr Duration kMaxBackoff{60000};
   Duration backoff = kFirstBackoff;
+  std::shared_ptr<supervise::Program> handled;  // the last program whose exit was dealt with
   while (!shutting_down_) {
     std::shared_ptr<supervise::Program> p = program_;
-    if (!p || p->exited()) {  // nothing to watch, or an exit already handled
+    if (!p || p == handled) {  // nothing (new) to watch
       supervise_wake_->Reset();
       co_await supervise_wake_->Wait(kForever);
       continue;
     }
-    co_await p->WaitExit(kForever);
+    if (!p->exited()) co_await p->WaitExit(kForever);
     if (shutting_down_) break;
-    if (!p->exited() || p != program_ || p->stop_requested()) continue;
+    if (!p->exited() || p != program_) continue;
+    handled = p;
+    if (p->stop_requested()) continue;
     // A deployment swapping programs sees the exit itself (start or health
     // check fails) and rolls back.
     if (phase_ == "swapping") continue;

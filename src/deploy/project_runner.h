@@ -90,7 +90,7 @@ class ProjectRunner {
   void RecordEvent(const std::string& kind, int64_t pid, const std::string& detail);
   // Kills what a previous life left running in this project's dirs (a build,
   // a program started but not yet recorded), except the process group `keep`.
-  void KillOrphans(pid_t keep);
+  boost::asio::awaitable<void> KillOrphans(pid_t keep);
   boost::asio::awaitable<Result<std::optional<Candidate>>> Poll();
   // Resolves a ref given by a person ("main", "release-3", "refs/tags/x";
   // empty: the project's rule) to a candidate.

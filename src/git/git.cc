@@ -187,4 +187,10 @@ asio::awaitable<Status> Git::FetchAndCheckout(const fs::path& workspace, const s
   co_return s;
 }
 
+asio::awaitable<Status> Git::Clean(const fs::path& workspace, const fs::path& log) {
+  std::error_code ec;
+  if (!fs::exists(workspace / ".git", ec)) co_return Status::Ok();
+  co_return co_await Run(Argv("clean", "-ffdxq"), workspace, log, nullptr);
+}
+
 }  // namespace anthill::git

@@ -54,6 +54,11 @@ class Git {
                                                   const std::string& commit,
                                                   const std::filesystem::path& log);
 
+  // Removes every untracked and ignored file from a checkout (`git clean
+  // -ffdx`): a fresh build after one that was killed half-way.
+  boost::asio::awaitable<Status> Clean(const std::filesystem::path& workspace,
+                                       const std::filesystem::path& log);
+
  private:
   boost::asio::awaitable<Status> Run(std::vector<std::string> args,
                                      const std::filesystem::path& cwd,

@@ -117,6 +117,7 @@ class Api {
       if (slash != std::string::npos && slash > 0) {
         std::string name = rest.substr(0, slash);
         std::string action = rest.substr(slash + 1);
+        if (action == "events") return Only(req, "GET", [&] { return Events(req, name); });
         if (action == "deploy" || action == "rollback" || action == "notify" ||
             action == "stop" || action == "start") {
           return Only(req, "POST", [&] { return ProjectAction(req, name, action); });
@@ -205,6 +206,16 @@ class Api {
     auto it = req.query.find("actor");
     std::string actor = it == req.query.end() ? "" : it->second;
     return Outcome(ctx_.controller->Cancel(id, actor.empty() ? "api" : actor));
+  }
+
+  Response Events(const Request& req, const std::string& project) {
+    auto f = ReadFilter(req, 50);
+    if (!f.ok()) return Error(400, f.error());
+    auto list = ctx_.store->ListProgramEvents(project, f->limit);
+    if (!list.ok()) return Error(500, list.error());
+    json out = json::array();
+    for (const auto& e : *list) out.push_back(ToJson(e));
+    return Json(200, {{"events", out}});
   }
 
   Response Queue() {

@@ -88,6 +88,12 @@ json ToJson(const deploy::QueueState& q) {
   return json{{"project", q.project}, {"running", running}, {"waiting", waiting}};
 }
 
+json ToJson(const store::ProgramEvent& e) {
+  return json{{"id", e.id},           {"project", e.project}, {"at", FormatRfc3339(e.at)},
+              {"kind", e.kind},       {"version", e.version}, {"pid", e.pid},
+              {"detail", e.detail}};
+}
+
 json ToJson(const store::HookEvent& e) {
   return json{{"id", e.id},
               {"received_at", FormatRfc3339(e.received_at)},

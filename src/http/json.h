@@ -14,5 +14,6 @@ nlohmann::json ToJson(const deploy::ProjectState& p);
 // {"project", "running": deployment + "phase" | null, "waiting": deployment + "reason" | null}
 nlohmann::json ToJson(const deploy::QueueState& q);
 nlohmann::json ToJson(const store::HookEvent& e);  // without the body
+nlohmann::json ToJson(const store::ProgramEvent& e);
 
 }  // namespace anthill::http

@@ -30,6 +30,9 @@ void AnthillTest::TearDown() {
   testing::KillProcessesUnder(dir_.path());
   if (HasFailure()) {
     std::cerr << "---- anthill.log ----\n" << testing::ReadFile(dir_ / "anthill.log");
+    std::string app = testing::ReadFile(dir_ / "data/logs/app/hello.log");
+    if (app.size() > 4000) app = app.substr(app.size() - 4000);
+    std::cerr << "---- logs/app/hello.log (tail) ----\n" << app;
   }
 }
 
