@@ -132,6 +132,39 @@ int Act(const config::Config& cfg, const std::string& target, const json& body, 
   return Follow(cfg, dep.get<int64_t>(), as_json);
 }
 
+// Prints a log the daemon serves at `target` (?offset=&bytes= aware); with
+// follow, keeps asking for what was appended until interrupted.
+int ShowLog(const config::Config& cfg, const std::string& target, bool follow) {
+  std::string sep = target.find('?') == std::string::npos ? "?" : "&";
+  auto r = http::Fetch("GET", cfg.server.listen, target + sep + "bytes=65536", "", cfg.server.token);
+  if (!r.ok()) {
+    std::cerr << "anthill: " << r.error() << "\n";
+    return kExitUnreachable;
+  }
+  if (r->status >= 400) {
+    json body = json::parse(r->body, nullptr, false);
+    std::cerr << "anthill: the daemon said " << r->status << ": "
+              << (body.is_discarded() ? r->body : Str(body, "error")) << "\n";
+    return kExitRefused;
+  }
+  std::cout << r->body << std::flush;
+  if (!follow) return 0;
+  int64_t offset = std::stoll(r->headers.count("x-log-size") ? r->headers["x-log-size"] : "0");
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    r = http::Fetch("GET", cfg.server.listen, target + sep + "offset=" + std::to_string(offset), "",
+                    cfg.server.token);
+    if (!r.ok() || r->status >= 400) continue;  // the daemon restarting: keep trying
+    int64_t size = std::stoll(r->headers.count("x-log-size") ? r->headers["x-log-size"] : "0");
+    if (size < offset) {  // rotated: start over from the new file's beginning
+      offset = 0;
+      continue;
+    }
+    std::cout << r->body << std::flush;
+    offset += static_cast<int64_t>(r->body.size());
+  }
+}
+
 int ShowQueue(const config::Config& cfg, bool as_json) {
   auto body = GetJson(cfg, "/api/v1/queue");
   if (!body.ok()) {
@@ -285,6 +318,12 @@ int Main(int argc, char** argv) {
   auto* start = app.add_subcommand("start", "start a project's program again");
   add_config(start);
   start->add_option("project", project, "the project")->required();
+  bool follow = false, build_log = false;
+  auto* logs = app.add_subcommand("logs", "a project's program log (or its latest build log)");
+  add_config(logs);
+  logs->add_option("project", project, "the project")->required();
+  logs->add_flag("-f,--follow", follow, "keep printing what is appended");
+  logs->add_flag("--build", build_log, "the latest deployment's fetch/build/test log instead");
   auto* queue = app.add_subcommand("queue", "running and waiting deployments");
   add_config(queue);
   queue->add_flag("--json", as_json, "print JSON");
@@ -323,6 +362,21 @@ int Main(int argc, char** argv) {
   if (status->parsed()) return ShowStatus(*cfg, as_json);
   if (deployments->parsed()) return ShowDeployments(*cfg, project, status_filter, limit, as_json);
   if (queue->parsed()) return ShowQueue(*cfg, as_json);
+  if (logs->parsed()) {
+    if (!build_log) return ShowLog(*cfg, "/api/v1/projects/" + project + "/log", follow);
+    auto latest = GetJson(*cfg, "/api/v1/deployments?limit=1&project=" + project);
+    if (!latest.ok()) {
+      std::cerr << "anthill: " << latest.error() << "\n";
+      return kExitUnreachable;
+    }
+    if ((*latest)["deployments"].empty()) {
+      std::cerr << "anthill: " << project << " has no deployment yet\n";
+      return kExitRefused;
+    }
+    return ShowLog(*cfg,
+                   "/api/v1/deployments/" + Str((*latest)["deployments"][0], "id") + "/log",
+                   follow);
+  }
   // Project names are [A-Za-z0-9._-]+: safe in a path as they are.
   const std::string actor = CurrentUser();
   if (deploy->parsed()) {

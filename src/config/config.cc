@@ -86,6 +86,30 @@ class TableReader {
     }
     out = static_cast<int>(n->as_integer()->get());
   }
+  // A byte size: an integer, or a string with a unit ("50MiB", "10MB", "512KiB").
+  void SizeKey(const std::string& key, int64_t& out) {
+    const toml::node* n = Get(key);
+    if (!n) return;
+    if (n->is_integer()) {
+      out = n->as_integer()->get();
+    } else if (n->is_string()) {
+      static const std::regex kSize("([0-9]+)\\s*(B|KB|KiB|MB|MiB|GB|GiB)?");
+      std::smatch m;
+      const std::string text = n->as_string()->get();
+      if (!std::regex_match(text, m, kSize)) {
+        Fail(Line(*n), key, "bad size '" + text + "' (e.g. \"50MiB\", \"10MB\" or bytes)");
+        return;
+      }
+      static const std::map<std::string, int64_t> kUnits = {
+          {"", 1},           {"B", 1},           {"KB", 1000},          {"KiB", 1024},
+          {"MB", 1000000},   {"MiB", 1 << 20},   {"GB", 1000000000LL},  {"GiB", 1LL << 30}};
+      out = std::stoll(m[1].str()) * kUnits.at(m[2].str());
+    } else {
+      Fail(Line(*n), key, std::string("must be a size like \"50MiB\", not ") + TypeName(*n));
+      return;
+    }
+    if (out < 4096) Fail(Line(*n), key, "must be at least 4096 bytes");
+  }
   void DurationKey(const std::string& key, Duration& out) {
     std::string text;
     const toml::node* n = table_.get(key);
@@ -338,6 +362,7 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       r.Integer("keep_releases", p.keep_releases);
       std::string restart;
       r.String("restart", restart);
+      r.SizeKey("log_max_size", p.log_max_size);
       r.StringArray("listen", p.listen);
       r.RejectUnknown();
       if (!r.ok()) return r.status();
@@ -355,7 +380,7 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
         }
       }
       static const std::regex kName("[A-Za-z0-9._-]+");
-      if (!std::regex_match(p.name, kName)) {
+      if (!std::regex_match(p.name, kName) || p.name == "." || p.name == "..") {
         return fail("name", "'" + p.name + "' may only hold letters, digits, '.', '_' and '-'");
       }
       if (auto it = names.find(p.name); it != names.end()) {

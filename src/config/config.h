@@ -43,6 +43,7 @@ struct Project {
   int keep_releases = 5;                   // old releases kept besides current and last good
   enum class Restart { kOnFailure, kAlways, kNever };
   Restart restart = Restart::kOnFailure;   // a program that exits on its own is started again
+  int64_t log_max_size = 50LL << 20;       // logs/app/<name>.log rotated past this (keep 3)
   std::vector<std::string> listen;         // sockets Anthill holds (zero-downtime; later issue)
   int line = 0;                            // line of its [[project]] header, for messages
 };

@@ -33,6 +33,7 @@ stop_signal = "INT"
 stop_timeout = "3s"
 keep_releases = 3
 restart = "always"
+log_max_size = "10MiB"
 listen = ["tcp://0.0.0.0:8080", "unix:///run/hello.sock"]
 )toml";
 
@@ -69,6 +70,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.stop_timeout, Duration(3000));
   EXPECT_EQ(p.keep_releases, 3);
   EXPECT_EQ(p.restart, Project::Restart::kAlways);
+  EXPECT_EQ(p.log_max_size, 10 << 20);
   EXPECT_EQ(p.listen.size(), 2u);
   EXPECT_EQ(p.line, 8);
   EXPECT_NE(c->FindProject("hello"), nullptr);
@@ -123,6 +125,9 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {head + "restart = \"sometimes\"\n",
        "anthill.toml:5: key 'restart' in [[project]] 'hello': 'sometimes' is not one of "
        "on-failure, always, never"},
+      {head + "log_max_size = \"lots\"\n",
+       "anthill.toml:5: key 'log_max_size' in [[project]] 'hello': bad size 'lots' (e.g. "
+       "\"50MiB\", \"10MB\" or bytes)"},
       {head + "keep_releases = 0\n",
        "anthill.toml:5: key 'keep_releases' in [[project]] 'hello': must be at least 1"},
       {"[[project]]\nname = \"x\"\nrun = \"./x\"\n",

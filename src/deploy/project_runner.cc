@@ -9,6 +9,7 @@
 
 #include "build/environment.h"
 #include "os/process.h"
+#include "supervise/app_log.h"
 #include "supervise/health.h"
 
 namespace anthill::deploy {
@@ -151,6 +152,21 @@ asio::awaitable<void> ProjectRunner::Run() {
   // io_context (a program outlives Anthill by design).
   asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await SuperviseLoop(); },
                  asio::detached);
+  asio::co_spawn(
+      ctx_.executor,
+      [this]() -> asio::awaitable<void> {
+        // The program writes its log itself; size is checked every few seconds.
+        while (!shutting_down_) {
+          auto rotated = supervise::RotateIfLarger(AppLog(), project_.log_max_size);
+          if (!rotated.ok()) {
+            spdlog::warn("project {}: {}", project_.name, rotated.error());
+          } else if (*rotated) {
+            spdlog::info("project {}: rotated {}", project_.name, AppLog().string());
+          }
+          co_await SleepFor(Duration(2000));
+        }
+      },
+      asio::detached);
   ++loops_running_;
   asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); },
                  asio::detached);

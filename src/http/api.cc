@@ -118,6 +118,7 @@ class Api {
         std::string name = rest.substr(0, slash);
         std::string action = rest.substr(slash + 1);
         if (action == "events") return Only(req, "GET", [&] { return Events(req, name); });
+        if (action == "log") return Only(req, "GET", [&] { return ProjectLog(req, name); });
         if (action == "deploy" || action == "rollback" || action == "notify" ||
             action == "stop" || action == "start") {
           return Only(req, "POST", [&] { return ProjectAction(req, name, action); });
@@ -134,7 +135,7 @@ class Api {
       }
       if (auto id = ParseId(rest)) {
         if (!log && req.method == "DELETE") return CancelDeployment(req, *id);
-        return Only(req, "GET", [&] { return log ? Log(*id) : Deployment(*id); });
+        return Only(req, "GET", [&] { return log ? Log(req, *id) : Deployment(*id); });
       }
     }
     if (p.rfind("/api/", 0) == 0) return Error(404, "no route for " + req.method + " " + p);
@@ -218,6 +219,43 @@ class Api {
     return Json(200, {{"events", out}});
   }
 
+  // The program's log: the last `bytes` (default 64 KiB), or from `offset`
+  // on (to follow it). X-Log-Size says how large the file is now, so a
+  // follower asks again from there; a size below its offset means rotated.
+  Response ProjectLog(const Request& req, const std::string& project) {
+    bool known = false;
+    for (const auto& p : ctx_.controller->Projects()) known |= p.name == project;
+    if (!known) return Error(404, "no project '" + project + "'");
+    return FileRange(req, ctx_.data_dir / "logs" / "app" / (project + ".log"));
+  }
+
+  static Response FileRange(const Request& req, const std::filesystem::path& file) {
+    auto number = [&](const char* k, int64_t fallback) -> std::optional<int64_t> {
+      auto it = req.query.find(k);
+      if (it == req.query.end()) return fallback;
+      return ParseId(it->second);
+    };
+    auto offset = number("offset", -1);
+    auto bytes = number("bytes", 64 * 1024);
+    if (!offset || !bytes) return Error(400, "offset and bytes are byte counts");
+    std::ifstream f(file, std::ios::binary);
+    int64_t size = 0;
+    if (f) {
+      f.seekg(0, std::ios::end);
+      size = static_cast<int64_t>(f.tellg());
+    }
+    int64_t from = *offset >= 0 ? std::min(*offset, size) : std::max<int64_t>(0, size - *bytes);
+    int64_t count = *offset >= 0 ? std::min<int64_t>(size - from, 4 << 20) : size - from;
+    std::string text(static_cast<size_t>(count), '\0');
+    if (count > 0) {
+      f.seekg(from);
+      f.read(text.data(), count);
+    }
+    return Response{200, "text/plain; charset=utf-8", text,
+                    {{"X-Log-Size", std::to_string(size)}, {"X-Log-Offset", std::to_string(from)},
+                     {"Cache-Control", "no-store"}}};
+  }
+
   Response Queue() {
     json list = json::array();
     for (const auto& q : ctx_.controller->Queue()) list.push_back(ToJson(q));
@@ -255,12 +293,13 @@ class Api {
     return Json(200, ToJson(**d));
   }
 
-  Response Log(int64_t id) {
+  Response Log(const Request& req, int64_t id) {
     auto d = ctx_.store->GetDeployment(id);
     if (!d.ok()) return Error(500, d.error());
     if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
-    std::ifstream f(ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log"),
-                    std::ios::binary);
+    const auto file = ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log");
+    if (req.query.count("offset") || req.query.count("bytes")) return FileRange(req, file);
+    std::ifstream f(file, std::ios::binary);
     std::stringstream ss;
     ss << f.rdbuf();
     return Response{200, "text/plain; charset=utf-8", ss.str(), {}};

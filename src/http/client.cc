@@ -6,6 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cctype>
+
 #include "http/url.h"
 
 namespace anthill::http {
@@ -66,6 +68,11 @@ Result<ClientResponse> Fetch(const std::string& method, const std::string& host_
   out.status = static_cast<int>(res.result_int());
   out.content_type = std::string(res[bhttp::field::content_type]);
   out.body = std::move(res.body());
+  for (const auto& field : res) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return out;
 }

@@ -2,6 +2,7 @@
 // Thread: any; blocks the caller.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@ struct ClientResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::map<std::string, std::string> headers;  // names lowercased
 };
 
 // method "GET"/"POST"/"DELETE"; host_port as in [server] listen ("0.0.0.0"

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -125,6 +126,34 @@ TEST_F(SuperviseTest, StoppedByHandStaysStoppedAcrossRestartsUntilStarted) {
   ASSERT_GE(events.size(), 2u);
   EXPECT_EQ(events[0]["kind"], "started");
   EXPECT_EQ(events[1]["kind"], "stopped");
+}
+
+TEST_F(SuperviseTest, LogsShowTheProgramAndBuildOutputAndRotateBySize) {
+  ProjectOptions o;
+  o.extra = "log_max_size = 4096\n";
+  WriteConfig(o);
+  StartAnthill();
+  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
+  auto [code, out] = RunCli({"logs", "hello", "-c", config_path_.string()});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("hello main-" + sha.substr(0, 8) + " listening on"), std::string::npos)
+      << out;
+  auto [bcode, bout] = RunCli({"logs", "hello", "--build", "-c", config_path_.string()});
+  EXPECT_EQ(bcode, 0) << bout;
+  EXPECT_NE(bout.find("==> build: make"), std::string::npos) << bout;
+  EXPECT_EQ(RunCli({"logs", "nope", "-c", config_path_.string()}).first, 3);
+
+  // Past log_max_size the log is copied to .1 and starts again.
+  const fs::path log = dir_ / "data/logs/app/hello.log";
+  {
+    std::ofstream f(log, std::ios::app);
+    f << std::string(5000, 'x') << "\n";
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] { return fs::exists(log.string() + ".1"); },
+                                 std::chrono::seconds(20)));
+  EXPECT_NE(testing::ReadFile(log.string() + ".1").find("listening on"), std::string::npos);
+  EXPECT_LT(fs::file_size(log), 4096u);
 }
 
 TEST_F(SuperviseTest, KillLoopNeverDuplicatesLosesOrLeavesAStepRunning) {
