@@ -8,15 +8,24 @@
  *   ignore-term  ignore SIGTERM (Anthill must SIGKILL it after stop_timeout)
  *   unhealthy    /healthz answers 500
  *   slow-start   wait 1 s before listening
+ *   never-ready  with NOTIFY_SOCKET set, never send READY=1
+ *
+ * Under systemd-style socket activation (LISTEN_FDS=1, LISTEN_PID = its own
+ * pid) it serves the socket it was given (fd 3) instead of binding one, and
+ * with NOTIFY_SOCKET set it sends READY=1 once it accepts connections: the
+ * zero-downtime swap of Anthill (and systemd) in a hundred lines of C.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stopping = 0;
@@ -32,6 +41,29 @@ static void read_mode(char *mode, size_t size) {
   if (!f) return;
   if (fgets(mode, (int)size, f)) mode[strcspn(mode, " \r\n")] = '\0';
   fclose(f);
+}
+
+/* fd 3 when LISTEN_FDS/LISTEN_PID say the socket was passed to this process. */
+static int passed_socket(void) {
+  const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+  if (!fds || !pid || atoi(fds) < 1 || atoi(pid) != (int)getpid()) return -1;
+  return 3;
+}
+
+/* sd_notify(0, "READY=1") without libsystemd. */
+static void notify_ready(void) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return;
+  struct sockaddr_un sun;
+  memset(&sun, 0, sizeof sun);
+  sun.sun_family = AF_UNIX;
+  strncpy(sun.sun_path, path, sizeof sun.sun_path - 1);
+  if (sun.sun_path[0] == '@') sun.sun_path[0] = '\0'; /* abstract namespace */
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const char msg[] = "READY=1";
+  sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sun, sizeof sun);
+  close(fd);
 }
 
 static void respond(int fd, int status, const char *body) {
@@ -60,35 +92,55 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hello: crashing on purpose\n");
     return 3;
   }
+  /* SIGTERM stays blocked except while waiting for a connection (pselect
+   * unblocks it atomically): a request being served is always finished. */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = strcmp(mode, "ignore-term") == 0 ? SIG_IGN : on_term;
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  sigset_t term, waiting;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, &waiting);
+  sigdelset(&waiting, SIGTERM);
   if (strcmp(mode, "slow-start") == 0) sleep(1);
 
-  int server = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((unsigned short)atoi(port_text));
-  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1 ||
-      bind(server, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(server, 128) != 0) {
-    fprintf(stderr, "hello: cannot listen on %s:%s: %s\n", host, port_text, strerror(errno));
-    return 1;
+  int server = passed_socket();
+  if (server < 0) {
+    server = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)atoi(port_text));
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1 ||
+        bind(server, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(server, 128) != 0) {
+      fprintf(stderr, "hello: cannot listen on %s:%s: %s\n", host, port_text, strerror(errno));
+      return 1;
+    }
+    printf("hello %s listening on %s:%s (pid %d)\n", version, host, port_text, (int)getpid());
+  } else {
+    printf("hello %s serving the passed socket (pid %d)\n", version, (int)getpid());
   }
-  printf("hello %s listening on %s:%s (pid %d)\n", version, host, port_text, (int)getpid());
   fflush(stdout);
+  /* Non-blocking accept: when another process sharing the socket takes the
+   * connection first, go back to waiting (where SIGTERM can arrive). */
+  fcntl(server, F_SETFL, fcntl(server, F_GETFL) | O_NONBLOCK);
+  if (strcmp(mode, "never-ready") != 0) notify_ready();
 
   char body[512];
   while (!stopping) {
-    int fd = accept(server, NULL, NULL);
-    if (fd < 0) {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(server, &readable);
+    if (pselect(server + 1, &readable, NULL, NULL, NULL, &waiting) < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    int fd = accept(server, NULL, NULL);
+    if (fd < 0) continue; /* another process sharing the socket took it */
     char request[2048];
     ssize_t n = read(fd, request, sizeof request - 1);
     request[n > 0 ? n : 0] = '\0';

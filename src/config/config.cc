@@ -363,6 +363,8 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       std::string restart;
       r.String("restart", restart);
       r.SizeKey("log_max_size", p.log_max_size);
+      std::string ready;
+      r.String("ready", ready);
       r.StringArray("listen", p.listen);
       r.RejectUnknown();
       if (!r.ok()) return r.status();
@@ -394,6 +396,11 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       if (Status s = ValidateBranch(p.branch); !s.ok()) return fail("branch", s.message());
       if (p.build_timeout.count() <= 0) return fail("build_timeout", "must be above 0");
       if (p.keep_releases < 1) return fail("keep_releases", "must be at least 1");
+      if (ready == "notify") {
+        p.ready_notify = true;
+      } else if (!ready.empty() && ready != "health") {
+        return fail("ready", "'" + ready + "' is not one of health, notify");
+      }
       if (restart == "always") {
         p.restart = Project::Restart::kAlways;
       } else if (restart == "never") {

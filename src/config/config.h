@@ -44,7 +44,8 @@ struct Project {
   enum class Restart { kOnFailure, kAlways, kNever };
   Restart restart = Restart::kOnFailure;   // a program that exits on its own is started again
   int64_t log_max_size = 50LL << 20;       // logs/app/<name>.log rotated past this (keep 3)
-  std::vector<std::string> listen;         // sockets Anthill holds (zero-downtime; later issue)
+  std::vector<std::string> listen;         // sockets Anthill holds and passes (zero-downtime swap)
+  bool ready_notify = false;               // ready = "notify": wait for sd_notify READY=1
   int line = 0;                            // line of its [[project]] header, for messages
 };
 

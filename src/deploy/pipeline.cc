@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "build/step_runner.h"
+#include "os/sockets.h"
 #include "deploy/project_runner.h"
 #include "supervise/health.h"
 
@@ -25,6 +26,7 @@ struct ProjectRunner::Attempt {
   // What ran before this deployment, to roll back to.
   std::shared_ptr<supervise::Program> previous;
   std::string prev_release, prev_version, prev_commit, prev_ref;
+  std::optional<TimePoint> prev_started_at;
   bool swapped = false;  // the old program was stopped
 };
 
@@ -272,6 +274,18 @@ asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
   fs::path dir = releases_.PathOf(release);
   supervise::StartSpec spec{project_.run, dir, Environment({ref, commit, version}, dir.string()),
                             AppLog()};
+  if (!project_.listen.empty()) {
+    s = EnsureListeners();
+    if (!s.ok()) co_return s;
+    spec.listen_fds = listeners_;
+    for (const auto& l : project_.listen) spec.listen_names.push_back(os::ListenerName(l));
+    notify_.reset();  // the old program's: it removes its file on the way out
+    auto notify = supervise::NotifySocket::Open(
+        ctx_.executor, ctx_.data_dir / "run" / (project_.name + ".notify"));
+    if (!notify.ok()) co_return notify.status();
+    notify_ = std::move(notify.value());
+    spec.notify_socket = notify_->path();
+  }
   auto program = supervise::Program::Start(ctx_.executor, spec);
   if (!program.ok()) co_return program.status();
   program_ = *program;
@@ -296,6 +310,10 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
   a.prev_version = version_;
   a.prev_commit = commit_;
   a.prev_ref = ref_;
+  a.prev_started_at = started_at_;
+  if (!project_.listen.empty() && program_ && !program_->exited()) {
+    co_return co_await SwapInWithoutDowntime(a);
+  }
   if (program_ && !program_->exited()) {
     StepRecord step(ctx_.store, a.d.id, project_.name, "stop");
     auto out = co_await program_->Stop(project_.stop_signal, project_.stop_timeout);
@@ -318,8 +336,67 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
   co_return Status::Ok();
 }
 
+asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
+  // start -> ready -> stop: the old program serves (on the same sockets)
+  // until the new one is ready, so no connection is refused.
+  {
+    StepRecord step(ctx_.store, a.d.id, project_.name, "start");
+    Status s = step.End(co_await StartRelease(a.d.release, a.c.ref, a.c.version, a.c.commit));
+    if (!s.ok()) co_return s.Prefixed("start failed");
+  }
+  {
+    StepRecord step(ctx_.store, a.d.id, project_.name, "healthcheck");
+    Status s = step.End(co_await WaitReady(a));
+    if (!s.ok()) co_return s;
+  }
+  healthy_ = true;
+  StepRecord step(ctx_.store, a.d.id, project_.name, "stop");
+  auto out = co_await a.previous->Stop(project_.stop_signal, project_.stop_timeout);
+  spdlog::info("project {}: {} (pid {}) {}", project_.name, a.prev_version, a.previous->pid(),
+               out.Describe());
+  a.swapped = true;
+  co_return step.End(Status::Ok());
+}
+
+asio::awaitable<Status> ProjectRunner::WaitReady(const Attempt& a) {
+  auto program = program_;
+  fs::path dir = releases_.PathOf(a.d.release);
+  supervise::HealthContext hc{dir, Environment(a.c, dir.string())};
+  if (!project_.ready_notify) co_return co_await supervise::WaitHealthy(*program, project_.health, hc);
+  auto deadline = std::chrono::steady_clock::now() + project_.health.timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (notify_ && notify_->ready()) co_return Status::Ok();
+    if (program->exited()) {
+      co_return Status::Error("exited (" + program->exit_status().Describe() +
+                              ") before it sent READY=1");
+    }
+    co_await program->WaitExit(Duration(10));
+  }
+  co_return Status::Error("no READY=1 within " + FormatDuration(project_.health.timeout));
+}
+
 asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& reason) {
   StepRecord step(ctx_.store, a.d.id, project_.name, "rollback");
+  if (a.previous && !a.previous->exited() && program_ != a.previous) {
+    // The old program never stopped (zero-downtime swap): stop the new one
+    // and keep the old one, which never noticed.
+    auto out = co_await program_->Stop(project_.stop_signal, project_.stop_timeout);
+    spdlog::info("project {}: stopped failed {}: {}", project_.name, a.c.version, out.Describe());
+    program_ = a.previous;
+    version_ = a.prev_version;
+    commit_ = a.prev_commit;
+    release_ = a.prev_release;
+    ref_ = a.prev_ref;
+    started_at_ = a.prev_started_at;
+    healthy_ = true;
+    Status s = releases_.SwitchCurrent(a.prev_release);
+    store::Process p{project_.name, program_->pid(), program_->pid(), program_->start_ticks(),
+                     release_, version_, commit_, last_deployment_id_,
+                     started_at_.value_or(Now())};
+    (void)ctx_.store->PutProcess(p);
+    supervise_wake_->Set();
+    co_return step.End(s.Prefixed("rollback to " + a.prev_version + " failed"));
+  }
   if (program_ && program_ != a.previous && !program_->exited()) {
     auto out = co_await program_->Stop(project_.stop_signal, project_.stop_timeout);
     spdlog::info("project {}: stopped failed {}: {}", project_.name, a.c.version, out.Describe());

@@ -9,6 +9,7 @@
 
 #include "build/environment.h"
 #include "os/process.h"
+#include "os/sockets.h"
 #include "supervise/app_log.h"
 #include "supervise/health.h"
 
@@ -40,7 +41,33 @@ ProjectRunner::ProjectRunner(Context ctx, config::Project project)
       slot_wake_(std::make_unique<Event>(ctx_.executor)),
       supervise_wake_(std::make_unique<Event>(ctx_.executor)) {}
 
-ProjectRunner::~ProjectRunner() = default;
+ProjectRunner::~ProjectRunner() {
+  for (int fd : listeners_) os::CloseFd(fd);
+}
+
+Status ProjectRunner::EnsureListeners() {
+  if (project_.listen.empty() || !listeners_.empty()) return Status::Ok();
+  // After a restart the running program still holds the sockets: take them
+  // back from it (one accept queue, no connection refused); else bind.
+  std::vector<int> fds;
+  for (size_t i = 0; i < project_.listen.size(); ++i) {
+    const std::string& spec = project_.listen[i];
+    Result<int> fd = Status::Error("no program");
+    if (program_ && !program_->exited()) fd = program_->TakeListener(3 + static_cast<int>(i), spec);
+    if (fd.ok()) {
+      spdlog::info("project {}: took {} back from pid {}", project_.name, spec, program_->pid());
+    } else {
+      fd = os::BindListener(spec);
+    }
+    if (!fd.ok()) {
+      for (int f : fds) os::CloseFd(f);
+      return fd.status();
+    }
+    fds.push_back(*fd);
+  }
+  listeners_ = std::move(fds);
+  return Status::Ok();
+}
 
 fs::path ProjectRunner::ProjectDir() const { return ctx_.data_dir / "projects" / project_.name; }
 

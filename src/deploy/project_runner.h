@@ -25,6 +25,7 @@
 #include "queue/project_queue.h"
 #include "release/releases.h"
 #include "store/store.h"
+#include "supervise/notify_socket.h"
 #include "supervise/program.h"
 
 namespace anthill::deploy {
@@ -115,6 +116,12 @@ class ProjectRunner {
                                               const std::string& version,
                                               const std::string& commit);
   bool Cancelled() const { return shutting_down_ || !cancelled_by_.empty(); }
+  // Zero-downtime (`listen` set): the sockets Anthill holds for the program.
+  Status EnsureListeners();
+  boost::asio::awaitable<Status> SwapInWithoutDowntime(Attempt& a);
+  // Until the new program is ready: READY=1 (ready = "notify") or its health
+  // check; fails when it exits first or the health timeout passes.
+  boost::asio::awaitable<Status> WaitReady(const Attempt& a);
 
   std::filesystem::path ProjectDir() const;
   std::filesystem::path BuildLog(int64_t deployment_id) const;
@@ -161,6 +168,9 @@ class ProjectRunner {
   bool restarting_ = false;        // waiting out the backoff
   std::string last_exit_;          // how the program last exited on its own
   std::unique_ptr<Event> supervise_wake_;
+
+  std::vector<int> listeners_;                          // fds, in `listen` order
+  std::unique_ptr<supervise::NotifySocket> notify_;     // of the newest start
 
   bool started_ = false;
   bool recovered_ = false;

@@ -115,6 +115,10 @@ Result<Child> Spawn(const SpawnOptions& options) {
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (const auto& e : options.env) envp.push_back(const_cast<char*>(e.c_str()));
+  // LISTEN_PID must be the child's own pid, known only after fork: the entry
+  // is made here and its digits written in the child (no allocation there).
+  char listen_pid[32] = "LISTEN_PID=";
+  if (options.set_listen_pid) envp.push_back(listen_pid);
   envp.push_back(nullptr);
   std::string output = options.output.empty() ? "/dev/null" : options.output.string();
   std::string cwd = options.cwd.string();
@@ -134,6 +138,14 @@ Result<Child> Spawn(const SpawnOptions& options) {
     return Status::Error("fork: " + Errno(err));
   }
   if (pid == 0) {
+    if (options.set_listen_pid) {
+      char digits[16];
+      int n = 0;
+      for (pid_t self = getpid(); self > 0; self /= 10) digits[n++] = static_cast<char>('0' + self % 10);
+      char* at = listen_pid + 11;
+      while (n > 0) *at++ = digits[--n];
+      *at = '\0';
+    }
     // Own session and process group: a stop signal to the group reaches the
     // program's whole tree, and the program never gets Anthill's terminal
     // signals nor dies with it.

@@ -40,6 +40,7 @@ struct SpawnOptions {
   std::filesystem::path output;      // stdout+stderr appended here; empty: /dev/null
   bool new_session = true;           // setsid(): own session, pgid == pid
   std::vector<int> pass_fds;         // become fds 3, 4, ... in the child
+  bool set_listen_pid = false;       // add LISTEN_PID=<the child's own pid> (socket activation)
 };
 
 // A started child process and its pidfd. Owns the pidfd (closed on
@@ -107,6 +108,7 @@ class AsyncChild {
 
   pid_t pid() const { return pid_; }
   bool exited() const { return exited_; }
+  int pidfd() { return pidfd_.native_handle(); }
   // Completes when the process has exited (and reaps it when it is ours).
   // Await it from one coroutine at a time; after exit it returns the same status at once.
   boost::asio::awaitable<ExitStatus> Wait();

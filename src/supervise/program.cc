@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "os/signals.h"
+#include "os/sockets.h"
 
 namespace anthill::supervise {
 
@@ -53,6 +54,15 @@ Result<std::shared_ptr<Program>> Program::Start(asio::any_io_executor executor,
   opts.cwd = spec.cwd;
   opts.env = spec.env;
   opts.output = spec.log;
+  if (!spec.listen_fds.empty()) {
+    opts.pass_fds = spec.listen_fds;
+    opts.set_listen_pid = true;
+    std::string names;
+    for (const auto& n : spec.listen_names) names += (names.empty() ? "" : ":") + n;
+    opts.env.push_back("LISTEN_FDS=" + std::to_string(spec.listen_fds.size()));
+    opts.env.push_back("LISTEN_FDNAMES=" + names);
+  }
+  if (!spec.notify_socket.empty()) opts.env.push_back("NOTIFY_SOCKET=" + spec.notify_socket.string());
   // Own session: the program outlives Anthill, has no controlling terminal,
   // and its whole tree can be signalled as one process group.
   opts.new_session = true;
@@ -97,6 +107,11 @@ void Program::Watch() {
         self->exited_.Set();
       },
       asio::detached);
+}
+
+Result<int> Program::TakeListener(int fd, const std::string& spec) {
+  if (exited()) return Status::Error("the program has exited");
+  return os::TakeListenerFrom(child_->pidfd(), fd, spec);
 }
 
 asio::awaitable<StopOutcome> Program::Stop(int sig, Duration timeout) {

@@ -30,6 +30,11 @@ struct StartSpec {
   std::filesystem::path cwd;       // the release dir
   std::vector<std::string> env;
   std::filesystem::path log;       // appended
+  // Socket activation (systemd's protocol): these become fds 3, 4, ... with
+  // LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID (the program's own pid).
+  std::vector<int> listen_fds;
+  std::vector<std::string> listen_names;
+  std::filesystem::path notify_socket;  // NOTIFY_SOCKET when not empty (sd_notify READY=1)
 };
 
 struct StopOutcome {
@@ -56,6 +61,10 @@ class Program : public std::enable_shared_from_this<Program> {
   const os::ExitStatus& exit_status() const { return status_; }
   // True when it exited within `timeout`.
   boost::asio::awaitable<bool> WaitExit(Duration timeout) { return exited_.Wait(timeout); }
+
+  // Copies the listening socket the program holds at `fd` (socket
+  // activation: 3, 4, ...) into Anthill, if it is still the one for `spec`.
+  Result<int> TakeListener(int fd, const std::string& spec);
 
   // True once Stop() was called: its exit was asked for, not a crash.
   bool stop_requested() const { return stop_requested_; }
