@@ -65,6 +65,7 @@ demo: build
 bench: build
 	bench/push_to_serving.py $(BUILD)/anthill
 	bench/triggers.py $(BUILD)/anthill
+	bench/zero_downtime.py $(BUILD)/anthill
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
