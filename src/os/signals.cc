@@ -47,19 +47,30 @@ std::string SignalName(int sig) {
   return "signal " + std::to_string(sig);
 }
 
-void HandleTerminationSignals(boost::asio::io_context& io, std::function<void(int)> on_stop) {
-  // Writes to a closed socket must be errors, not a dead Anthill.
-  signal(SIGPIPE, SIG_IGN);
-  auto signals = std::make_shared<boost::asio::signal_set>(io, SIGTERM, SIGINT);
-  auto handler = std::make_shared<std::function<void(const boost::system::error_code&, int)>>();
-  *handler = [signals, on_stop, handler](const boost::system::error_code& ec, int sig) {
+namespace {
+
+// Re-arms itself after each signal. The pending wait owns it (and through it
+// the signal_set); the io_context destroys both when it shuts down, so
+// nothing leaks and no cycle of shared_ptrs outlives the loop.
+struct TerminationHandler {
+  std::shared_ptr<boost::asio::signal_set> signals;
+  std::function<void(int)> on_stop;
+  void operator()(const boost::system::error_code& ec, int sig) const {
     if (ec) return;
     on_stop(sig);
     // Keep listening: a second signal must not fall back to the default
     // action and kill Anthill in the middle of recording.
-    signals->async_wait(*handler);
-  };
-  signals->async_wait(*handler);
+    signals->async_wait(*this);
+  }
+};
+
+}  // namespace
+
+void HandleTerminationSignals(boost::asio::io_context& io, std::function<void(int)> on_stop) {
+  // Writes to a closed socket must be errors, not a dead Anthill.
+  signal(SIGPIPE, SIG_IGN);
+  auto signals = std::make_shared<boost::asio::signal_set>(io, SIGTERM, SIGINT);
+  signals->async_wait(TerminationHandler{signals, std::move(on_stop)});
 }
 
 }  // namespace anthill::os
