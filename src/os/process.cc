@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -315,16 +316,33 @@ AsyncChild::AsyncChild(asio::any_io_executor executor, Child child)
 asio::awaitable<ExitStatus> AsyncChild::Wait() {
   if (exited_) co_return status_;
   // A pidfd becomes readable when its process ends, for children and
-  // non-children alike; no SIGCHLD handler is involved.
+  // non-children alike; no SIGCHLD handler is involved. Readiness from the
+  // reactor is only a hint (asio can hand a stale event of a just-closed
+  // descriptor to a new one that reuses its state): poll() says for sure.
   boost::system::error_code ec;
-  co_await pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
-                             asio::redirect_error(asio::use_awaitable, ec));
-  if (exited_) co_return status_;
+  while (true) {
+    co_await pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (exited_) co_return status_;
+    pollfd p{pidfd_.native_handle(), POLLIN, 0};
+    int n;
+    do {
+      n = poll(&p, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n == 1 && (p.revents & POLLIN)) break;
+    if (ec) break;  // cancelled or closed: the status stays unknown
+  }
   ExitStatus st;
   if (ours_) {
     siginfo_t info{};
-    // P_PIDFD (3) reaps exactly this child, with no pid-reuse race.
-    if (waitid(static_cast<idtype_t>(3), pidfd_.native_handle(), &info, WEXITED) == 0) {
+    int r;
+    // P_PIDFD (3) reaps exactly this child, with no pid-reuse race. WNOHANG:
+    // never block the io_context thread (asio made the pidfd non-blocking
+    // anyway, which turns a not-yet-exited child into EAGAIN).
+    do {
+      r = waitid(static_cast<idtype_t>(3), pidfd_.native_handle(), &info, WEXITED | WNOHANG);
+    } while (r != 0 && errno == EINTR);
+    if (r == 0 && info.si_pid != 0) {
       if (info.si_code == CLD_EXITED) {
         st.code = info.si_status;
       } else {

@@ -162,7 +162,11 @@ asio::awaitable<Status> WaitHealthy(Program& program, const config::HealthCheck&
     if (program.exited()) co_return exited_error();
     Duration left = check.timeout - elapsed();
     if (left.count() <= 0) break;
-    last = co_await ProbeOnce(check, ctx, std::min(left, Duration(5000)));
+    // A probe cut to a few ms by the deadline would only report its own
+    // timeout; the last real answer says more.
+    if (left < Duration(50) && last.message() != "no probe ran") break;
+    Status probe = co_await ProbeOnce(check, ctx, std::min(std::max(left, Duration(50)), Duration(5000)));
+    last = probe;
     if (last.ok()) {
       // A program that answers and dies at once is not healthy.
       if (program.exited()) co_return exited_error();
