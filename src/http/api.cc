@@ -310,7 +310,10 @@ class Api {
     if (!f.ok()) return Response{400, "text/plain; charset=utf-8", f.error() + "\n", {}};
     auto list = ctx_.store->ListDeployments(*f);
     if (!list.ok()) return Response{500, "text/plain; charset=utf-8", list.error() + "\n", {}};
-    return Response{200, "text/html; charset=utf-8", RenderDeploymentsPage(*list, *f, ctx_.machine),
+    auto events = ctx_.store->ListProgramEvents(f->project, 20);
+    return Response{200, "text/html; charset=utf-8",
+                    RenderDeploymentsPage(*list, *f, ctx_.machine,
+                                          events.ok() ? *events : std::vector<store::ProgramEvent>{}),
                     {{"Cache-Control", "no-store"}}};
   }
 

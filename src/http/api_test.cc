@@ -198,6 +198,18 @@ TEST_F(ApiTest, ThePageEscapesRepositoryControlledText) {
   EXPECT_NE(r.body.find("succeeded"), std::string::npos);
 }
 
+TEST_F(ApiTest, ThePageShowsProgramRestarts) {
+  ASSERT_TRUE(store_->AddProgramEvent({0, "hello", Now(), "restarted", "main-<b>", 4242,
+                                       "pid 41 killed by SIGSEGV after 3.0 s up"})
+                  .ok());
+  Response r = Get("/deployments");
+  EXPECT_NE(r.body.find("Program events"), std::string::npos);
+  EXPECT_NE(r.body.find("restarted"), std::string::npos);
+  EXPECT_NE(r.body.find("killed by SIGSEGV"), std::string::npos);
+  EXPECT_NE(r.body.find("main-&lt;b&gt;"), std::string::npos);
+  EXPECT_EQ(Get("/deployments?project=other").body.find("Program events"), std::string::npos);
+}
+
 TEST_F(ApiTest, ActionsNeedTheTokenWhenOneIsSet) {
   UseToken("t0k");
   const std::string body = R"({"ref": "main", "actor": "alice"})";

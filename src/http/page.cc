@@ -47,7 +47,8 @@ std::string HtmlEscape(std::string_view s) {
 
 std::string RenderDeploymentsPage(const std::vector<store::Deployment>& list,
                                   const store::DeploymentFilter& filter,
-                                  const std::string& machine) {
+                                  const std::string& machine,
+                                  const std::vector<store::ProgramEvent>& events) {
   std::string h;
   h += "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
@@ -90,6 +91,19 @@ std::string RenderDeploymentsPage(const std::vector<store::Deployment>& list,
     std::string link = "/deployments?before=" + std::to_string(list.back().id);
     if (!filter.project.empty()) link += "&amp;project=" + HtmlEscape(filter.project);
     h += "<nav><a href=\"" + link + "\">Older deployments →</a></nav>";
+  }
+  if (!events.empty()) {
+    h += "<h2>Program events</h2><table><thead><tr><th>Time (UTC)</th><th>Project</th>"
+         "<th>Event</th><th>Version</th><th>PID</th><th>Detail</th></tr></thead><tbody>";
+    for (const auto& e : events) {
+      h += "<tr><td><time datetime=\"" + FormatRfc3339(e.at) + "\">" +
+           FormatRfc3339(e.at).substr(0, 19).replace(10, 1, " ") + "</time></td><td>" +
+           HtmlEscape(e.project) + "</td><td>" + HtmlEscape(e.kind) + "</td><td><code>" +
+           HtmlEscape(e.version) + "</code></td><td>" +
+           (e.pid ? std::to_string(e.pid) : std::string("—")) + "</td><td>" +
+           HtmlEscape(e.detail) + "</td></tr>";
+    }
+    h += "</tbody></table>";
   }
   h += "</body></html>\n";
   return h;

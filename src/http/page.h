@@ -11,8 +11,10 @@
 namespace anthill::http {
 
 std::string HtmlEscape(std::string_view s);
+// `events`: the programs' recent exits and restarts, shown under the table.
 std::string RenderDeploymentsPage(const std::vector<store::Deployment>& list,
-                                  const store::DeploymentFilter& filter, const std::string& machine);
+                                  const store::DeploymentFilter& filter, const std::string& machine,
+                                  const std::vector<store::ProgramEvent>& events = {});
 std::string NotFoundPage(const std::string& path);
 
 }  // namespace anthill::http
