@@ -90,6 +90,10 @@ void AnthillTest::StopAnthill() {
   int status = 0;
   waitpid(anthill_->pid(), &status, 0);
   anthill_.reset();
+  // A clean stop exits 0: a sanitizer report at exit (a leak) or a crash
+  // while shutting down must fail the test, not pass unseen.
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "anthill did not stop cleanly: status " << status;
 }
 
 std::pair<int, std::string> AnthillTest::RunCli(const std::vector<std::string>& args) {

@@ -185,6 +185,34 @@ TEST_F(TriggersTest, FiveQuickPushesCoalesceIntoAtMostTwoBuilds) {
   EXPECT_NE(AppGet("/").find("main-" + pushed[4].substr(0, 8)), std::string::npos);
 }
 
+TEST_F(TriggersTest, QuietPeriodLetsABurstOfPushesSettleIntoOneBuild) {
+  ProjectOptions o;
+  o.poll = "0";
+  o.extra = "quiet_period = \"2s\"\n";
+  WriteConfig(o);
+  StartAnthill();
+  ASSERT_EQ(WaitFinished(Head(origin()))["status"], "succeeded");
+  std::vector<std::string> pushed;
+  for (int i = 0; i < 3; ++i) {
+    pushed.push_back(CommitChange("burst " + std::to_string(i)));
+    auto [code, out] = RunCli({"notify", "hello", "-c", config_path_.string(), "--ref",
+                               "refs/heads/main", "--commit", pushed.back()});
+    ASSERT_EQ(code, 0) << out;
+  }
+  json queue = Api("/api/v1/queue");
+  EXPECT_NE(queue["projects"][0]["waiting"]["reason"].get<std::string>().find("quiet period"),
+            std::string::npos)
+      << queue.dump(1);
+  json last = WaitFinished(pushed[2]);
+  EXPECT_EQ(last["status"], "succeeded") << last.dump(1);
+  json all = Deployments();
+  for (int i = 0; i < 2; ++i) {
+    json d = DeploymentsOf(all, pushed[i])[0];
+    EXPECT_EQ(d["status"], "cancelled") << d.dump(1);
+    EXPECT_TRUE(d["steps"].empty()) << "nothing was built during the quiet period";
+  }
+}
+
 TEST_F(TriggersTest, CancelDuringBuildStopsItAndKeepsTheOldVersion) {
   ProjectOptions o;
   o.build = GatedBuild();
