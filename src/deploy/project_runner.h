@@ -167,7 +167,6 @@ class ProjectRunner {
   int64_t restarts_ = 0;           // of the running version
   bool restarting_ = false;        // waiting out the backoff
   std::string last_exit_;          // how the program last exited on its own
-  std::unique_ptr<Event> supervise_wake_;
 
   std::vector<int> listeners_;                          // fds, in `listen` order
   std::unique_ptr<supervise::NotifySocket> notify_;     // of the newest start
@@ -179,6 +178,7 @@ class ProjectRunner {
   std::unique_ptr<Event> poll_wake_;
   std::unique_ptr<Event> work_wake_;
   std::unique_ptr<Event> slot_wake_;
+  std::unique_ptr<Event> supervise_wake_;  // a new program to watch, or a decision made
 };
 
 }  // namespace anthill::deploy

@@ -164,7 +164,9 @@ TEST_F(TriggersTest, FiveQuickPushesCoalesceIntoAtMostTwoBuilds) {
     auto [code, out] = RunCli({"notify", "hello", "-c", config_path_.string(), "--ref",
                                "refs/heads/main", "--commit", pushed.back()});
     ASSERT_EQ(code, 0) << out;
-    if (i == 0) ASSERT_TRUE(WaitStep(WaitQueued(pushed[0]), "build", "running"));
+    if (i == 0) {
+      ASSERT_TRUE(WaitStep(WaitQueued(pushed[0]), "build", "running"));
+    }
   }
   OpenGate();
   json last = WaitFinished(pushed[4]);
