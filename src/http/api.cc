@@ -100,6 +100,7 @@ class Api {
     if (p == "/api/v1/projects") return Only(req, "GET", [&] { return Projects(); });
     if (p == "/api/v1/deployments") return Only(req, "GET", [&] { return Deployments(req); });
     if (p == "/api/v1/queue") return Only(req, "GET", [&] { return Queue(); });
+    if (p == "/metrics") return Only(req, "GET", [&] { return Metrics(); });
     if (p == "/api/v1/hooks") return Only(req, "GET", [&] { return Hooks(req); });
     static const std::string kHooks = "/hooks/";
     if (p.rfind(kHooks, 0) == 0) {
@@ -254,6 +255,62 @@ class Api {
     return Response{200, "text/plain; charset=utf-8", text,
                     {{"X-Log-Size", std::to_string(size)}, {"X-Log-Offset", std::to_string(from)},
                      {"Cache-Control", "no-store"}}};
+  }
+
+  // Prometheus text exposition format (version 0.0.4).
+  Response Metrics() {
+    auto label = [](const std::string& v) {
+      std::string out;
+      for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+          out += "\\n";
+          continue;
+        }
+        out += c;
+      }
+      return out;
+    };
+    std::string m;
+    auto help = [&](const char* name, const char* type, const char* text) {
+      m += std::string("# HELP ") + name + " " + text + "\n# TYPE " + name + " " + type + "\n";
+    };
+    help("anthill_up", "gauge", "1 while Anthill serves.");
+    m += "anthill_up 1\n";
+    help("anthill_deployments_total", "counter", "Deployments recorded, by project and status.");
+    if (auto counts = ctx_.store->CountDeployments(); counts.ok()) {
+      for (const auto& c : *counts) {
+        m += "anthill_deployments_total{project=\"" + label(c.project) + "\",status=\"" +
+             std::string(store::ToString(c.status)) + "\"} " + std::to_string(c.count) + "\n";
+      }
+    }
+    const auto projects = ctx_.controller->Projects();
+    help("anthill_program_running", "gauge", "1 when the project's program runs.");
+    for (const auto& p : projects) {
+      m += "anthill_program_running{project=\"" + label(p.name) + "\"} " +
+           (p.pid != 0 ? "1" : "0") + "\n";
+    }
+    help("anthill_program_healthy", "gauge", "1 when the running program passed its health check.");
+    for (const auto& p : projects) {
+      m += "anthill_program_healthy{project=\"" + label(p.name) + "\"} " +
+           (p.health == "healthy" ? "1" : "0") + "\n";
+    }
+    help("anthill_program_restarts", "gauge", "Automatic restarts of the running version.");
+    for (const auto& p : projects) {
+      m += "anthill_program_restarts{project=\"" + label(p.name) + "\"} " +
+           std::to_string(p.restarts) + "\n";
+    }
+    help("anthill_queue_waiting", "gauge", "1 when a deployment waits in the project's queue.");
+    for (const auto& q : ctx_.controller->Queue()) {
+      m += "anthill_queue_waiting{project=\"" + label(q.project) + "\"} " +
+           (q.waiting ? "1" : "0") + "\n";
+    }
+    help("anthill_builds_running", "gauge", "Builds holding a slot now.");
+    m += "anthill_builds_running " + std::to_string(ctx_.controller->builds_running()) + "\n";
+    help("anthill_max_parallel_builds", "gauge", "[server] max_parallel_builds.");
+    m += "anthill_max_parallel_builds " + std::to_string(ctx_.controller->max_parallel_builds()) +
+         "\n";
+    return Response{200, "text/plain; version=0.0.4; charset=utf-8", m, {}};
   }
 
   Response Queue() {

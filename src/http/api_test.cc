@@ -198,6 +198,22 @@ TEST_F(ApiTest, ThePageEscapesRepositoryControlledText) {
   EXPECT_NE(r.body.find("succeeded"), std::string::npos);
 }
 
+TEST_F(ApiTest, MetricsInPrometheusTextFormat) {
+  AddDeployment("hello");
+  AddDeployment("hello");
+  Response r = Get("/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type.rfind("text/plain; version=0.0.4", 0), 0u);
+  EXPECT_NE(r.body.find("anthill_up 1\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("# TYPE anthill_deployments_total counter\n"), std::string::npos);
+  EXPECT_NE(r.body.find("anthill_deployments_total{project=\"hello\",status=\"succeeded\"} 2\n"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("anthill_program_running{project=\"hello\"} 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("anthill_queue_waiting{project=\"hello\"} 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("anthill_max_parallel_builds 1\n"), std::string::npos);
+}
+
 TEST_F(ApiTest, ThePageShowsProgramRestarts) {
   ASSERT_TRUE(store_->AddProgramEvent({0, "hello", Now(), "restarted", "main-<b>", 4242,
                                        "pid 41 killed by SIGSEGV after 3.0 s up"})

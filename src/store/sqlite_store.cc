@@ -295,6 +295,19 @@ class SqliteStore : public Store {
     return out;
   }
 
+  Result<std::vector<StatusCount>> CountDeployments() override {
+    Stmt s(*db_,
+           "SELECT project, status, count(*) FROM deployments GROUP BY project, status "
+           "ORDER BY project, status");
+    std::vector<StatusCount> out;
+    while (s.Step()) {
+      auto status = ParseDeploymentStatus(s.Text(1));
+      if (status) out.push_back({s.Text(0), *status, s.Int(2)});
+    }
+    if (!s.status().ok()) return s.status().Prefixed("store: count deployments");
+    return out;
+  }
+
   Result<int64_t> AddProgramEvent(const ProgramEvent& e) override {
     Stmt s(*db_,
            "INSERT INTO program_events (project, at, kind, version, pid, detail) "

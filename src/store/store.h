@@ -39,6 +39,14 @@ class Store {
   virtual Result<std::optional<Deployment>> LatestDeployment(
       std::string_view project, std::optional<DeploymentStatus> status = std::nullopt) = 0;
 
+  // How many deployments each (project, status) has, for /metrics.
+  struct StatusCount {
+    std::string project;
+    DeploymentStatus status;
+    int64_t count = 0;
+  };
+  virtual Result<std::vector<StatusCount>> CountDeployments() = 0;
+
   // Marks every step and deployment still queued or running as interrupted
   // at `now` with error `why`, and returns how many deployments it touched.
   // Called once at start-up: those rows belong to a previous life.

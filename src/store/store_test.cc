@@ -199,6 +199,25 @@ TEST_F(StoreTest, HookEventsAreStoredRawAndReplaysRecognised) {
   EXPECT_EQ(store_->ListHookEvents(10, list->front().id)->size(), 3u);
 }
 
+TEST_F(StoreTest, CountsDeploymentsByProjectAndStatus) {
+  for (const char* p : {"hello", "hello", "other"}) {
+    Deployment d = Sample(p);
+    d.status = DeploymentStatus::kSucceeded;
+    ASSERT_TRUE(store_->CreateDeployment(d).ok());
+  }
+  Deployment failed = Sample("hello");
+  failed.status = DeploymentStatus::kFailed;
+  ASSERT_TRUE(store_->CreateDeployment(failed).ok());
+  auto counts = store_->CountDeployments();
+  ASSERT_TRUE(counts.ok()) << counts.error();
+  ASSERT_EQ(counts->size(), 3u);
+  EXPECT_EQ((*counts)[0].project, "hello");
+  EXPECT_EQ((*counts)[0].status, DeploymentStatus::kFailed);
+  EXPECT_EQ((*counts)[0].count, 1);
+  EXPECT_EQ((*counts)[1].count, 2);
+  EXPECT_EQ((*counts)[2].project, "other");
+}
+
 TEST_F(StoreTest, ProgramEventsAndHolds) {
   ProgramEvent e{0, "hello", FromUnixMillis(1000), "exited", "main-aaaaaaaa", 42,
                  "killed by SIGSEGV after 3.0 s up"};
