@@ -41,27 +41,13 @@ std::string Ago(const std::string& rfc3339) {
   return FormatDuration(d) + " ago";
 }
 
-// GETs target from the daemon named in the config and parses the JSON body.
-Result<json> GetJson(const config::Config& cfg, const std::string& target) {
-  auto r = http::Fetch("GET", cfg.server.listen, target, "", cfg.server.token);
-  if (!r.ok()) return r.status();
-  json body = json::parse(r->body, nullptr, false);
-  if (body.is_discarded()) return Status::Error("the daemon answered with bad JSON");
-  if (r->status >= 400) {
-    return Status::Error("the daemon said " + std::to_string(r->status) + ": " +
-                         Str(body, "error"));
-  }
-  return body;
-}
-
-// Sends a JSON body to the daemon; the answer's JSON, or an error with the
-// daemon's reason.
+// Sends `body` (none when null) to the daemon named in the config; the
+// answer's JSON, or an error with the daemon's reason.
 Result<json> SendJson(const config::Config& cfg, const std::string& method,
-                      const std::string& target, const json& body, int* status = nullptr) {
+                      const std::string& target, const json& body) {
   auto r = http::Fetch(method, cfg.server.listen, target, body.is_null() ? "" : body.dump(),
                        cfg.server.token);
   if (!r.ok()) return r.status();
-  if (status) *status = r->status;
   json answer = json::parse(r->body, nullptr, false);
   if (answer.is_discarded()) return Status::Error("the daemon answered with bad JSON");
   if (r->status >= 400) {
@@ -69,6 +55,17 @@ Result<json> SendJson(const config::Config& cfg, const std::string& method,
                          Str(answer, "error"));
   }
   return answer;
+}
+
+Result<json> GetJson(const config::Config& cfg, const std::string& target) {
+  return SendJson(cfg, "GET", target, nullptr);
+}
+
+// Prints a failed action's error; its exit code: refused by the daemon, or
+// the daemon not reached.
+int ReportActionError(const Status& s) {
+  std::cerr << "anthill: " << s.message() << "\n";
+  return s.message().rfind("the daemon said", 0) == 0 ? kExitRefused : kExitUnreachable;
 }
 
 // Who is acting, for the record: the login name.
@@ -119,10 +116,7 @@ int Follow(const config::Config& cfg, int64_t id, bool as_json) {
 int Act(const config::Config& cfg, const std::string& target, const json& body, bool wait,
         bool as_json) {
   auto answer = SendJson(cfg, "POST", target, body);
-  if (!answer.ok()) {
-    std::cerr << "anthill: " << answer.error() << "\n";
-    return answer.error().rfind("the daemon said", 0) == 0 ? kExitRefused : kExitUnreachable;
-  }
+  if (!answer.ok()) return ReportActionError(answer.status());
   const json& dep = (*answer)["deployment"];
   if (!wait || !dep.is_number()) {
     std::cout << (as_json ? answer->dump() : Str(*answer, "message")) << "\n";
@@ -400,10 +394,7 @@ int Main(int argc, char** argv) {
                            "/api/v1/deployments/" + std::to_string(cancel_id) +
                                "?actor=" + http::PercentEncode(actor),
                            nullptr);
-    if (!answer.ok()) {
-      std::cerr << "anthill: " << answer.error() << "\n";
-      return answer.error().rfind("the daemon said", 0) == 0 ? kExitRefused : kExitUnreachable;
-    }
+    if (!answer.ok()) return ReportActionError(answer.status());
     std::cout << Str(*answer, "message") << "\n";
     return 0;
   }

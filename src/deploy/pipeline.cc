@@ -304,6 +304,15 @@ asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
   co_return Status::Ok();
 }
 
+asio::awaitable<Status> ProjectRunner::CheckHealth() {
+  auto program = program_;
+  fs::path dir = releases_.PathOf(release_);
+  const supervise::HealthContext hc{dir, Environment({ref_, commit_, version_}, dir.string())};
+  Status s = co_await supervise::WaitHealthy(*program, project_.health, hc);
+  if (program == program_) healthy_ = s.ok();
+  co_return s;
+}
+
 asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
   a.previous = program_;
   a.prev_release = release_;
@@ -328,12 +337,7 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
     if (!s.ok()) co_return s.Prefixed("start failed");
   }
   StepRecord step(ctx_.store, a.d.id, project_.name, "healthcheck");
-  supervise::HealthContext hc{releases_.PathOf(a.d.release),
-                              Environment(a.c, releases_.PathOf(a.d.release).string())};
-  Status s = step.End(co_await supervise::WaitHealthy(*program_, project_.health, hc));
-  if (!s.ok()) co_return s;
-  healthy_ = true;
-  co_return Status::Ok();
+  co_return step.End(co_await CheckHealth());
 }
 
 asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
@@ -346,7 +350,7 @@ asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
   }
   {
     StepRecord step(ctx_.store, a.d.id, project_.name, "healthcheck");
-    Status s = step.End(co_await WaitReady(a));
+    Status s = step.End(co_await WaitReady());
     if (!s.ok()) co_return s;
   }
   healthy_ = true;
@@ -358,11 +362,9 @@ asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
   co_return step.End(Status::Ok());
 }
 
-asio::awaitable<Status> ProjectRunner::WaitReady(const Attempt& a) {
+asio::awaitable<Status> ProjectRunner::WaitReady() {
+  if (!project_.ready_notify) co_return co_await CheckHealth();
   auto program = program_;
-  fs::path dir = releases_.PathOf(a.d.release);
-  supervise::HealthContext hc{dir, Environment(a.c, dir.string())};
-  if (!project_.ready_notify) co_return co_await supervise::WaitHealthy(*program, project_.health, hc);
   auto deadline = std::chrono::steady_clock::now() + project_.health.timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (notify_ && notify_->ready()) co_return Status::Ok();
@@ -410,13 +412,7 @@ asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& r
     co_return step.End(Status::Error("no previous release to roll back to"));
   }
   Status s = co_await StartRelease(a.prev_release, a.prev_ref, a.prev_version, a.prev_commit);
-  if (s.ok()) {
-    fs::path dir = releases_.PathOf(a.prev_release);
-    supervise::HealthContext hc{
-        dir, Environment({a.prev_ref, a.prev_commit, a.prev_version}, dir.string())};
-    s = co_await supervise::WaitHealthy(*program_, project_.health, hc);
-    healthy_ = s.ok();
-  }
+  if (s.ok()) s = co_await CheckHealth();
   co_return step.End(s.Prefixed("rollback to " + a.prev_version + " failed"));
 }
 

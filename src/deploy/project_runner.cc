@@ -83,6 +83,10 @@ std::string ProjectRunner::RuleRef() const {
   return project_.tags.empty() ? "refs/heads/" + project_.branch : "";
 }
 
+std::string ProjectRunner::RefOfVersion(const std::string& version) const {
+  return project_.tags.empty() ? RuleRef() : "refs/tags/" + version;
+}
+
 std::vector<std::string> ProjectRunner::Environment(const Candidate& c,
                                                     const std::string& release_dir) const {
   build::Identity id{project_.name, c.commit, c.version, c.ref, ctx_.machine, release_dir};
@@ -554,7 +558,7 @@ asio::awaitable<void> ProjectRunner::Recover() {
     commit_ = p.commit;
     release_ = p.release;
     started_at_ = p.started_at;
-    ref_ = project_.tags.empty() ? RuleRef() : "refs/tags/" + p.version;
+    ref_ = RefOfVersion(p.version);
     spdlog::info("project {}: re-adopted {} (pid {})", project_.name, p.version, p.pid);
     const supervise::HealthContext no_context;
     auto probe = co_await supervise::ProbeOnce(project_.health, no_context, Duration(2000));
@@ -569,23 +573,19 @@ asio::awaitable<void> ProjectRunner::Recover() {
     version_ = p.version;
     commit_ = p.commit;
     release_ = p.release;
-    ref_ = project_.tags.empty() ? RuleRef() : "refs/tags/" + p.version;
+    ref_ = RefOfVersion(p.version);
     spdlog::info("project {}: stopped by hand; not started", project_.name);
     co_return;
   }
   // The recorded release is the last one known to run (`current` may be ahead
   // of it if Anthill died mid-swap): bring that back.
   if (releases_.Exists(p.release)) {
-    std::string ref = project_.tags.empty() ? RuleRef() : "refs/tags/" + p.version;
+    const std::string ref = RefOfVersion(p.version);
     Status s = co_await StartRelease(p.release, ref, p.version, p.commit);
     if (s.ok()) {
       spdlog::info("project {}: started {} again (pid {})", project_.name, p.version,
                    program_->pid());
-      fs::path dir = releases_.PathOf(p.release);
-      const supervise::HealthContext hc{dir,
-                                        Environment({ref, p.commit, p.version}, dir.string())};
-      Status health = co_await supervise::WaitHealthy(*program_, project_.health, hc);
-      healthy_ = health.ok();
+      Status health = co_await CheckHealth();
       if (!health.ok()) spdlog::warn("project {}: {}", project_.name, health.message());
     } else {
       spdlog::error("project {}: could not start {} again: {}", project_.name, p.version,
@@ -678,11 +678,7 @@ asio::awaitable<void> ProjectRunner::SuperviseLoop() {
         ++restarts_;
         RecordEvent("restarted", program_->pid(),
                     "pid " + std::to_string(old_pid) + " " + last_exit_);
-        fs::path dir = releases_.PathOf(release_);
-        supervise::HealthContext hc{dir, Environment({ref_, commit_, version_}, dir.string())};
-        auto program = program_;
-        Status health = co_await supervise::WaitHealthy(*program, project_.health, hc);
-        if (program == program_) healthy_ = health.ok();
+        (void)co_await CheckHealth();
         break;
       }
       RecordEvent("restart_failed", 0, started.message() + "; next try in " + FormatDuration(backoff));
@@ -737,11 +733,7 @@ ActionOutcome ProjectRunner::StartProgram(const std::string& actor) {
           co_return;
         }
         RecordEvent("started", program_->pid(), "by " + actor);
-        fs::path dir = releases_.PathOf(release);
-        supervise::HealthContext hc{dir, Environment({ref, commit, version}, dir.string())};
-        auto program = program_;
-        Status health = co_await supervise::WaitHealthy(*program, project_.health, hc);
-        if (program == program_) healthy_ = health.ok();
+        (void)co_await CheckHealth();
       },
       asio::detached);
   return ActionOutcome{202, 0, "starting " + project_.name + " " + version_};

@@ -121,7 +121,7 @@ class ProjectRunner {
   boost::asio::awaitable<Status> SwapInWithoutDowntime(Attempt& a);
   // Until the new program is ready: READY=1 (ready = "notify") or its health
   // check; fails when it exits first or the health timeout passes.
-  boost::asio::awaitable<Status> WaitReady(const Attempt& a);
+  boost::asio::awaitable<Status> WaitReady();
 
   std::filesystem::path ProjectDir() const;
   std::filesystem::path BuildLog(int64_t deployment_id) const;
@@ -129,6 +129,12 @@ class ProjectRunner {
   std::vector<std::string> Environment(const Candidate& c, const std::string& release_dir) const;
   Duration NextPollDelay();
   std::string RuleRef() const;  // "refs/heads/<branch>", or "" for tag projects
+  // The ref a recorded version came from: the branch, or the tag it is named after.
+  std::string RefOfVersion(const std::string& version) const;
+  // Waits for the program StartRelease just started (release_, ref_, ...) to
+  // pass its health check, and records healthy_ unless another program took
+  // its place meanwhile.
+  boost::asio::awaitable<Status> CheckHealth();
 
   Context ctx_;
   config::Project project_;

@@ -13,16 +13,17 @@ struct NotifySocket::Impl {
   explicit Impl(asio::any_io_executor ex) : socket(ex) {}
   Datagram::socket socket;
   char buffer[4096];
-  bool* ready = nullptr;  // cleared when the NotifySocket goes away
+  bool ready = false;
+  int messages = 0;
 };
 
 NotifySocket::NotifySocket(std::filesystem::path path, std::shared_ptr<Impl> impl)
-    : path_(std::move(path)), impl_(std::move(impl)) {
-  impl_->ready = &ready_;
-}
+    : path_(std::move(path)), impl_(std::move(impl)) {}
+
+bool NotifySocket::ready() const { return impl_->ready; }
+int NotifySocket::messages() const { return impl_->messages; }
 
 NotifySocket::~NotifySocket() {
-  impl_->ready = nullptr;
   boost::system::error_code ec;
   impl_->socket.close(ec);
   std::error_code fs_ec;
@@ -58,13 +59,14 @@ namespace {
 void ReceiveLoop(std::shared_ptr<NotifySocket::Impl> impl) {
   impl->socket.async_receive(
       asio::buffer(impl->buffer), [impl](const boost::system::error_code& ec, size_t n) {
-        if (ec || impl->ready == nullptr) return;  // closed
+        if (ec) return;  // closed
+        ++impl->messages;
         std::string message(impl->buffer, n);
         size_t at = 0;
         for (;;) {
           size_t end = message.find('\n', at);
           std::string line = message.substr(at, end == std::string::npos ? end : end - at);
-          if (line == "READY=1") *impl->ready = true;
+          if (line == "READY=1") impl->ready = true;
           if (end == std::string::npos) break;
           at = end + 1;
         }

@@ -24,7 +24,9 @@ class NotifySocket {
 
   const std::filesystem::path& path() const { return path_; }
   // True once a message with a line "READY=1" arrived.
-  bool ready() const { return ready_; }
+  bool ready() const;
+  // How many messages arrived (any content).
+  int messages() const;
 
   struct Impl;  // shared with the pending read, which may outlive this object
 
@@ -34,7 +36,6 @@ class NotifySocket {
 
   std::filesystem::path path_;
   std::shared_ptr<Impl> impl_;
-  bool ready_ = false;
 };
 
 }  // namespace anthill::supervise

@@ -36,8 +36,9 @@ TEST(NotifySocket, ReadyOnlyAfterAReadyLineFromAnotherProcess) {
       io,
       [&]() -> boost::asio::awaitable<void> {
         send("STATUS=warming up");
-        for (int i = 0; i < 20; ++i) co_await SleepFor(Duration(5));
-        ready_after_status = (*sock)->ready();
+        // Waits on the condition (the message was read), with a deadline.
+        for (int i = 0; i < 2000 && (*sock)->messages() < 1; ++i) co_await SleepFor(Duration(5));
+        ready_after_status = (*sock)->messages() != 1 || (*sock)->ready();
         send("STATUS=serving\\nREADY=1");
         for (int i = 0; i < 2000 && !(*sock)->ready(); ++i) co_await SleepFor(Duration(5));
         ready_at_end = (*sock)->ready();
