@@ -12,6 +12,10 @@ std::string_view Trim(std::string_view s);
 bool StartsWith(std::string_view s, std::string_view prefix);
 // Last `max_bytes` of text, starting at a line boundary when one is near.
 std::string Tail(std::string_view text, size_t max_bytes);
+// Decodes %XX escapes, and '+' as a space when plus_is_space (query strings,
+// form bodies). A '%' not followed by two hex digits is kept as it is and,
+// when `malformed` is given, sets *malformed.
+std::string PercentDecode(std::string_view s, bool plus_is_space, bool* malformed = nullptr);
 // True when s is 40 lowercase hex digits.
 bool IsFullSha(std::string_view s);
 

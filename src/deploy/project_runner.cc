@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "base/strings.h"
 #include "build/environment.h"
 #include "os/process.h"
 #include "os/sockets.h"
@@ -23,9 +24,6 @@ namespace {
 // Long enough to mean "until woken".
 constexpr Duration kForever{24LL * 3600 * 1000};
 
-bool IsCommit(const std::string& s) {
-  return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 }  // namespace
 
@@ -470,7 +468,7 @@ ActionOutcome ProjectRunner::Notify(const std::string& ref, const std::string& c
   if (project_.tags.empty() && !ref.empty() && ref != RuleRef() && ref != project_.branch) {
     return ActionOutcome{200, 0, "ref " + ref + " is not the deployed branch " + RuleRef()};
   }
-  if (project_.tags.empty() && IsCommit(commit)) {
+  if (project_.tags.empty() && IsFullSha(commit)) {
     Candidate c{RuleRef(), commit, git::VersionLabel(RuleRef(), commit)};
     return OfferAutomatic(c, trigger, actor);
   }

@@ -7,8 +7,6 @@
 
 namespace anthill::http {
 
-// "%2Fa+b" -> "/a b" when plus_is_space (query strings), else "/a+b".
-std::string PercentDecode(std::string_view s, bool plus_is_space);
 // Escapes everything but unreserved characters (RFC 3986): safe in a path
 // segment or a query value.
 std::string PercentEncode(std::string_view s);

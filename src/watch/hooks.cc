@@ -76,32 +76,12 @@ Status CheckHmacHeader(const Headers& headers, const std::string& name,
   return Status::Ok();
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding: %XX escapes and '+' for space.
+// application/x-www-form-urlencoded decoding: %XX escapes and '+' for space;
+// nullopt for a malformed escape.
 std::optional<std::string> FormDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = HexValue(s[i + 1]);
-      int lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
+  bool malformed = false;
+  std::string out = PercentDecode(s, /*plus_is_space=*/true, &malformed);
+  if (malformed) return std::nullopt;
   return out;
 }
 
