@@ -110,7 +110,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   } else {
     if (a.c.commit.empty()) {
       // A manual deploy names a ref; which commit it is, git says now.
-      phase_ = "building";
+      phase_ = Phase::kBuilding;
       auto resolved = co_await Resolve(r.ref);
       if (resolved.ok()) {
         a.c = *resolved;
@@ -130,7 +130,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
     }
   }
   if (outcome.ok() && !Cancelled()) {
-    phase_ = "swapping";
+    phase_ = Phase::kSwapping;
     outcome = co_await SwapIn(a);
     if (!outcome.ok() && !shutting_down_) {
       Status back = co_await RollBack(a, outcome.message());
@@ -187,7 +187,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
 asio::awaitable<bool> ProjectRunner::AcquireBuildSlot() {
   queue::BuildSlots* slots = ctx_.build_slots;
   if (slots == nullptr) co_return true;
-  phase_ = "waiting for a build slot";
+  phase_ = Phase::kWaitingForSlot;
   for (;;) {
     if (Cancelled()) {
       slots->Forget(slot_wake_.get());
@@ -197,7 +197,7 @@ asio::awaitable<bool> ProjectRunner::AcquireBuildSlot() {
     if (slots->TryAcquire(slot_wake_.get())) break;
     co_await slot_wake_->Wait(kForeverish);
   }
-  phase_ = "building";
+  phase_ = Phase::kBuilding;
   co_return true;
 }
 

@@ -81,6 +81,16 @@ std::string ProjectRunner::RuleRef() const {
   return project_.tags.empty() ? "refs/heads/" + project_.branch : "";
 }
 
+const char* ProjectRunner::PhaseName(Phase p) {
+  switch (p) {
+    case Phase::kWaitingForSlot: return "waiting for a build slot";
+    case Phase::kBuilding: return "building";
+    case Phase::kSwapping: return "swapping";
+    case Phase::kNone: break;
+  }
+  return "";
+}
+
 std::string ProjectRunner::RefOfVersion(const std::string& version) const {
   return project_.tags.empty() ? RuleRef() : "refs/tags/" + version;
 }
@@ -148,7 +158,7 @@ QueueState ProjectRunner::Queue() const {
   };
   q.running = load(queue_.running());
   q.waiting = load(queue_.waiting());
-  if (queue_.running()) q.running_phase = phase_;
+  if (queue_.running()) q.running_phase = PhaseName(phase_);
   if (queue_.waiting()) {
     TimePoint ready = queue_.ReadyAt(project_.quiet_period);
     if (queue_.running()) {
@@ -260,7 +270,7 @@ asio::awaitable<void> ProjectRunner::WorkLoop() {
     stopper_ = std::make_shared<os::CommandStopper>();
     if (shutting_down_) stopper_->Stop();
     co_await Execute(r);
-    phase_.clear();
+    phase_ = Phase::kNone;
     queue_.FinishRunning();
   }
   --loops_running_;
@@ -488,7 +498,7 @@ std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string
   }
   const queue::Request* running = queue_.mutable_running();
   if (!running || running->deployment_id != id) return std::nullopt;
-  if (phase_ == "swapping") {
+  if (swapping()) {
     return ActionOutcome{409, id,
                          "deployment " + std::to_string(id) +
                              " is already swapping the program; use rollback instead"};
@@ -499,7 +509,7 @@ std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string
     slot_wake_->Set();
   }
   return ActionOutcome{202, id,
-                       "deployment " + std::to_string(id) + " is being cancelled (" + phase_ + ")"};
+                       "deployment " + std::to_string(id) + " is being cancelled (" + PhaseName(phase_) + ")"};
 }
 
 // --- Start-up ----------------------------------------------------------------
@@ -643,7 +653,7 @@ asio::awaitable<void> ProjectRunner::SuperviseLoop() {
     if (p->stop_requested()) continue;
     // A deployment swapping programs sees the exit itself (start or health
     // check fails) and rolls back.
-    if (phase_ == "swapping") continue;
+    if (swapping()) continue;
 
     auto up = std::chrono::duration_cast<Duration>(steady_clock::now() - p->watched_since());
     if (up >= kMaxBackoff) backoff = kFirstBackoff;  // it ran well for a while
@@ -670,7 +680,7 @@ asio::awaitable<void> ProjectRunner::SuperviseLoop() {
       co_await supervise_wake_->Wait(backoff);
       restarting_ = false;
       backoff = std::min(backoff * 2, kMaxBackoff);
-      if (shutting_down_ || program_ != p || held_ || phase_ == "swapping") break;
+      if (shutting_down_ || program_ != p || held_ || swapping()) break;
       Status started = co_await StartRelease(release_, ref_, version_, commit_);
       if (started.ok()) {
         ++restarts_;
@@ -685,7 +695,7 @@ asio::awaitable<void> ProjectRunner::SuperviseLoop() {
 }
 
 ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
-  if (phase_ == "swapping") {
+  if (swapping()) {
     return ActionOutcome{409, 0, "a deployment is swapping the program; try when it has ended"};
   }
   held_ = true;
@@ -709,7 +719,7 @@ ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
 }
 
 ActionOutcome ProjectRunner::StartProgram(const std::string& actor) {
-  if (phase_ == "swapping") {
+  if (swapping()) {
     return ActionOutcome{409, 0, "a deployment is swapping the program; try when it has ended"};
   }
   held_ = false;

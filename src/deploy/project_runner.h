@@ -159,7 +159,12 @@ class ProjectRunner {
 
   // The queue, and the running deployment's phase and controls.
   queue::ProjectQueue queue_;
-  std::string phase_;         // "", "waiting for a build slot", "building", "swapping"
+  // Where the running deployment is. Past kSwapping the old program may be
+  // stopped: no cancel, no automatic restart in between.
+  enum class Phase { kNone, kWaitingForSlot, kBuilding, kSwapping };
+  static const char* PhaseName(Phase p);
+  bool swapping() const { return phase_ == Phase::kSwapping; }
+  Phase phase_ = Phase::kNone;
   std::string cancelled_by_;  // set when the running deployment is cancelled
   std::shared_ptr<os::CommandStopper> stopper_;  // the running deployment's commands
 

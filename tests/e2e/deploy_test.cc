@@ -21,7 +21,7 @@ const json* FindStep(const json& d, const std::string& name) {
 }
 
 TEST_F(AnthillTest, FirstDeployServesTheCommitAndRecordsEveryStep) {
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   StartAnthill();
   json d = WaitFinished(sha);
   ASSERT_FALSE(d.is_null());
@@ -55,7 +55,7 @@ TEST_F(AnthillTest, FirstDeployServesTheCommitAndRecordsEveryStep) {
 }
 
 TEST_F(AnthillTest, NewCommitRedeploysWithANewProcess) {
-  std::string first = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string first = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
   int64_t old_pid = Project()["pid"];
@@ -74,7 +74,7 @@ TEST_F(AnthillTest, NewCommitRedeploysWithANewProcess) {
 }
 
 TEST_F(AnthillTest, FailedBuildKeepsTheOldVersionServingAndIsNotRetried) {
-  std::string good = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string good = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
   int64_t pid = Project()["pid"];
@@ -108,7 +108,7 @@ TEST_F(AnthillTest, FailedBuildKeepsTheOldVersionServingAndIsNotRetried) {
 }
 
 TEST_F(AnthillTest, CrashingVersionIsRolledBack) {
-  std::string good = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string good = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
 
@@ -129,7 +129,7 @@ TEST_F(AnthillTest, CrashingVersionIsRolledBack) {
 }
 
 TEST_F(AnthillTest, UnhealthyVersionIsRolledBackAfterTheHealthTimeout) {
-  std::string good = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string good = Head();
   WriteConfig({.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
                          "/healthz\", timeout = \"1s\", interval = \"50ms\" }"});
   StartAnthill();
@@ -174,7 +174,7 @@ TEST_F(AnthillTest, ProgramThatIgnoresSigtermIsKilledAfterStopTimeout) {
 }
 
 TEST_F(AnthillTest, RestartedAnthillAdoptsTheRunningProgramWithoutRedeploying) {
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   int64_t pid = Project()["pid"];
@@ -193,7 +193,7 @@ TEST_F(AnthillTest, RestartedAnthillAdoptsTheRunningProgramWithoutRedeploying) {
 }
 
 TEST_F(AnthillTest, CliListsStatusAndDeployments) {
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   auto [code, out] = RunCli({"status", "-c", config_path_.string()});
@@ -213,7 +213,7 @@ TEST_F(AnthillTest, CliListsStatusAndDeployments) {
 }
 
 TEST_F(AnthillTest, DeploymentsPageShowsTheRecord) {
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   int status = 0;

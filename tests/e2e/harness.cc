@@ -36,10 +36,14 @@ void AnthillTest::TearDown() {
   }
 }
 
+std::string AnthillTest::Head() const {
+  return std::string(Trim(testing::Sh(origin(), "git rev-parse HEAD")));
+}
+
 std::string AnthillTest::Commit(const std::string& message) {
   testing::Sh(origin(), "git add -A && " + std::string(kGitIdentity) +
                             " commit -q --allow-empty -m '" + message + "'");
-  return std::string(Trim(testing::Sh(origin(), "git rev-parse HEAD")));
+  return Head();
 }
 
 std::string AnthillTest::CommitChange(const std::string& message) {

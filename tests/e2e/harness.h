@@ -35,6 +35,8 @@ class AnthillTest : public ::testing::Test {
 
   // The origin repository: a copy of examples/hello, committed on main.
   std::filesystem::path origin() const { return dir_ / "origin"; }
+  // The commit origin's main points at (40 hex).
+  std::string Head() const;
   // Commits the current state of origin/ with message; returns the full sha.
   std::string Commit(const std::string& message);
   // Changes the greeting so the next commit differs, and commits.

@@ -52,7 +52,7 @@ class SuperviseTest : public AnthillTest {
 
 TEST_F(SuperviseTest, AProgramThatDiesIsRestartedWithGrowingBackoffAndRecorded) {
   StartAnthill();
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   int64_t first = Project()["pid"];
 
@@ -85,7 +85,7 @@ TEST_F(SuperviseTest, RestartNeverLeavesAnExitedProgramStopped) {
   o.extra = "restart = \"never\"\n";
   WriteConfig(o);
   StartAnthill();
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   int64_t pid = Project()["pid"];
   kill(static_cast<pid_t>(pid), SIGTERM);
@@ -102,7 +102,7 @@ TEST_F(SuperviseTest, RestartNeverLeavesAnExitedProgramStopped) {
 
 TEST_F(SuperviseTest, StoppedByHandStaysStoppedAcrossRestartsUntilStarted) {
   StartAnthill();
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   auto [code, out] = RunCli({"stop", "hello", "-c", config_path_.string()});
   ASSERT_EQ(code, 0) << out;
@@ -133,7 +133,7 @@ TEST_F(SuperviseTest, LogsShowTheProgramAndBuildOutputAndRotateBySize) {
   o.extra = "log_max_size = 4096\n";
   WriteConfig(o);
   StartAnthill();
-  std::string sha = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string sha = Head();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   auto [code, out] = RunCli({"logs", "hello", "-c", config_path_.string()});
   EXPECT_EQ(code, 0) << out;

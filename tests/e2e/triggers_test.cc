@@ -19,10 +19,6 @@ std::vector<std::string> StepNames(const json& d) {
   return names;
 }
 
-std::string Head(const fs::path& repo) {
-  return testing::Sh(repo, "git rev-parse HEAD").substr(0, 40);
-}
-
 // Every deployment of `commit`, newest first.
 json DeploymentsOf(const json& all, const std::string& commit) {
   json out = json::array();
@@ -76,7 +72,7 @@ TEST_F(TriggersTest, PostReceiveHookCallingNotifyDeploysWithoutPolling) {
   chmod((bare / "hooks/post-receive").c_str(), 0755);
 
   StartAnthill();
-  std::string first = Head(origin());
+  std::string first = Head();
   ASSERT_EQ(WaitFinished(first)["status"], "succeeded") << "poll = 0 still looks once at start";
 
   std::string second = CommitChange("pushed");
@@ -97,7 +93,7 @@ TEST_F(TriggersTest, SignedGithubPushDeploysAndBadOrReplayedOnesDoNot) {
   o.extra = "webhook_secret = \"s3cret\"\n";
   WriteConfig(o);
   StartAnthill();
-  ASSERT_EQ(WaitFinished(Head(origin()))["status"], "succeeded");
+  ASSERT_EQ(WaitFinished(Head())["status"], "succeeded");
 
   std::string sha = CommitChange("via webhook");
   json payload{{"ref", "refs/heads/main"},
@@ -155,7 +151,7 @@ TEST_F(TriggersTest, FiveQuickPushesCoalesceIntoAtMostTwoBuilds) {
   WriteConfig(o);
   OpenGate();
   StartAnthill();
-  ASSERT_EQ(WaitFinished(Head(origin()))["status"], "succeeded");
+  ASSERT_EQ(WaitFinished(Head())["status"], "succeeded");
   CloseGate();
 
   std::vector<std::string> pushed;
@@ -193,7 +189,7 @@ TEST_F(TriggersTest, QuietPeriodLetsABurstOfPushesSettleIntoOneBuild) {
   o.extra = "quiet_period = \"2s\"\n";
   WriteConfig(o);
   StartAnthill();
-  ASSERT_EQ(WaitFinished(Head(origin()))["status"], "succeeded");
+  ASSERT_EQ(WaitFinished(Head())["status"], "succeeded");
   std::vector<std::string> pushed;
   for (int i = 0; i < 3; ++i) {
     pushed.push_back(CommitChange("burst " + std::to_string(i)));
@@ -221,7 +217,7 @@ TEST_F(TriggersTest, CancelDuringBuildStopsItAndKeepsTheOldVersion) {
   WriteConfig(o);
   OpenGate();
   StartAnthill();
-  std::string first = Head(origin());
+  std::string first = Head();
   ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
   int64_t pid = Project()["pid"];
   CloseGate();
@@ -252,7 +248,7 @@ TEST_F(TriggersTest, TagRuleDeploysTheNewestMatchingTagAndAMovedTag) {
   ProjectOptions o;
   o.rule = "tags = \"release-*\"";
   WriteConfig(o);
-  std::string one = Head(origin());
+  std::string one = Head();
   testing::Sh(origin(), "git tag release-9 && git tag other-99");
   StartAnthill();
   json d = WaitFinished(one);
@@ -280,7 +276,7 @@ TEST_F(TriggersTest, RollbackWithoutBuildingPinsTheBadCommitAndDeployReuses) {
   o.server_extra = "token = \"t0k\"\n";
   WriteConfig(o);
   StartAnthill();
-  std::string good = Head(origin());
+  std::string good = Head();
   ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
   std::string bad = CommitChange("the one we regret");
   ASSERT_EQ(WaitFinished(bad)["status"], "succeeded");
@@ -351,7 +347,7 @@ TEST_F(TriggersTest, MaxParallelBuildsMakesTheSecondProjectWaitForASlot) {
   EXPECT_EQ(queue["builds_running"], 1);
   EXPECT_EQ(queue["max_parallel_builds"], 1);
   OpenGate();
-  std::string sha = Head(origin());
+  std::string sha = Head();
   ASSERT_TRUE(testing::WaitUntil(
       [&] {
         int done = 0;

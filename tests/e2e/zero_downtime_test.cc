@@ -25,7 +25,7 @@ class ZeroDowntimeTest : public AnthillTest {
 TEST_F(ZeroDowntimeTest, NewVersionStartsBesideTheOldAndNoRequestFails) {
   Configure();
   StartAnthill();
-  std::string first = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string first = Head();
   ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
   int64_t old_pid = Project()["pid"];
 
@@ -60,7 +60,7 @@ TEST_F(ZeroDowntimeTest, NewVersionStartsBesideTheOldAndNoRequestFails) {
 TEST_F(ZeroDowntimeTest, AVersionThatNeverGetsReadyIsStoppedAndTheOldNeverNoticed) {
   Configure();
   StartAnthill();
-  std::string first = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string first = Head();
   ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
   int64_t old_pid = Project()["pid"];
 
@@ -77,7 +77,7 @@ TEST_F(ZeroDowntimeTest, AVersionThatNeverGetsReadyIsStoppedAndTheOldNeverNotice
 TEST_F(ZeroDowntimeTest, ARestartedAnthillTakesTheSocketBackFromTheProgram) {
   Configure();
   StartAnthill();
-  std::string first = testing::Sh(origin(), "git rev-parse HEAD").substr(0, 40);
+  std::string first = Head();
   ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
   StopAnthill();
   StartAnthill();
