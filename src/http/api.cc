@@ -7,8 +7,10 @@
 
 #include "http/auth.h"
 #include "http/json.h"
+#include "http/live_events.h"
 #include "http/page.h"
 #include "http/webhooks.h"
+#include "ui/assets.h"
 
 namespace anthill::http {
 
@@ -57,6 +59,11 @@ Result<store::DeploymentFilter> ReadFilter(const Request& req, int default_limit
     if (!v) return Status::Error("bad before '" + s + "' (a deployment id)");
     f.before_id = *v;
   }
+  if (std::string s = get("after"); !s.empty()) {
+    auto v = ParseId(s);
+    if (!v) return Status::Error("bad after '" + s + "' (a deployment id)");
+    f.after_id = *v;
+  }
   return f;
 }
 
@@ -96,7 +103,21 @@ class Api {
                         {{"Location", "/deployments"}}};
       });
     }
-    if (p == "/deployments") return Only(req, "GET", [&] { return DeploymentsPage(req); });
+    if (p == "/deployments") return Only(req, "GET", [&] { return Asset(req, "deployments.html"); });
+    if (p == "/projects") return Only(req, "GET", [&] { return Asset(req, "projects.html"); });
+    if (p.rfind("/deployments/", 0) == 0 && ParseId(std::string_view(p).substr(13))) {
+      return Only(req, "GET", [&] { return Asset(req, "deployment.html"); });
+    }
+    if (p.rfind("/ui/", 0) == 0 && ui::FindAsset(std::string_view(p).substr(4))) {
+      return Only(req, "GET", [&] { return Asset(req, p.substr(4)); });
+    }
+    if (p == "/api/v1/events") {
+      return Only(req, "GET", [&] {
+        auto it = req.query.find("project");
+        return LiveEvents(ctx_.store, ctx_.controller, ctx_.machine,
+                          it == req.query.end() ? "" : it->second);
+      });
+    }
     if (p == "/api/v1/projects") return Only(req, "GET", [&] { return Projects(); });
     if (p == "/api/v1/deployments") return Only(req, "GET", [&] { return Deployments(req); });
     if (p == "/api/v1/queue") return Only(req, "GET", [&] { return Queue(); });
@@ -152,6 +173,29 @@ class Api {
       return r;
     }
     return f();
+  }
+
+  // An embedded file of the web UI. The ETag is its content hash: browsers
+  // ask again each time (no-cache) and get a bodiless 304 while it is the same.
+  static Response Asset(const Request& req, const std::string& name) {
+    const ui::Asset* a = ui::FindAsset(name);
+    if (!a) return Error(500, "the web UI was built without " + name);
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"ETag", std::string(a->etag)},
+        {"Cache-Control", "no-cache"},
+        {"X-Content-Type-Options", "nosniff"}};
+    if (a->content_type.rfind("text/html", 0) == 0) {
+      // Pages run only their own scripts, take no part in frames, and send
+      // no referrer: defence in depth behind the escaping in the scripts.
+      headers.push_back({"Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"});
+      headers.push_back({"Referrer-Policy", "no-referrer"});
+    }
+    if (req.Header("if-none-match") == a->etag) {
+      return Response{304, std::string(a->content_type), "", std::move(headers)};
+    }
+    return Response{200, std::string(a->content_type), std::string(a->body), std::move(headers)};
   }
 
   Response Projects() {
@@ -347,7 +391,12 @@ class Api {
     auto d = ctx_.store->GetDeployment(id);
     if (!d.ok()) return Error(500, d.error());
     if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
-    return Json(200, ToJson(**d));
+    json out = ToJson(**d);
+    auto n = ctx_.store->DeploymentNeighbours(id, (*d)->project);
+    if (!n.ok()) return Error(500, n.error());
+    out["previous_id"] = n->previous ? json(n->previous) : json(nullptr);
+    out["next_id"] = n->next ? json(n->next) : json(nullptr);
+    return Json(200, out);
   }
 
   Response Log(const Request& req, int64_t id) {
@@ -360,18 +409,6 @@ class Api {
     std::stringstream ss;
     ss << f.rdbuf();
     return Response{200, "text/plain; charset=utf-8", ss.str(), {}};
-  }
-
-  Response DeploymentsPage(const Request& req) {
-    auto f = ReadFilter(req, 50);
-    if (!f.ok()) return Response{400, "text/plain; charset=utf-8", f.error() + "\n", {}};
-    auto list = ctx_.store->ListDeployments(*f);
-    if (!list.ok()) return Response{500, "text/plain; charset=utf-8", list.error() + "\n", {}};
-    auto events = ctx_.store->ListProgramEvents(f->project, 20);
-    return Response{200, "text/html; charset=utf-8",
-                    RenderDeploymentsPage(*list, *f, ctx_.machine,
-                                          events.ok() ? *events : std::vector<store::ProgramEvent>{}),
-                    {{"Cache-Control", "no-store"}}};
   }
 
   ApiContext ctx_;

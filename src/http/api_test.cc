@@ -5,6 +5,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <future>
 #include <thread>
 
 #include "http/auth.h"
@@ -189,13 +194,59 @@ TEST_F(ApiTest, OneDeploymentItsLogAndProjects) {
   EXPECT_EQ(json::parse(Get("/healthz").body)["status"], "ok");
 }
 
-TEST_F(ApiTest, ThePageEscapesRepositoryControlledText) {
-  AddDeployment("hello", "<script>alert(1)</script>");
-  Response r = Get("/deployments");
-  EXPECT_EQ(r.status, 200);
+TEST_F(ApiTest, PagesAndAssetsAreEmbeddedWithEtags) {
+  struct Case {
+    std::string target, type;
+  } cases[] = {{"/deployments", "text/html; charset=utf-8"},
+               {"/deployments/42", "text/html; charset=utf-8"},
+               {"/projects", "text/html; charset=utf-8"},
+               {"/ui/app.css", "text/css; charset=utf-8"},
+               {"/ui/deployments.js", "text/javascript; charset=utf-8"}};
+  for (const auto& c : cases) {
+    Response r = Get(c.target);
+    ASSERT_EQ(r.status, 200) << c.target;
+    EXPECT_EQ(r.content_type, c.type) << c.target;
+    std::map<std::string, std::string> h(r.headers.begin(), r.headers.end());
+    ASSERT_FALSE(h["ETag"].empty()) << c.target;
+    EXPECT_EQ(h["Cache-Control"], "no-cache");
+    // The same ETag back: 304 and no body.
+    Response again = Get(c.target, "GET", "", {{"if-none-match", h["ETag"]}});
+    EXPECT_EQ(again.status, 304) << c.target;
+    EXPECT_TRUE(again.body.empty());
+    EXPECT_EQ(Get(c.target, "GET", "", {{"if-none-match", "\"old\""}}).status, 200);
+  }
+  std::map<std::string, std::string> page(Get("/deployments").headers.begin(),
+                                          Get("/deployments").headers.end());
+  EXPECT_NE(page["Content-Security-Policy"].find("default-src 'self'"), std::string::npos);
+  EXPECT_NE(Get("/deployments").body.find("/ui/deployments.js"), std::string::npos);
+  EXPECT_EQ(Get("/deployments/x").status, 404);
+  EXPECT_EQ(Get("/ui/assets.cc").status, 404);
+  EXPECT_EQ(Get("/ui/../anthill.db").status, 404);
+}
+
+TEST_F(ApiTest, TheNotFoundPageEscapesThePathAndPointsTheWay) {
+  Response r = Get("/deployment/<script>alert(1)</script>");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
   EXPECT_EQ(r.body.find("<script>alert(1)"), std::string::npos);
   EXPECT_NE(r.body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
-  EXPECT_NE(r.body.find("succeeded"), std::string::npos);
+  EXPECT_NE(r.body.find("/deployments/&lt;number&gt;"), std::string::npos);
+  EXPECT_NE(r.body.find("href=\"/projects\""), std::string::npos);
+}
+
+TEST_F(ApiTest, PagingBackAndTheProjectsNeighbours) {
+  for (int i = 0; i < 5; ++i) AddDeployment(i % 2 ? "other" : "hello");  // hello: 1 3 5
+  json j = json::parse(Get("/api/v1/deployments?after=1&limit=2").body);
+  ASSERT_EQ(j["deployments"].size(), 2u);
+  EXPECT_EQ(j["deployments"][0]["id"], 3);
+  EXPECT_EQ(j["deployments"][1]["id"], 2);
+  EXPECT_EQ(Get("/api/v1/deployments?after=x").status, 400);
+  json d = json::parse(Get("/api/v1/deployments/3").body);
+  EXPECT_EQ(d["previous_id"], 1);
+  EXPECT_EQ(d["next_id"], 5);
+  d = json::parse(Get("/api/v1/deployments/5").body);
+  EXPECT_EQ(d["previous_id"], 3);
+  EXPECT_TRUE(d["next_id"].is_null());
 }
 
 TEST_F(ApiTest, MetricsInPrometheusTextFormat) {
@@ -212,18 +263,6 @@ TEST_F(ApiTest, MetricsInPrometheusTextFormat) {
   EXPECT_NE(r.body.find("anthill_program_running{project=\"hello\"} 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("anthill_queue_waiting{project=\"hello\"} 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("anthill_max_parallel_builds 1\n"), std::string::npos);
-}
-
-TEST_F(ApiTest, ThePageShowsProgramRestarts) {
-  ASSERT_TRUE(store_->AddProgramEvent({0, "hello", Now(), "restarted", "main-<b>", 4242,
-                                       "pid 41 killed by SIGSEGV after 3.0 s up"})
-                  .ok());
-  Response r = Get("/deployments");
-  EXPECT_NE(r.body.find("Program events"), std::string::npos);
-  EXPECT_NE(r.body.find("restarted"), std::string::npos);
-  EXPECT_NE(r.body.find("killed by SIGSEGV"), std::string::npos);
-  EXPECT_NE(r.body.find("main-&lt;b&gt;"), std::string::npos);
-  EXPECT_EQ(Get("/deployments?project=other").body.find("Program events"), std::string::npos);
 }
 
 TEST_F(ApiTest, ActionsNeedTheTokenWhenOneIsSet) {
@@ -440,6 +479,66 @@ TEST(Server, RealSocketsKeepAliveAndTheBodyLimit) {
                               "`anthill serve` running?)"),
             std::string::npos)
       << gone.error();
+}
+
+// Reads from `socket` until `needle` arrived or 10 s passed; returns all read.
+std::string ReadUntil(boost::asio::ip::tcp::socket& socket, boost::asio::streambuf& buf,
+                      const std::string& needle) {
+  auto& io = static_cast<boost::asio::io_context&>(socket.get_executor().context());
+  boost::system::error_code ec;
+  bool done = false;
+  boost::asio::async_read_until(socket, buf, needle,
+                                [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+  io.restart();
+  io.run_for(std::chrono::seconds(10));
+  if (!done) socket.cancel();
+  std::string all(boost::asio::buffers_begin(buf.data()), boost::asio::buffers_end(buf.data()));
+  return all;
+}
+
+TEST_F(ApiTest, EventsStreamEveryChangeOverARealSocket) {
+  boost::asio::io_context io;
+  Server server(io, api_);
+  ASSERT_TRUE(server.Listen("127.0.0.1:0").ok());
+  std::thread loop([&] { io.run(); });
+  auto on_io = [&](auto f) {  // the store belongs to the io thread
+    std::promise<void> done;
+    boost::asio::post(io, [&] { f(), done.set_value(); });
+    done.get_future().wait();
+  };
+
+  boost::asio::io_context cio;
+  boost::asio::ip::tcp::socket socket(cio);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  const std::string ask = "GET /api/v1/events?project=hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(ask));
+  boost::asio::streambuf buf;
+  std::string got = ReadUntil(socket, buf, "event: hello\ndata: {\"machine\":\"m1\"}\n\n");
+  EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
+  EXPECT_NE(got.find("Content-Type: text/event-stream"), std::string::npos) << got;
+  EXPECT_EQ(got.find("Content-Length"), std::string::npos) << got;
+  ASSERT_NE(got.find("event: hello"), std::string::npos) << got;
+
+  // A new deployment of this project, then its step: both are sent; another
+  // project's deployment is not.
+  on_io([&] { AddDeployment("other"); });
+  on_io([&] { AddDeployment("hello", "<b>alice</b>"); });
+  got = ReadUntil(socket, buf, "\"status\":\"succeeded\",\"steps\":[{");
+  EXPECT_NE(got.find("event: deployment\ndata: {"), std::string::npos) << got;
+  EXPECT_NE(got.find("\"actor\":\"<b>alice</b>\""), std::string::npos) << got;
+  EXPECT_EQ(got.find("\"project\":\"other\""), std::string::npos) << got;
+  // A program event of the project: its state follows.
+  on_io([&] { (void)store_->AddProgramEvent({0, "hello", Now(), "exited", "v", 1, "exit 1"}); });
+  got = ReadUntil(socket, buf, "event: project\ndata: {");
+  EXPECT_NE(got.find("event: project\ndata: {"), std::string::npos) << got;
+
+  // The client leaves; the server stops; the subscription ended with it.
+  socket.close();
+  boost::asio::post(io, [&] { server.Stop(); });
+  loop.join();
+  io.restart();
+  io.run();  // let the stream coroutine finish and drop its source
+  EXPECT_EQ(store_->changes().subscriber_count(), 0u);
 }
 
 }  // namespace

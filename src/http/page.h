@@ -1,20 +1,15 @@
-// Server-rendered HTML. Every value from the store is escaped: commit
-// messages, branch and actor names come from repositories and pushers.
+// Server-rendered HTML: only the 404 page now (the pages of the web UI are
+// files in src/ui/ that render the API's JSON in the browser). Every value
+// that came from a request or a repository is escaped.
 #pragma once
 
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include "store/records.h"
 
 namespace anthill::http {
 
 std::string HtmlEscape(std::string_view s);
-// `events`: the programs' recent exits and restarts, shown under the table.
-std::string RenderDeploymentsPage(const std::vector<store::Deployment>& list,
-                                  const store::DeploymentFilter& filter, const std::string& machine,
-                                  const std::vector<store::ProgramEvent>& events = {});
+// A 404 that helps: what was asked for, and where the pages and the API are.
 std::string NotFoundPage(const std::string& path);
 
 }  // namespace anthill::http

@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -25,6 +27,7 @@ namespace {
 
 constexpr size_t kBodyLimit = 1024 * 1024;  // webhooks and API calls are small
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kStreamKeepalive = std::chrono::seconds(15);
 
 }  // namespace
 
@@ -38,6 +41,7 @@ struct Server::Impl {
   Handler handler;
   tcp::acceptor acceptor;
   std::set<std::shared_ptr<beast::tcp_stream>> connections;
+  std::set<std::shared_ptr<asio::steady_timer>> stream_timers;  // cancelled by Stop()
   bool stopped = false;
 
   Impl(asio::io_context& io_, Handler h) : io(io_), handler(std::move(h)), acceptor(io_) {}
@@ -97,6 +101,10 @@ struct Server::Impl {
       } catch (const std::exception& e) {
         res = Response{500, "application/json", "{\"error\":\"internal error\"}\n", {}};
       }
+      if (res.events) {
+        co_await Stream(*stream, res, ec);
+        break;
+      }
       bool keep_alive = msg.keep_alive();
       co_await Write(*stream, res, keep_alive, ec);
       if (ec || !keep_alive) break;
@@ -104,6 +112,56 @@ struct Server::Impl {
     stream->socket().shutdown(tcp::socket::shutdown_send, ec);
     stream->close();
     connections.erase(stream);
+  }
+
+  // A text/event-stream response: headers without a length (the body ends
+  // when the connection does), then the source's frames as they come.
+  asio::awaitable<void> Stream(beast::tcp_stream& stream, const Response& r,
+                               boost::system::error_code& ec) {
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(r.status), 11};
+    head.set(bhttp::field::server, "anthill");
+    head.set(bhttp::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) head.set(k, v);
+    head.keep_alive(false);
+    bhttp::response_serializer<bhttp::empty_body> serializer{head};
+    stream.expires_after(kIdleTimeout);
+    co_await bhttp::async_write_header(stream, serializer,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    stream.expires_never();  // a stream is idle by nature; writes notice a client that left
+
+    auto timer = std::make_shared<asio::steady_timer>(io);
+    auto woken = std::make_shared<bool>(false);
+    stream_timers.insert(timer);
+    // The source may outlive this loop (the route keeps it until it is
+    // dropped below), so the wake callback holds the timer, not the frame.
+    r.events->set_wake([timer, woken] {
+      *woken = true;
+      timer->cancel();
+    });
+    std::string frames = r.body;
+    while (!stopped) {
+      if (!frames.empty()) {
+        stream.expires_after(kIdleTimeout);  // a client that stops reading is dropped
+        co_await asio::async_write(stream, asio::buffer(frames),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        stream.expires_never();
+        if (ec) break;
+      }
+      bool keepalive_due = false;
+      if (!*woken) {
+        timer->expires_after(kStreamKeepalive);
+        boost::system::error_code wait_ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        keepalive_due = !wait_ec;
+      }
+      if (stopped) break;
+      *woken = false;
+      frames = r.events->Next();
+      if (frames.empty() && keepalive_due) frames = ": keepalive\n\n";
+    }
+    r.events->set_wake(nullptr);
+    stream_timers.erase(timer);
   }
 
   static asio::awaitable<void> Write(beast::tcp_stream& stream, const Response& r, bool keep_alive,
@@ -161,6 +219,7 @@ void Server::Stop() {
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
   for (auto& c : impl_->connections) c->socket().close(ec);
+  for (auto& t : impl_->stream_timers) t->cancel();
 }
 
 }  // namespace anthill::http

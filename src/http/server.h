@@ -27,11 +27,37 @@ struct Request {
   std::string Header(const std::string& lower_name) const;
 };
 
+// The source of a server-sent event stream (text/event-stream). The route
+// makes one; the server sends the Response's body first, then whatever Next()
+// returns each time the source calls Wake(), and a comment every 15 s so
+// that proxies keep the connection and a client that left is noticed. The
+// server drops the source when the client goes away or the server stops.
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+  // The frames due now ("event: x\ndata: y\n\n"...), "" when none.
+  virtual std::string Next() = 0;
+
+  // Called by the server: `wake` makes it call Next() soon.
+  void set_wake(std::function<void()> wake) { wake_ = std::move(wake); }
+
+ protected:
+  // Called by the source when it has something to send (cheap; may be
+  // called many times before the server gets to Next()).
+  void Wake() {
+    if (wake_) wake_();
+  }
+
+ private:
+  std::function<void()> wake_;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  std::shared_ptr<EventSource> events;  // set: a stream that stays open (body sent first)
 };
 
 using Handler = std::function<Response(const Request&)>;

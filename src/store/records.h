@@ -104,6 +104,8 @@ struct DeploymentFilter {
   std::string machine;   // empty: any
   std::optional<DeploymentStatus> status;
   int64_t before_id = 0; // >0: only ids below it (keyset paging, newest first)
+  int64_t after_id = 0;  // >0: only ids above it: the `limit` oldest of them, still
+                         // returned newest first (the page before, when paging back)
   int limit = 50;        // clamped to [1, 1000]
 };
 

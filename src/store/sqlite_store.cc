@@ -154,7 +154,9 @@ class SqliteStore : public Store {
     s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
     Status st = s.Run();
     if (!st.ok()) return st.Prefixed("store: insert deployment");
-    return db_->LastInsertId();
+    const int64_t id = db_->LastInsertId();
+    PublishDeployment(id);
+    return id;
   }
 
   Status UpdateDeployment(const Deployment& d) override {
@@ -166,7 +168,9 @@ class SqliteStore : public Store {
     s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
     s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
     s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
-    return s.Run().Prefixed("store: update deployment " + std::to_string(d.id));
+    Status st = s.Run().Prefixed("store: update deployment " + std::to_string(d.id));
+    if (st.ok()) PublishDeployment(d.id);
+    return st;
   }
 
   Result<int64_t> StartStep(int64_t deployment_id, std::string_view name,
@@ -176,14 +180,24 @@ class SqliteStore : public Store {
     s.Bind(4, ToUnixMillis(started_at));
     Status st = s.Run();
     if (!st.ok()) return st.Prefixed("store: insert step");
-    return db_->LastInsertId();
+    const int64_t id = db_->LastInsertId();
+    PublishDeployment(deployment_id);
+    return id;
   }
 
   Status FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
                     std::string_view error) override {
-    Stmt s(*db_, "UPDATE steps SET status=?2, finished_at=?3, error=?4 WHERE id=?1");
+    Stmt s(*db_,
+           "UPDATE steps SET status=?2, finished_at=?3, error=?4 WHERE id=?1 "
+           "RETURNING deployment_id");
     s.Bind(1, step_id).Bind(2, ToString(status)).Bind(3, ToUnixMillis(finished_at)).Bind(4, error);
-    return s.Run().Prefixed("store: finish step");
+    std::optional<int64_t> deployment_id;
+    if (s.Step()) deployment_id = s.Int(0);
+    while (s.Step()) {
+    }
+    if (!s.status().ok()) return s.status().Prefixed("store: finish step");
+    if (deployment_id) PublishDeployment(*deployment_id);
+    return Status::Ok();
   }
 
   Result<std::optional<Deployment>> GetDeployment(int64_t id) override {
@@ -200,22 +214,50 @@ class SqliteStore : public Store {
 
   Result<std::vector<Deployment>> ListDeployments(const DeploymentFilter& f) override {
     // Keyset paging on the primary key: "id < before" walks an index, so the
-    // thousandth page costs what the first does.
-    std::string sql = std::string("SELECT ") + kDeploymentColumns +
-                      " FROM deployments WHERE (?1 = '' OR project = ?1) AND (?2 = '' OR machine "
-                      "= ?2) AND (?3 = '' OR status = ?3) AND (?4 = 0 OR id < ?4) ORDER BY id "
-                      "DESC LIMIT ?5";
+    // thousandth page costs what the first does. Only the filters that are
+    // set appear in the SQL, so SQLite can pick the (project, id), (machine,
+    // id) or (status, id) index instead of scanning every row.
+    std::string where;
+    auto add = [&](const char* condition) { where += where.empty() ? " WHERE " : " AND "; where += condition; };
+    if (!f.project.empty()) add("project = ?1");
+    if (!f.machine.empty()) add("machine = ?2");
+    if (f.status) add("status = ?3");
+    if (f.before_id > 0) add("id < ?4");
+    if (f.after_id > 0) add("id > ?5");
+    // Paging back (after=) takes the oldest rows above the key, then turns
+    // them around so every page reads newest first.
+    const bool backwards = f.after_id > 0 && f.before_id <= 0;
+    std::string sql = std::string("SELECT ") + kDeploymentColumns + " FROM deployments" + where +
+                      (backwards ? " ORDER BY id ASC" : " ORDER BY id DESC") + " LIMIT ?6";
     Stmt s(*db_, sql);
-    int limit = std::clamp(f.limit, 1, 1000);
-    s.Bind(1, f.project).Bind(2, f.machine);
-    s.Bind(3, f.status ? ToString(*f.status) : std::string_view());
-    s.Bind(4, f.before_id).Bind(5, static_cast<int64_t>(limit));
+    if (!f.project.empty()) s.Bind(1, f.project);
+    if (!f.machine.empty()) s.Bind(2, f.machine);
+    if (f.status) s.Bind(3, ToString(*f.status));
+    if (f.before_id > 0) s.Bind(4, f.before_id);
+    if (f.after_id > 0) s.Bind(5, f.after_id);
+    s.Bind(6, static_cast<int64_t>(std::clamp(f.limit, 1, 1000)));
     std::vector<Deployment> list;
     while (s.Step()) list.push_back(ReadDeployment(s));
     if (!s.status().ok()) return s.status().Prefixed("store: list deployments");
+    if (backwards) std::reverse(list.begin(), list.end());
     Status st = LoadSteps(list);
     if (!st.ok()) return st;
     return list;
+  }
+
+  Result<Neighbours> DeploymentNeighbours(int64_t id, std::string_view project) override {
+    // Two index seeks on (project, id).
+    Stmt s(*db_,
+           "SELECT (SELECT max(id) FROM deployments WHERE project = ?1 AND id < ?2), "
+           "(SELECT min(id) FROM deployments WHERE project = ?1 AND id > ?2)");
+    s.Bind(1, project).Bind(2, id);
+    Neighbours n;
+    if (s.Step()) {
+      n.previous = s.MaybeInt(0).value_or(0);
+      n.next = s.MaybeInt(1).value_or(0);
+    }
+    if (!s.status().ok()) return s.status().Prefixed("store: neighbours");
+    return n;
   }
 
   Result<std::optional<Deployment>> LatestDeployment(
@@ -316,7 +358,9 @@ class SqliteStore : public Store {
     s.Bind(5, e.pid).Bind(6, e.detail);
     Status st = s.Run();
     if (!st.ok()) return st.Prefixed("store: program event");
-    return db_->LastInsertId();
+    const int64_t id = db_->LastInsertId();
+    PublishProject(e.project);
+    return id;
   }
 
   Result<std::vector<ProgramEvent>> ListProgramEvents(std::string_view project,
@@ -355,7 +399,9 @@ class SqliteStore : public Store {
     Stmt s(*db_, held ? "INSERT OR IGNORE INTO held_projects (project) VALUES (?1)"
                       : "DELETE FROM held_projects WHERE project = ?1");
     s.Bind(1, project);
-    return s.Run().Prefixed("store: hold");
+    Status st = s.Run().Prefixed("store: hold");
+    if (st.ok()) PublishProject(project);
+    return st;
   }
 
   Result<bool> IsHeld(std::string_view project) override {
@@ -373,13 +419,17 @@ class SqliteStore : public Store {
     s.Bind(1, p.project).Bind(2, p.pid).Bind(3, p.pgid);
     s.Bind(4, static_cast<int64_t>(p.start_ticks)).Bind(5, p.release).Bind(6, p.version);
     s.Bind(7, p.commit).Bind(8, p.deployment_id).Bind(9, ToUnixMillis(p.started_at));
-    return s.Run().Prefixed("store: put process");
+    Status st = s.Run().Prefixed("store: put process");
+    if (st.ok()) PublishProject(p.project);
+    return st;
   }
 
   Status DeleteProcess(std::string_view project) override {
     Stmt s(*db_, "DELETE FROM processes WHERE project=?1");
     s.Bind(1, project);
-    return s.Run().Prefixed("store: delete process");
+    Status st = s.Run().Prefixed("store: delete process");
+    if (st.ok()) PublishProject(project);
+    return st;
   }
 
   Result<std::optional<Process>> GetProcess(std::string_view project) override {

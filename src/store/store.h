@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "store/change_feed.h"
 #include "store/records.h"
 
 namespace anthill::store {
@@ -35,6 +36,13 @@ class Store {
   virtual Result<std::optional<Deployment>> GetDeployment(int64_t id) = 0;
   // Newest first (by id), with steps, filtered; see DeploymentFilter.
   virtual Result<std::vector<Deployment>> ListDeployments(const DeploymentFilter& f) = 0;
+  // The ids of the same project's deployments just before and after `id`
+  // (0 when there is none), for the detail page's previous/next links.
+  struct Neighbours {
+    int64_t previous = 0;
+    int64_t next = 0;
+  };
+  virtual Result<Neighbours> DeploymentNeighbours(int64_t id, std::string_view project) = 0;
   // The newest deployment of a project, or of a project with a given status.
   virtual Result<std::optional<Deployment>> LatestDeployment(
       std::string_view project, std::optional<DeploymentStatus> status = std::nullopt) = 0;
@@ -76,6 +84,21 @@ class Store {
   virtual Status DeleteProcess(std::string_view project) = 0;
   virtual Result<std::optional<Process>> GetProcess(std::string_view project) = 0;
   virtual Result<std::vector<Process>> ListProcesses() = 0;
+
+  // Every committed change to a deployment, its steps or a project's program
+  // is published here (not the start-up InterruptUnfinished: nobody listens yet).
+  ChangeFeed& changes() { return changes_; }
+
+ protected:
+  void PublishDeployment(int64_t id) const {
+    changes_.Publish({Change::Kind::kDeployment, id, {}});
+  }
+  void PublishProject(std::string_view project) const {
+    changes_.Publish({Change::Kind::kProject, 0, std::string(project)});
+  }
+
+ private:
+  ChangeFeed changes_;
 };
 
 // Opens (creating if needed) the SQLite database at `file` and brings its

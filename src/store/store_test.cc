@@ -116,6 +116,69 @@ TEST_F(StoreTest, ListIsNewestFirstFilteredAndPagedByKey) {
   EXPECT_EQ(store_->ListDeployments(big)->size(), 1u);
 }
 
+TEST_F(StoreTest, PagingBackWithAfterAndNeighbours) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store_->CreateDeployment(Sample(i % 2 ? "odd" : "even")).ok());
+  }
+  auto ids = [](const std::vector<Deployment>& list) {
+    std::vector<int64_t> out;
+    for (const auto& d : list) out.push_back(d.id);
+    return out;
+  };
+  DeploymentFilter f;
+  f.limit = 3;
+  f.after_id = 4;  // the page just newer than id 4: 7, 6, 5 (not 10, 9, 8)
+  EXPECT_EQ(ids(*store_->ListDeployments(f)), (std::vector<int64_t>{7, 6, 5}));
+  f.project = "odd";  // ids 2, 4, 6, 8, 10
+  EXPECT_EQ(ids(*store_->ListDeployments(f)), (std::vector<int64_t>{10, 8, 6}));
+  f.after_id = 0;
+  f.status = DeploymentStatus::kFailed;
+  EXPECT_TRUE(store_->ListDeployments(f)->empty());
+
+  auto n = store_->DeploymentNeighbours(6, "odd");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->previous, 4);
+  EXPECT_EQ(n->next, 8);
+  n = store_->DeploymentNeighbours(1, "even");
+  EXPECT_EQ(n->previous, 0);
+  EXPECT_EQ(n->next, 3);
+  EXPECT_EQ(store_->DeploymentNeighbours(10, "odd")->next, 0);
+}
+
+TEST_F(StoreTest, EveryCommittedChangeIsPublished) {
+  std::vector<std::string> seen;
+  auto sub = store_->changes().Subscribe([&](const Change& c) {
+    seen.push_back(c.kind == Change::Kind::kDeployment ? "d" + std::to_string(c.deployment_id)
+                                                       : "p:" + c.project);
+  });
+  Deployment d = Sample("hello");
+  d.id = *store_->CreateDeployment(d);
+  auto step = store_->StartStep(d.id, "build", Now());
+  ASSERT_TRUE(store_->FinishStep(*step, StepStatus::kSucceeded, Now(), "").ok());
+  d.status = DeploymentStatus::kSucceeded;
+  ASSERT_TRUE(store_->UpdateDeployment(d).ok());
+  Process p;
+  p.project = "hello";
+  p.pid = 1;
+  ASSERT_TRUE(store_->PutProcess(p).ok());
+  ProgramEvent e;
+  e.project = "hello";
+  e.kind = "exited";
+  ASSERT_TRUE(store_->AddProgramEvent(e).ok());
+  ASSERT_TRUE(store_->DeleteProcess("hello").ok());
+  ASSERT_TRUE(store_->SetHeld("hello", true).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"d1", "d1", "d1", "d1", "p:hello", "p:hello",
+                                            "p:hello", "p:hello"}));
+  // A failed write publishes nothing; an ended subscription hears nothing.
+  seen.clear();
+  EXPECT_FALSE(store_->StartStep(999, "build", Now()).ok());
+  EXPECT_TRUE(seen.empty());
+  sub.Reset();
+  (void)store_->CreateDeployment(Sample("hello"));
+  EXPECT_TRUE(seen.empty());
+  EXPECT_EQ(store_->changes().subscriber_count(), 0u);
+}
+
 TEST_F(StoreTest, InterruptUnfinishedTouchesOnlyUnfinishedRows) {
   Deployment done = Sample("a");
   done.status = DeploymentStatus::kSucceeded;

@@ -1,0 +1,75 @@
+#include "http/live_events.h"
+
+#include <set>
+
+#include "http/json.h"
+
+namespace anthill::http {
+
+namespace {
+
+std::string Frame(const char* event, const nlohmann::json& data) {
+  // dump() never emits a raw newline, so the JSON is one `data:` line.
+  return std::string("event: ") + event + "\ndata: " + data.dump() + "\n\n";
+}
+
+// Notes which records changed (cheap, inside the store's write) and reads
+// them only when the server asks for the next frames, so a burst of step
+// updates to one deployment costs one read and one frame.
+class ChangeStream : public EventSource {
+ public:
+  ChangeStream(store::Store* store, const deploy::Controller* controller, std::string project)
+      : store_(store), controller_(controller), project_(std::move(project)) {
+    subscription_ = store_->changes().Subscribe([this](const store::Change& c) {
+      if (c.kind == store::Change::Kind::kDeployment) {
+        deployments_.insert(c.deployment_id);
+      } else if (project_.empty() || c.project == project_) {
+        projects_.insert(c.project);
+      } else {
+        return;
+      }
+      Wake();
+    });
+  }
+
+  std::string Next() override {
+    std::string frames;
+    for (int64_t id : deployments_) {
+      auto d = store_->GetDeployment(id);
+      if (!d.ok() || !d->has_value()) continue;
+      if (!project_.empty() && (*d)->project != project_) continue;
+      frames += Frame("deployment", ToJson(**d));
+    }
+    deployments_.clear();
+    if (!projects_.empty()) {
+      for (const auto& p : controller_->Projects()) {
+        if (projects_.count(p.name)) frames += Frame("project", ToJson(p));
+      }
+      projects_.clear();
+    }
+    return frames;
+  }
+
+ private:
+  store::Store* store_;
+  const deploy::Controller* controller_;
+  std::string project_;
+  std::set<int64_t> deployments_;  // ordered: older changes are sent first
+  std::set<std::string> projects_;
+  store::ChangeFeed::Subscription subscription_;
+};
+
+}  // namespace
+
+Response LiveEvents(store::Store* store, const deploy::Controller* controller,
+                    const std::string& machine, const std::string& project) {
+  Response r;
+  r.content_type = "text/event-stream; charset=utf-8";
+  r.headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}};
+  // retry: how long a browser waits before reconnecting after a drop.
+  r.body = "retry: 2000\n\n" + Frame("hello", {{"machine", machine}});
+  r.events = std::make_shared<ChangeStream>(store, controller, project);
+  return r;
+}
+
+}  // namespace anthill::http
