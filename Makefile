@@ -66,6 +66,7 @@ bench: build
 	bench/push_to_serving.py $(BUILD)/anthill
 	bench/triggers.py $(BUILD)/anthill
 	bench/zero_downtime.py $(BUILD)/anthill
+	bench/ui_server.py $(BUILD)/anthill
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
