@@ -111,6 +111,11 @@ TEST_F(AnthillTest, EventsFollowANewDeploymentStepByStep) {
   // The final frame equals what the API answers.
   json api = Api("/api/v1/deployments/" + std::to_string(last["id"].get<int64_t>()));
   EXPECT_EQ(api["steps"], last["steps"]);
+
+  // Anthill stops cleanly (exit 0, promptly) while a client still listens,
+  // and the client sees the stream end.
+  StopAnthill();
+  EXPECT_EQ(events.Next(std::chrono::seconds(5)).first, "");
 }
 
 }  // namespace
