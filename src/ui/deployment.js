@@ -1,0 +1,192 @@
+// /deployments/{id}: the facts, an SVG Gantt chart of the steps, the steps'
+// table, and the build/test log, which follows the file while it grows.
+import {
+  connectEvents, el, elapsedMs, formatDuration, formatExact, getJson, isFinished, notice,
+  refreshRelativeTimes, relativeTime, shortSha, statusBadge,
+} from "/ui/common.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const id = Number(location.pathname.split("/").pop());
+let current = null;     // the deployment as last read
+let logOffset = 0;
+let logBusy = false;
+
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// Between 4 and 8 round tick steps over `total` ms.
+function tickStep(total) {
+  const steps = [100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000,
+                 600000, 900000, 1800000, 3600000];
+  return steps.find((s) => total / s <= 8) || Math.ceil(total / 8);
+}
+
+function drawTimeline(d) {
+  const chart = document.getElementById("timeline");
+  const now = Date.now();
+  const start = Date.parse(d.started_at);
+  const end = isFinished(d) ? Date.parse(d.finished_at)
+                            : Math.max(now, ...d.steps.map((s) => Date.parse(s.started_at)));
+  const total = Math.max(end - start, 1);
+  const width = 900, left = 110, right = 16, top = 24, row = 24, barHeight = 14;
+  const height = top + Math.max(d.steps.length, 1) * row + 8;
+  const x = (t) => left + ((t - start) / total) * (width - left - right);
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  chart.setAttribute("aria-label",
+                     `Timeline of ${d.steps.length} steps over ${formatDuration(total)}`);
+  const children = [];
+  const axis = svg("g", { class: "axis" });
+  const step = tickStep(total);
+  for (let t = 0; t <= total + 1; t += step) {
+    axis.append(svg("line", { x1: x(start + t), x2: x(start + t), y1: top - 6, y2: height - 4 }));
+    axis.append(svg("text", { x: x(start + t), y: 12, "text-anchor": "middle" },
+                    formatDuration(t)));
+  }
+  children.push(axis);
+  d.steps.forEach((s, i) => {
+    const y = top + i * row;
+    const s0 = Date.parse(s.started_at);
+    const s1 = s.finished_at ? Date.parse(s.finished_at) : now;
+    children.push(svg("text", { class: "label", x: left - 8, y: y + barHeight - 2, "text-anchor": "end" },
+                      s.name));
+    const bar = svg("rect", {
+      class: "bar", "data-step": s.name, "data-status": s.status,
+      x: x(s0), y, height: barHeight, rx: 2,
+      width: Math.max(x(s1) - x(s0), 2),
+    });
+    bar.append(svg("title", {}, `${s.name}: ${s.status}, ${formatDuration(elapsedMs(s, now))}` +
+                                (s.error ? ` (${s.error})` : "")));
+    children.push(bar);
+  });
+  if (d.steps.length === 0) {
+    children.push(svg("text", { x: left, y: top + 12 }, "No steps yet"));
+  }
+  chart.replaceChildren(...children);
+}
+
+function drawSteps(d) {
+  const tbody = document.querySelector("#steps tbody");
+  tbody.replaceChildren(...d.steps.map((s) => el("tr", { "data-step": s.name, "data-status": s.status },
+    el("th", { scope: "row" }, s.name),
+    el("td", {}, statusBadge(s.status)),
+    el("td", {}, el("time", { datetime: s.started_at }, formatExact(s.started_at))),
+    el("td", {}, s.finished_at ? el("time", { datetime: s.finished_at }, formatExact(s.finished_at)) : "—"),
+    el("td", { class: "num" }, s.finished_at ? formatDuration(s.duration_ms) : "running"),
+    el("td", { class: "error" }, s.error || ""))));
+  if (d.steps.length === 0) {
+    tbody.append(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No steps yet.")));
+  }
+}
+
+function fact(dl, term, ...value) {
+  dl.append(el("dt", {}, term), el("dd", {}, ...value));
+}
+
+function drawFacts(d) {
+  document.title = `#${d.id} ${d.project} · Anthill`;
+  const title = document.getElementById("title");
+  title.replaceChildren(`#${d.id} `, el("span", {}, d.project), " ", statusBadge(d.status));
+  const dl = document.getElementById("facts");
+  dl.replaceChildren();
+  fact(dl, "Version", d.from_version ? el("code", {}, d.from_version) : el("span", { class: "muted" }, "— (first)"),
+       el("span", { class: "arrow" }, "→"), el("code", {}, d.to_version));
+  fact(dl, "Commit", el("code", { title: d.to_commit }, d.to_commit),
+       d.from_commit ? el("span", { class: "muted" }, ` (from ${shortSha(d.from_commit)})`) : null);
+  fact(dl, "Ref", el("code", {}, d.ref));
+  fact(dl, "Trigger", `${d.trigger} · `, el("span", { class: "actor" }, d.actor));
+  fact(dl, "Machine", d.machine);
+  fact(dl, "Started", relativeTime(d.started_at), el("span", { class: "muted" }, ` (${formatExact(d.started_at)})`));
+  fact(dl, "Duration", isFinished(d) ? formatDuration(d.duration_ms) : `running for ${formatDuration(elapsedMs(d))}`);
+  if (d.release) fact(dl, "Release", el("code", {}, d.release));
+  if (d.error) fact(dl, "Error", el("span", { class: "error" }, d.error));
+}
+
+function drawNeighbours(d) {
+  const slot = (name, targetId, text) => {
+    const holder = document.getElementById(`${name}-slot`);
+    holder.replaceChildren(targetId
+      ? el("a", { id: name, href: `/deployments/${targetId}` }, text)
+      : el("span", { class: "muted", "aria-disabled": "true" }, text));
+  };
+  slot("previous", d.previous_id, "← Previous");
+  slot("next", d.next_id, "Next →");
+  document.getElementById("project-link").href = `/deployments?project=${encodeURIComponent(d.project)}`;
+  document.getElementById("project-link").textContent = `All deployments of ${d.project}`;
+}
+
+function draw(d) {
+  current = { ...current, ...d };
+  drawFacts(current);
+  drawTimeline(current);
+  drawSteps(current);
+}
+
+// Appends what the log gained since the last read.
+async function followLog() {
+  if (logBusy) return;
+  logBusy = true;
+  try {
+    const res = await fetch(`/api/v1/deployments/${id}/log?offset=${logOffset}`);
+    if (res.ok) {
+      const text = await res.text();
+      const size = Number(res.headers.get("X-Log-Size") || logOffset + text.length);
+      const pre = document.getElementById("log");
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      if (text) pre.append(text);
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+      logOffset = size < logOffset ? 0 : size;
+      if (!pre.textContent && isFinished(current)) pre.textContent = "(no build or test output)";
+    }
+  } catch {
+    // the next tick tries again
+  } finally {
+    logBusy = false;
+  }
+}
+
+async function main() {
+  if (!Number.isInteger(id) || id <= 0) {
+    notice("No such deployment.");
+    return;
+  }
+  await connectEvents({
+    hello: (h) => { document.getElementById("machine").textContent = h.machine ? `on ${h.machine}` : ""; },
+    deployment: (d) => {
+      if (current && d.project === current.project && d.id > id &&
+          (!current.next_id || d.id < current.next_id)) {
+        current.next_id = d.id;  // the project moved on: link the next one
+        drawNeighbours(current);
+      }
+      if (d.id !== id) return;
+      const wasRunning = current && !isFinished(current);
+      draw(d);
+      if (wasRunning && isFinished(d)) followLog();
+    },
+  });
+  try {
+    const d = await getJson(`/api/v1/deployments/${id}`);
+    draw(d);
+    drawNeighbours(d);
+  } catch (e) {
+    document.getElementById("title").textContent = `No deployment ${id}`;
+    notice(e.status === 404 ? `No deployment ${id}. See all deployments at /deployments.`
+                            : `Could not load deployment ${id}: ${e.message}`);
+    document.querySelector("main").append(el("p", {}, el("a", { href: "/deployments" }, "All deployments")));
+    return;
+  }
+  await followLog();
+  // While it runs: the log every second, the running bar grows every 500 ms.
+  setInterval(() => {
+    if (current && !isFinished(current)) followLog();
+  }, 1000);
+  setInterval(() => {
+    if (current && !isFinished(current)) drawTimeline(current);
+  }, 500);
+  setInterval(() => refreshRelativeTimes(), 10000);
+}
+
+main();
