@@ -18,10 +18,10 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-// Between 4 and 8 round tick steps over `total` ms.
+// A round tick step that puts at most 8 ticks over `total` ms.
 function tickStep(total) {
-  const steps = [100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000,
-                 600000, 900000, 1800000, 3600000];
+  const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000,
+                 120000, 300000, 600000, 900000, 1800000, 3600000];
   return steps.find((s) => total / s <= 8) || Math.ceil(total / 8);
 }
 
