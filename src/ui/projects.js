@@ -103,8 +103,9 @@ function renderCard(p, versions) {
   select.addEventListener("change", () => choices.set(p.name, select.value));
   const rollback = el("button", { class: "rollback", type: "button" }, "Roll back");
   rollback.addEventListener("click", () => act(p.name, "rollback", { version: select.value }, rollback));
-  card.append(el("div", { class: "actions" }, deploy,
-                 el("label", { for: selectId, class: "muted" }, "to ", select), rollback));
+  card.append(el("div", { class: "actions" },
+                 el("div", { class: "group" }, deploy),
+                 el("div", { class: "group" }, el("label", { for: selectId }, "Roll back to"), select, rollback)));
   card.append(message(p.name));
   card.append(el("a", { href: `/deployments?project=${encodeURIComponent(p.name)}` }, "Deployments of this project"));
   return card;

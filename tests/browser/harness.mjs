@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 export const TOKEN = "browser-test-token";
-const SOURCE = process.env.ANTHILL_SOURCE_DIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const BINARY = process.env.ANTHILL_BINARY || path.join(SOURCE, "build/anthill");
+export const SOURCE = process.env.ANTHILL_SOURCE_DIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const BINARY = path.resolve(process.env.ANTHILL_BINARY || path.join(SOURCE, "build/anthill"));
 
 function freePort() {
   return new Promise((resolve, reject) => {
