@@ -18,11 +18,11 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-// A round tick step that puts at most 8 ticks over `total` ms.
-function tickStep(total) {
+// A round tick step that puts at most `most` ticks over `total` ms.
+function tickStep(total, most) {
   const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000,
                  120000, 300000, 600000, 900000, 1800000, 3600000];
-  return steps.find((s) => total / s <= 8) || Math.ceil(total / 8);
+  return steps.find((s) => total / s <= most) || Math.ceil(total / most);
 }
 
 function drawTimeline(d) {
@@ -32,7 +32,9 @@ function drawTimeline(d) {
   const end = isFinished(d) ? Date.parse(d.finished_at)
                             : Math.max(now, ...d.steps.map((s) => Date.parse(s.started_at)));
   const total = Math.max(end - start, 1);
-  const width = 900, left = 110, right = 16, top = 24, row = 24, barHeight = 14;
+  // Drawn at the width it is shown at, so the labels keep their size on a phone.
+  const width = Math.max(Math.round(chart.getBoundingClientRect().width) || 900, 300);
+  const left = width < 500 ? 86 : 110, right = 16, top = 24, row = 24, barHeight = 14;
   const height = top + Math.max(d.steps.length, 1) * row + 8;
   const x = (t) => left + ((t - start) / total) * (width - left - right);
   chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -40,7 +42,7 @@ function drawTimeline(d) {
                      `Timeline of ${d.steps.length} steps over ${formatDuration(total)}`);
   const children = [];
   const axis = svg("g", { class: "axis" });
-  const step = tickStep(total);
+  const step = tickStep(total, Math.max(2, Math.min(8, Math.floor((width - left - right) / 70))));
   for (let t = 0; t <= total + 1; t += step) {
     axis.append(svg("line", { x1: x(start + t), x2: x(start + t), y1: top - 6, y2: height - 4 }));
     axis.append(svg("text", { x: x(start + t), y: 12, "text-anchor": "middle" },
@@ -187,6 +189,7 @@ async function main() {
     if (current && !isFinished(current)) drawTimeline(current);
   }, 500);
   setInterval(() => refreshRelativeTimes(), 10000);
+  window.addEventListener("resize", () => current && drawTimeline(current));
 }
 
 main();
