@@ -215,8 +215,8 @@ TEST_F(ApiTest, PagesAndAssetsAreEmbeddedWithEtags) {
     EXPECT_TRUE(again.body.empty());
     EXPECT_EQ(Get(c.target, "GET", "", {{"if-none-match", "\"old\""}}).status, 200);
   }
-  std::map<std::string, std::string> page(Get("/deployments").headers.begin(),
-                                          Get("/deployments").headers.end());
+  const Response shell = Get("/deployments");
+  std::map<std::string, std::string> page(shell.headers.begin(), shell.headers.end());
   EXPECT_NE(page["Content-Security-Policy"].find("default-src 'self'"), std::string::npos);
   EXPECT_NE(Get("/deployments").body.find("/ui/deployments.js"), std::string::npos);
   EXPECT_EQ(Get("/deployments/x").status, 404);
