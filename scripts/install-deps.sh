@@ -10,8 +10,9 @@ packages=(
   libgtest-dev libgmock-dev sqlite3 procps python3
   chromium  # the browser tests drive it through playwright-core
 )
-# Node.js and npm run the browser tests; a machine that has them (any
-# version >= 18) keeps its own, one without gets Debian's.
+# Node.js and npm run the browser tests; a machine that has them keeps its
+# own, one without gets Debian's. (playwright-core asks for Node >= 20;
+# npm_install below says so when the node found is older.)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
 fi
@@ -27,6 +28,11 @@ done
 npm_install() {
   local dir
   dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if (( major < 20 )); then
+    echo "install-deps: warning: node $(node --version 2>/dev/null) is older than 20, which playwright-core (tests/browser) needs" >&2
+  fi
   if [[ ! -d "$dir/node_modules/playwright-core" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
     echo "install-deps: npm ci in tests/browser"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

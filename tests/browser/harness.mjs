@@ -26,7 +26,8 @@ function freePort() {
 }
 
 // Waits for pred() to be truthy (it may be async); returns its value.
-export async function waitFor(pred, what, timeoutMs = 60000) {
+// With fatal, an "ended:" error from pred stops the wait at once.
+export async function waitFor(pred, what, timeoutMs = 60000, fatal = false) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
@@ -34,6 +35,7 @@ export async function waitFor(pred, what, timeoutMs = 60000) {
       last = await pred();
       if (last) return last;
     } catch (e) {
+      if (fatal && / ended: /.test(e.message)) throw e;
       last = e;
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -73,8 +75,15 @@ stop_timeout = "2s"
 `);
     const log = fs.openSync(path.join(this.dir, "anthill.log"), "a");
     this.process = spawn(BINARY, ["serve", "-c", "anthill.toml"], { cwd: this.dir, stdio: ["ignore", log, log] });
-    this.exited = new Promise((resolve) => this.process.on("exit", (code, signal) => resolve({ code, signal })));
-    await waitFor(async () => (await fetch(`${this.base}/healthz`)).ok, "anthill to answer", 30000);
+    this.exited = new Promise((resolve) => {
+      this.process.on("exit", (code, signal) => resolve({ code, signal }));
+      this.process.on("error", (error) => resolve({ code: null, signal: null, error: error.message }));
+    });
+    this.exited.then((r) => { this.result = r; });
+    await waitFor(async () => {
+      if (this.result) throw new Error(`anthill (${BINARY}) ended: ${JSON.stringify(this.result)}`);
+      return (await fetch(`${this.base}/healthz`)).ok;
+    }, "anthill to answer", 30000, true);
   }
 
   git(...args) {
@@ -106,13 +115,14 @@ stop_timeout = "2s"
   }
 
   async stop() {
-    if (this.process && this.process.exitCode === null) {
+    if (this.process && !this.result && this.process.exitCode === null) {
       this.process.kill("SIGTERM");
       const deadline = setTimeout(() => this.process.kill("SIGKILL"), 20000);
       this.result = await this.exited;
       clearTimeout(deadline);
     }
     // The deployed program keeps running by design: end whatever still works in our dir.
+    if (!this.dir) return;
     for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
       try {
         if (fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) process.kill(Number(pid), "SIGKILL");
@@ -130,8 +140,19 @@ stop_timeout = "2s"
     }
   }
 
+  // anthill's log and the tail of the deployed program's, for a failure report.
+  logs() {
+    let app = "";
+    try {
+      app = fs.readFileSync(path.join(this.dir, "data/logs/app/hello.log"), "utf8").slice(-4000);
+    } catch {
+      // never started
+    }
+    return `---- anthill.log ----\n${this.log()}\n---- logs/app/hello.log (tail) ----\n${app}`;
+  }
+
   remove() {
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -141,7 +162,9 @@ export async function launchBrowser() {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+    // Everything stays on loopback: no background, update or sync traffic.
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", "--disable-gpu"],
     viewport: { width: 1280, height: 800 },
   });
   const errors = [];

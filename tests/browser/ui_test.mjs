@@ -1,6 +1,7 @@
 // The web UI in a real browser (Debian's Chromium through playwright-core)
 // against a real Anthill deploying a real git repository.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { Anthill, TOKEN, launchBrowser, waitFor, waitLive } from "./harness.mjs";
 
@@ -10,27 +11,46 @@ describe("web UI", () => {
   const anthill = new Anthill();
   let browser;
   let first;  // the first deployment
+  let failed = false;  // any step or test failed: print anthill's logs at the end
 
-  before(async () => {
-    await anthill.start();
-    first = await anthill.finished(anthill.git("rev-parse", "HEAD"));
-    assert.equal(first.status, "succeeded", anthill.log());
-    browser = await launchBrowser();
+  // A test whose failure is remembered (node:test's own exit code is not set
+  // yet when a before hook failed).
+  const check = (name, fn) => test(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
   });
 
-  after(async (t) => {
-    if (browser) await browser.close();
-    await anthill.stop();
-    const failed = process.exitCode && process.exitCode !== 0;
-    if (failed || (anthill.result && anthill.result.code !== 0)) {
-      console.error("---- anthill.log ----\n" + anthill.log());
+  before(async () => {
+    try {
+      await anthill.start();
+      first = await anthill.finished(anthill.git("rev-parse", "HEAD"));
+      assert.equal(first.status, "succeeded", JSON.stringify(first));
+      browser = await launchBrowser();
+    } catch (e) {
+      failed = true;
+      throw e;
     }
-    anthill.remove();
+  });
+
+  after(async () => {
+    try {
+      if (browser) await browser.close();
+    } finally {
+      await anthill.stop();
+      if (failed || process.exitCode || (anthill.result && anthill.result.code !== 0)) {
+        console.error(anthill.logs());
+      }
+      anthill.remove();
+    }
     assert.deepEqual(anthill.result, { code: 0, signal: null }, "anthill stopped cleanly");
     assert.deepEqual(browser ? browser.errors : [], [], "no uncaught errors in the pages");
   });
 
-  test("the list shows the deployment", async () => {
+  check("the list shows the deployment", async () => {
     const page = await browser.context.newPage();
     await page.goto(`${anthill.base}/deployments`);
     const row = page.locator(`#deployments tbody tr[data-id="${first.id}"]`);
@@ -45,7 +65,7 @@ describe("web UI", () => {
     await page.close();
   });
 
-  test("a new push appears live, without a reload, and advances to succeeded", async () => {
+  check("a new push appears live, without a reload, and advances to succeeded", async () => {
     const page = await browser.context.newPage();
     await page.goto(`${anthill.base}/deployments`);
     await waitLive(page);
@@ -63,7 +83,7 @@ describe("web UI", () => {
     await page.close();
   });
 
-  test("filters live in the URL and a link restores them", async () => {
+  check("filters live in the URL and a link restores them", async () => {
     const page = await browser.context.newPage();
     await page.goto(`${anthill.base}/deployments`);
     await page.locator("#deployments tbody tr[data-id]").first().waitFor();
@@ -80,7 +100,7 @@ describe("web UI", () => {
     await page.close();
   });
 
-  test("the detail page draws one bar per step and shows the log", async () => {
+  check("the detail page draws one bar per step and shows the log", async () => {
     const page = await browser.context.newPage();
     const d = (await anthill.api(`/api/v1/deployments/${first.id}`)).body;
     await page.goto(`${anthill.base}/deployments/${d.id}`);
@@ -98,27 +118,29 @@ describe("web UI", () => {
     await page.close();
   });
 
-  test("a failed build shows a red bar and its error", async () => {
+  check("a failed build shows a red bar and its error", async () => {
     const page = await browser.context.newPage();
-    const fs = await import("node:fs");
     fs.appendFileSync(`${anthill.origin}/hello.c`, "\nthis does not compile\n");
     const sha = anthill.commit("break the build");
-    const failed = await anthill.finished(sha);
-    assert.equal(failed.status, "failed");
-    await page.goto(`${anthill.base}/deployments/${failed.id}`);
-    const bar = page.locator('svg#timeline rect.bar[data-step="build"]');
-    await bar.waitFor();
-    assert.equal(await bar.getAttribute("data-status"), "failed");
-    const fill = await bar.evaluate((b) => getComputedStyle(b).fill);
-    assert.match(fill, /rgb\((207, 34, 46|248, 81, 73)\)/, `the failed bar is red, not ${fill}`);
-    assert.match(await page.locator("#steps").innerText(), /build failed \(exit 2\)/);
-    // Put the source back for the next tests.
-    anthill.git("revert", "--no-edit", "HEAD");
-    await anthill.finished(anthill.git("rev-parse", "HEAD"));
-    await page.close();
+    try {
+      const broken = await anthill.finished(sha);
+      assert.equal(broken.status, "failed", JSON.stringify(broken));
+      await page.goto(`${anthill.base}/deployments/${broken.id}`);
+      const bar = page.locator('svg#timeline rect.bar[data-step="build"]');
+      await bar.waitFor();
+      assert.equal(await bar.getAttribute("data-status"), "failed");
+      const fill = await bar.evaluate((b) => getComputedStyle(b).fill);
+      assert.match(fill, /rgb\((207, 34, 46|248, 81, 73)\)/, `the failed bar is red, not ${fill}`);
+      assert.match(await page.locator("#steps").innerText(), /build failed \(exit 2\)/);
+    } finally {
+      // Put the source back for the next tests, whatever happened here.
+      anthill.git("revert", "--no-edit", "HEAD");
+      await anthill.finished(anthill.git("rev-parse", "HEAD"));
+      await page.close();
+    }
   });
 
-  test("repository-controlled text with <script> is shown as text", async () => {
+  check("repository-controlled text with <script> is shown as text", async () => {
     const res = await anthill.api("/api/v1/projects/hello/deploy", {
       method: "POST",
       headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
@@ -135,20 +157,30 @@ describe("web UI", () => {
       assert.equal(await actor.textContent(), XSS_ACTOR);
       assert.equal(await page.evaluate(() => window.__xss), undefined, `no script ran on ${path}`);
       assert.equal(await page.locator("main script, main img").count(), 0, `no element was made on ${path}`);
+      assert.equal(await page.evaluate(() => [...document.querySelectorAll("script, img")]
+        .filter((e) => e.textContent.includes("__xss") || e.getAttribute("onerror")).length), 0,
+                   `no <script> or <img onerror> with the actor's text anywhere on ${path}`);
     }
     await page.close();
   });
 
-  test("Roll back from /projects is refused without the token and works with it", async () => {
+  check("Roll back from /projects is refused without the token and works with it", async () => {
     const page = await browser.context.newPage();
     await page.goto(`${anthill.base}/projects`);
     const card = page.locator('article.project[data-project="hello"]');
     await card.waitFor();
-    const before = await anthill.deployments();
-    const current = (await anthill.api("/api/v1/projects")).body.projects[0].version;
     const target = first.to_version;
-    assert.notEqual(current, target);
-    await card.locator("select.rollback-version").selectOption(target);
+    if ((await anthill.api("/api/v1/projects")).body.projects[0].version === target) {
+      // The tests before did not move on from the first version (one failed?): push one.
+      const pushed = await anthill.finished(anthill.commit("a version to roll back from"));
+      assert.equal(pushed.status, "succeeded", JSON.stringify(pushed));
+    }
+    const before = await anthill.deployments();
+    const select = card.locator("select.rollback-version");
+    await page.waitForFunction((v) => [...document.querySelectorAll(
+      'article.project[data-project="hello"] select.rollback-version option')].some((o) => o.value === v),
+                               target, { timeout: 30000 });
+    await select.selectOption(target);
 
     // No token saved: the server says 401 and the card says why.
     await card.locator("button.rollback").click();
@@ -179,7 +211,7 @@ describe("web UI", () => {
     await page.close();
   });
 
-  test("unknown pages get a 404 that helps", async () => {
+  check("unknown pages get a 404 that helps", async () => {
     const page = await browser.context.newPage();
     const res = await page.goto(`${anthill.base}/deployment/7`);
     assert.equal(res.status(), 404);
