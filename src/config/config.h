@@ -20,6 +20,7 @@ struct HealthCheck {
   Duration timeout{30000};        // give up (deployment rolls back) after this
   Duration interval{200};         // time between probes
   Duration grace{1000};           // kind none: how long the program must stay up
+  Duration watch{10000};          // once healthy, probe this often and report "unhealthy"; 0 = never
 };
 
 struct Project {

@@ -294,7 +294,7 @@ asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
   release_ = release;
   ref_ = ref;
   started_at_ = Now();
-  healthy_ = false;
+  health_ = Health::kUnknown;
   store::Process p{project_.name, program_->pid(), program_->pid(), program_->start_ticks(),
                    release,       version,         commit,          last_deployment_id_,
                    *started_at_};
@@ -309,7 +309,7 @@ asio::awaitable<Status> ProjectRunner::CheckHealth() {
   fs::path dir = releases_.PathOf(release_);
   const supervise::HealthContext hc{dir, Environment({ref_, commit_, version_}, dir.string())};
   Status s = co_await supervise::WaitHealthy(*program, project_.health, hc);
-  if (program == program_) healthy_ = s.ok();
+  if (program == program_) health_ = s.ok() ? Health::kHealthy : Health::kUnknown;
   co_return s;
 }
 
@@ -353,7 +353,7 @@ asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
     Status s = step.End(co_await WaitReady());
     if (!s.ok()) co_return s;
   }
-  healthy_ = true;
+  health_ = Health::kHealthy;
   StepRecord step(ctx_.store, a.d.id, project_.name, "stop");
   auto out = co_await a.previous->Stop(project_.stop_signal, project_.stop_timeout);
   spdlog::info("project {}: {} (pid {}) {}", project_.name, a.prev_version, a.previous->pid(),
@@ -390,7 +390,7 @@ asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& r
     release_ = a.prev_release;
     ref_ = a.prev_ref;
     started_at_ = a.prev_started_at;
-    healthy_ = true;
+    health_ = Health::kHealthy;
     Status s = releases_.SwitchCurrent(a.prev_release);
     store::Process p{project_.name, program_->pid(), program_->pid(), program_->start_ticks(),
                      release_, version_, commit_, last_deployment_id_,

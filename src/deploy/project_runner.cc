@@ -129,7 +129,10 @@ ProjectState ProjectRunner::State() const {
             : running          ? "running"
             : restarting_      ? "restarting"
                                : "stopped";
-  s.health = running ? (healthy_ ? "healthy" : "unknown") : "unknown";
+  s.health = !running                        ? "unknown"
+             : health_ == Health::kHealthy   ? "healthy"
+             : health_ == Health::kUnhealthy ? "unhealthy"
+                                             : "unknown";
   if (running) {
     s.version = version_;
     s.commit = commit_;
@@ -206,6 +209,8 @@ asio::awaitable<void> ProjectRunner::Run() {
         }
       },
       asio::detached);
+  asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await HealthWatchLoop(); },
+                 asio::detached);
   ++loops_running_;
   asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); },
                  asio::detached);
@@ -570,7 +575,7 @@ asio::awaitable<void> ProjectRunner::Recover() {
     spdlog::info("project {}: re-adopted {} (pid {})", project_.name, p.version, p.pid);
     const supervise::HealthContext no_context;
     auto probe = co_await supervise::ProbeOnce(project_.health, no_context, Duration(2000));
-    healthy_ = probe.ok();
+    health_ = probe.ok() ? Health::kHealthy : Health::kUnhealthy;
     co_return;
   }
   spdlog::warn("project {}: recorded program {} (pid {}) is not running: {}", project_.name,
@@ -633,6 +638,35 @@ void ProjectRunner::RecordEvent(const std::string& kind, int64_t pid, const std:
   spdlog::info("project {}: {} {} (pid {}): {}", project_.name, version_, kind, pid, detail);
 }
 
+// After a program passed its health check, it is probed every `health.watch`
+// while it runs: a program that stops answering is reported unhealthy (state,
+// an event, the live UI) and healthy again when it answers. It is not
+// restarted for it: a slow dependency should not turn into a restart loop.
+asio::awaitable<void> ProjectRunner::HealthWatchLoop() {
+  const config::HealthCheck& check = project_.health;
+  if (check.kind == config::HealthCheck::Kind::kNone || check.watch.count() <= 0) co_return;
+  const Duration limit = std::min(check.timeout, std::clamp(check.watch, Duration(500), Duration(5000)));
+  while (!shutting_down_) {
+    co_await SleepFor(check.watch);
+    auto program = program_;
+    if (shutting_down_ || !program || program->exited() || swapping() ||
+        health_ == Health::kUnknown) {
+      continue;  // nothing that passed its check runs, or a deployment decides now
+    }
+    const fs::path dir = releases_.PathOf(release_);
+    const supervise::HealthContext hc{dir, Environment({ref_, commit_, version_}, dir.string())};
+    Status probe = co_await supervise::ProbeOnce(check, hc, limit);
+    if (program != program_ || program->exited() || health_ == Health::kUnknown) continue;
+    if (!probe.ok() && health_ == Health::kHealthy) {
+      health_ = Health::kUnhealthy;
+      RecordEvent("unhealthy", program->pid(), probe.message());
+    } else if (probe.ok() && health_ == Health::kUnhealthy) {
+      health_ = Health::kHealthy;
+      RecordEvent("healthy", program->pid(), "answers its health check again");
+    }
+  }
+}
+
 asio::awaitable<void> ProjectRunner::SuperviseLoop() {
   using std::chrono::steady_clock;
   constexpr Duration kFirstBackoff{1000};
@@ -657,7 +691,7 @@ asio::awaitable<void> ProjectRunner::SuperviseLoop() {
 
     auto up = std::chrono::duration_cast<Duration>(steady_clock::now() - p->watched_since());
     if (up >= kMaxBackoff) backoff = kFirstBackoff;  // it ran well for a while
-    healthy_ = false;
+    health_ = Health::kUnknown;
     last_exit_ = p->exit_status().Describe() + " after " + FormatDuration(up) + " up";
     const bool again = project_.restart == config::Project::Restart::kAlways ||
                        (project_.restart == config::Project::Restart::kOnFailure &&
@@ -710,7 +744,7 @@ ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
       ctx_.executor,
       [this, p, actor]() -> asio::awaitable<void> {
         auto out = co_await p->Stop(project_.stop_signal, project_.stop_timeout);
-        healthy_ = false;
+        health_ = Health::kUnknown;
         RecordEvent("stopped", p->pid(), "by " + actor + ": " + out.Describe());
       },
       asio::detached);

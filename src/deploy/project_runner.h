@@ -132,9 +132,10 @@ class ProjectRunner {
   // The ref a recorded version came from: the branch, or the tag it is named after.
   std::string RefOfVersion(const std::string& version) const;
   // Waits for the program StartRelease just started (release_, ref_, ...) to
-  // pass its health check, and records healthy_ unless another program took
+  // pass its health check, and records health_ unless another program took
   // its place meanwhile.
   boost::asio::awaitable<Status> CheckHealth();
+  boost::asio::awaitable<void> HealthWatchLoop();
 
   Context ctx_;
   config::Project project_;
@@ -146,7 +147,10 @@ class ProjectRunner {
   std::shared_ptr<supervise::Program> program_;
   std::string version_, commit_, release_;
   std::optional<TimePoint> started_at_;
-  bool healthy_ = false;
+  // kHealthy once it passed its check; kUnhealthy when a later probe (the
+  // health watch, or re-adoption) failed; kUnknown before the first check.
+  enum class Health { kUnknown, kHealthy, kUnhealthy };
+  Health health_ = Health::kUnknown;
   std::string ref_;  // the ref the running version came from
 
   // The last commit whose deployment failed, or that a rollback left: polling

@@ -128,6 +128,36 @@ TEST_F(SuperviseTest, StoppedByHandStaysStoppedAcrossRestartsUntilStarted) {
   EXPECT_EQ(events[1]["kind"], "stopped");
 }
 
+TEST_F(SuperviseTest, AProgramThatStopsAnsweringIsReportedUnhealthyThenHealthyAgain) {
+  ProjectOptions o;
+  o.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
+             "/healthz\", timeout = \"10s\", interval = \"50ms\", watch = \"100ms\" }";
+  WriteConfig(o);
+  StartAnthill();
+  ASSERT_EQ(WaitFinished(Head())["status"], "succeeded");
+  EXPECT_EQ(Project()["health"], "healthy");
+  const int64_t pid = Project()["pid"].get<int64_t>();
+
+  // Frozen: it accepts connections (the kernel does) but answers nothing.
+  ASSERT_EQ(kill(static_cast<pid_t>(pid), SIGSTOP), 0);
+  EXPECT_TRUE(testing::WaitUntil([&] { return Project()["health"] == "unhealthy"; },
+                                 std::chrono::seconds(30)))
+      << Project().dump(1);
+  json events = Events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0]["kind"], "unhealthy");
+  EXPECT_NE(events[0]["detail"].get<std::string>().find("/healthz"), std::string::npos)
+      << events[0].dump();
+  EXPECT_EQ(Project()["pid"], pid) << "reported, not restarted";
+
+  ASSERT_EQ(kill(static_cast<pid_t>(pid), SIGCONT), 0);
+  EXPECT_TRUE(testing::WaitUntil([&] { return Project()["health"] == "healthy"; },
+                                 std::chrono::seconds(30)))
+      << Project().dump(1);
+  EXPECT_EQ(Events()[0]["kind"], "healthy");
+  EXPECT_EQ(Project()["pid"], pid);
+}
+
 TEST_F(SuperviseTest, LogsShowTheProgramAndBuildOutputAndRotateBySize) {
   ProjectOptions o;
   o.extra = "log_max_size = 4096\n";
