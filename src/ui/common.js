@@ -41,17 +41,29 @@ export function savedToken() {
   }
 }
 
+// Returns false when the browser refuses storage (private mode, disabled).
 export function saveToken(token) {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+  try {
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // Opens GET /api/v1/events and calls handlers[eventName](data). The browser
-// reconnects by itself; the page shows whether it is live.
+// reconnects by itself; the page shows whether it is live. Events sent while
+// the stream was down are lost, so handlers.reopen (if given) is called on
+// every reconnection: the page re-reads what it shows.
+// Resolves once the stream is open (or after 3 s: a page that cannot connect
+// still works, it just is not live).
 export function connectEvents(handlers, project = "") {
   const url = "/api/v1/events" + (project ? `?project=${encodeURIComponent(project)}` : "");
   const source = new EventSource(url);
   const indicator = document.getElementById("live");
+  let wasOpen = false;
+  let dropped = false;
   const setLive = (state) => {
     document.documentElement.dataset.live = state;
     if (indicator) {
@@ -64,10 +76,17 @@ export function connectEvents(handlers, project = "") {
   return new Promise((resolve) => {
     source.addEventListener("open", () => {
       setLive("open");
+      if (wasOpen && dropped && handlers.reopen) handlers.reopen();
+      wasOpen = true;
+      dropped = false;
       resolve(source);
     });
-    source.addEventListener("error", () => setLive("closed"));
+    source.addEventListener("error", () => {
+      dropped = true;
+      setLive("closed");
+    });
     for (const [name, handler] of Object.entries(handlers)) {
+      if (name === "reopen") continue;
       source.addEventListener(name, (e) => {
         let data;
         try {
@@ -75,10 +94,14 @@ export function connectEvents(handlers, project = "") {
         } catch {
           return;  // not ours to show
         }
-        handler(data);
+        try {
+          handler(data);
+        } catch (err) {
+          // One odd event must not stop the ones after it.
+          console.error(`anthill: the ${name} event could not be shown`, err);
+        }
       });
     }
-    // A page that cannot connect still works: it just is not live.
     setTimeout(() => resolve(source), 3000);
   });
 }
@@ -101,24 +124,26 @@ export function el(tag, attrs = {}, ...children) {
 
 // A status as a coloured dot and its word (never colour alone).
 export function statusBadge(status) {
-  return el("span", { class: `badge s-${status}`, "data-status": status },
-            status.replace("_", " "));
+  const word = String(status || "unknown");
+  return el("span", { class: `badge s-${word}`, "data-status": word }, word.replaceAll("_", " "));
 }
 
 export function shortSha(sha) {
   return sha ? sha.slice(0, 8) : "";
 }
 
+// "850 ms", "12.3 s", "4 min 05 s", "2 h 07 min".
 export function formatDuration(ms) {
-  if (ms === null || ms === undefined) return "";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "";
+  if (ms < 999.5) return `${Math.round(ms)} ms`;  // 999.7 is "1.0 s", not "1000 ms"
+  if (ms < 59950) return `${(ms / 1000).toFixed(1)} s`;  // below what would round to "60.0 s"
+  const total = Math.round(ms / 1000);
+  const m = Math.floor(total / 60);
+  if (m < 60) return `${m} min ${String(total % 60).padStart(2, "0")} s`;
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
 
+// "just now", "12 s ago", "3 min ago", "2 h ago", "4 d ago".
 export function formatRelative(iso, now = Date.now()) {
   const s = Math.round((now - Date.parse(iso)) / 1000);
   if (s < 5) return "just now";
@@ -155,6 +180,17 @@ export function elapsedMs(item, now = Date.now()) {
 
 export function isFinished(deployment) {
   return deployment.finished_at !== null && deployment.finished_at !== undefined;
+}
+
+// Deployments only move forward (more steps, then finished), so an event
+// that shows less progress than the row is an older state: keep the row.
+export function isOlderState(incoming, known) {
+  if (!known) return false;
+  if (isFinished(known) && !isFinished(incoming)) return true;
+  const steps = (d) => d.steps || [];
+  if (steps(incoming).length !== steps(known).length) return steps(incoming).length < steps(known).length;
+  const ended = (d) => steps(d).filter((st) => st.finished_at).length;
+  return ended(incoming) < ended(known);
 }
 
 // A message in the page's notice area (errors reaching the API).

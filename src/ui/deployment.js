@@ -1,7 +1,7 @@
 // /deployments/{id}: the facts, an SVG Gantt chart of the steps, the steps'
 // table, and the build/test log, which follows the file while it grows.
 import {
-  connectEvents, el, elapsedMs, formatDuration, formatExact, getJson, isFinished, notice,
+  connectEvents, el, elapsedMs, formatDuration, formatExact, getJson, isFinished, isOlderState, notice,
   refreshRelativeTimes, relativeTime, shortSha, statusBadge,
 } from "/ui/common.js";
 
@@ -10,6 +10,9 @@ const id = Number(location.pathname.split("/").pop());
 let current = null;     // the deployment as last read
 let logOffset = 0;
 let logBusy = false;
+// The log arrives in byte ranges: a UTF-8 character may be split between two
+// of them, so one streaming decoder reads them all.
+const logDecoder = new TextDecoder();
 
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG, tag);
@@ -18,11 +21,35 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-// A round tick step that puts at most `most` ticks over `total` ms.
-function tickStep(total, most) {
-  const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000,
-                 120000, 300000, 600000, 900000, 1800000, 3600000];
-  return steps.find((s) => total / s <= most) || Math.ceil(total / most);
+// Round steps for the time axis, in ms: 1-2-2.5-5 below a second, then
+// steps a clock reader expects (15 s, 30 s, 1 min, 5 min, 15 min, 1 h...).
+const TICK_STEPS = [
+  1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500,
+  1000, 2000, 2500, 5000, 10000, 15000, 20000, 30000,
+  60000, 120000, 180000, 300000, 600000, 900000, 1200000, 1800000,
+  3600000, 7200000, 10800000, 21600000,
+];
+
+// The round step whose tick count (0 included) is closest to `want` (4..6),
+// among those giving 4 to 6 ticks when any does.
+function tickStep(total, want) {
+  const count = (step) => Math.floor(total / step) + 1;
+  const fits = TICK_STEPS.filter((step) => count(step) >= 4 && count(step) <= 6);
+  const pool = fits.length ? fits : TICK_STEPS;
+  return pool.reduce((best, step) =>
+    Math.abs(count(step) - want) < Math.abs(count(best) - want) ? step : best);
+}
+
+// Axis labels are short ("0", "2.5 s", "1 min", "1 min 30 s", "1 h 30 min"):
+// they sit side by side on a phone.
+function tickLabel(ms) {
+  if (ms === 0) return "0";
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60000) return `${+(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const m = Math.round(s / 60);
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }
 
 function drawTimeline(d) {
@@ -42,11 +69,15 @@ function drawTimeline(d) {
                      `Timeline of ${d.steps.length} steps over ${formatDuration(total)}`);
   const children = [];
   const axis = svg("g", { class: "axis" });
-  const step = tickStep(total, Math.max(2, Math.min(8, Math.floor((width - left - right) / 70))));
+  // About one tick per 80 px of plot, 4 to 6 of them.
+  const want = Math.max(4, Math.min(6, Math.round((width - left - right) / 80)));
+  const step = tickStep(total, want);
   for (let t = 0; t <= total + 1; t += step) {
     axis.append(svg("line", { x1: x(start + t), x2: x(start + t), y1: top - 6, y2: height - 4 }));
-    axis.append(svg("text", { x: x(start + t), y: 12, "text-anchor": "middle" },
-                    formatDuration(t)));
+    // A label near the right edge ends at its tick instead of spilling over.
+    const nearEnd = x(start + t) > width - right - 30;
+    axis.append(svg("text", { x: x(start + t), y: 12, "text-anchor": nearEnd ? "end" : "middle" },
+                    tickLabel(t)));
   }
   children.push(axis);
   d.steps.forEach((s, i) => {
@@ -72,13 +103,16 @@ function drawTimeline(d) {
 
 function drawSteps(d) {
   const tbody = document.querySelector("#steps tbody");
+  // data-label names each cell where a narrow screen stacks the row.
   tbody.replaceChildren(...d.steps.map((s) => el("tr", { "data-step": s.name, "data-status": s.status },
     el("th", { scope: "row" }, s.name),
-    el("td", {}, statusBadge(s.status)),
-    el("td", {}, el("time", { datetime: s.started_at }, formatExact(s.started_at))),
-    el("td", {}, s.finished_at ? el("time", { datetime: s.finished_at }, formatExact(s.finished_at)) : "—"),
-    el("td", { class: "num" }, s.finished_at ? formatDuration(s.duration_ms) : "running"),
-    el("td", { class: "error" }, s.error || ""))));
+    el("td", { "data-label": "Status" }, statusBadge(s.status)),
+    el("td", { "data-label": "Started" }, el("time", { datetime: s.started_at }, formatExact(s.started_at))),
+    el("td", { "data-label": "Ended" },
+       s.finished_at ? el("time", { datetime: s.finished_at }, formatExact(s.finished_at)) : "—"),
+    el("td", { class: "num", "data-label": "Duration" },
+       s.finished_at ? formatDuration(s.duration_ms) : "running"),
+    el("td", { class: "error", "data-label": s.error ? "Error" : null }, s.error || ""))));
   if (d.steps.length === 0) {
     tbody.append(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No steps yet.")));
   }
@@ -134,14 +168,29 @@ async function followLog() {
   try {
     const res = await fetch(`/api/v1/deployments/${id}/log?offset=${logOffset}`);
     if (res.ok) {
-      const text = await res.text();
-      const size = Number(res.headers.get("X-Log-Size") || logOffset + text.length);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const header = Number(res.headers.get("X-Log-Size"));
+      const size = Number.isFinite(header) && res.headers.has("X-Log-Size") ? header : logOffset + bytes.length;
       const pre = document.getElementById("log");
+      if (size < logOffset) {  // the file was started over: so does the page
+        pre.textContent = "";
+        logOffset = 0;
+        return;
+      }
+      const text = logDecoder.decode(bytes, { stream: true });
+      // Follow the end only for a reader who is already there.
       const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      if (pre.dataset.empty) {
+        pre.textContent = "";
+        delete pre.dataset.empty;
+      }
       if (text) pre.append(text);
       if (atBottom) pre.scrollTop = pre.scrollHeight;
-      logOffset = size < logOffset ? 0 : size;
-      if (!pre.textContent && isFinished(current)) pre.textContent = "(no build or test output)";
+      logOffset = size;
+      if (!pre.textContent && isFinished(current)) {
+        pre.textContent = "(no build or test output)";
+        pre.dataset.empty = "1";
+      }
     }
   } catch {
     // the next tick tries again
@@ -150,40 +199,60 @@ async function followLog() {
   }
 }
 
+// Reads the deployment from the API and shows it; false when that failed.
+async function refresh() {
+  try {
+    const d = await getJson(`/api/v1/deployments/${id}`);
+    const wasRunning = current && !isFinished(current);
+    draw(d);
+    drawNeighbours(current);
+    if (wasRunning && isFinished(d)) followLog();
+    return true;
+  } catch (e) {
+    if (current) return false;  // shown already: keep it, the next try may work
+    document.getElementById("title").textContent = `No deployment ${id}`;
+    document.getElementById("detail").hidden = true;  // nothing to fill it with
+    notice(e.status === 404 ? `No deployment ${id}. See all deployments at /deployments.`
+                            : `Could not load deployment ${id}: ${e.message}`);
+    document.querySelector("main").append(el("p", {}, el("a", { href: "/deployments" }, "All deployments")));
+    return false;
+  }
+}
+
+function onDeployment(d) {
+  if (current && d.project === current.project && d.id > id &&
+      (!current.next_id || d.id < current.next_id)) {
+    current.next_id = d.id;  // the project moved on: link the next one
+    drawNeighbours(current);
+  }
+  if (d.id !== id || (current && isOlderState(d, current))) return;
+  const wasRunning = current && !isFinished(current);
+  draw(d);
+  if (wasRunning && isFinished(d)) followLog();  // the last lines
+}
+
 async function main() {
   if (!Number.isInteger(id) || id <= 0) {
-    notice("No such deployment.");
+    document.getElementById("title").textContent = "No such deployment";
+    document.getElementById("detail").hidden = true;
+    notice("No such deployment: its address is /deployments/<number>.");
     return;
   }
   await connectEvents({
     hello: (h) => { document.getElementById("machine").textContent = h.machine ? `on ${h.machine}` : ""; },
-    deployment: (d) => {
-      if (current && d.project === current.project && d.id > id &&
-          (!current.next_id || d.id < current.next_id)) {
-        current.next_id = d.id;  // the project moved on: link the next one
-        drawNeighbours(current);
-      }
-      if (d.id !== id) return;
-      const wasRunning = current && !isFinished(current);
-      draw(d);
-      if (wasRunning && isFinished(d)) followLog();
-    },
+    deployment: onDeployment,
+    reopen: refresh,  // it may have moved on while the stream was down
   });
-  try {
-    const d = await getJson(`/api/v1/deployments/${id}`);
-    draw(d);
-    drawNeighbours(d);
-  } catch (e) {
-    document.getElementById("title").textContent = `No deployment ${id}`;
-    notice(e.status === 404 ? `No deployment ${id}. See all deployments at /deployments.`
-                            : `Could not load deployment ${id}: ${e.message}`);
-    document.querySelector("main").append(el("p", {}, el("a", { href: "/deployments" }, "All deployments")));
-    return;
-  }
+  if (!(await refresh())) return;
   await followLog();
   // While it runs: the log every second, the running bar grows every 500 ms.
+  // Without the stream, the deployment itself is re-read every 3 s instead.
+  let ticks = 0;
   setInterval(() => {
-    if (current && !isFinished(current)) followLog();
+    if (!current || isFinished(current)) return;
+    followLog();
+    ticks += 1;
+    if (document.documentElement.dataset.live !== "open" && ticks % 3 === 0) refresh();
   }, 1000);
   setInterval(() => {
     if (current && !isFinished(current)) drawTimeline(current);

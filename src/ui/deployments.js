@@ -1,7 +1,7 @@
 // /deployments: the list, its filters and paging (all in the URL), kept
 // live by the event stream.
 import {
-  STATUSES, connectEvents, el, elapsedMs, formatDuration, getJson, isFinished, notice,
+  STATUSES, connectEvents, el, elapsedMs, formatDuration, getJson, isFinished, isOlderState, notice,
   refreshRelativeTimes, relativeTime, shortSha, statusBadge,
 } from "/ui/common.js";
 
@@ -10,6 +10,12 @@ const FILTERS = ["project", "status", "machine"];
 const tbody = document.querySelector("#deployments tbody");
 const form = document.getElementById("filters");
 const rows = new Map();  // deployment id -> its <tr>
+const shown = new Map(); // deployment id -> the deployment its row shows
+// Events that arrive before the first page of the list, or while a page is
+// being fetched, wait here and are applied on top of it, so none is lost
+// between the stream and the list.
+let pending = [];
+let generation = 0;      // the latest load; an earlier one that answers late is dropped
 
 // The URL is the state: filters and the page (before= / after=).
 function query() {
@@ -85,7 +91,8 @@ function showEmpty(text) {
   tbody.replaceChildren(el("tr", {}, el("td", { colspan: 9, class: "empty" }, text)));
 }
 
-// Puts d in the table: replaces its row, or (new) inserts it in id order.
+// Puts d in the table: replaces its row (only that row is touched), or (new)
+// inserts it in id order.
 function upsert(d, fresh) {
   const tr = renderRow(d);
   const old = rows.get(d.id);
@@ -99,17 +106,29 @@ function upsert(d, fresh) {
     if (fresh) tr.classList.add("fresh");
   }
   rows.set(d.id, tr);
+  shown.set(d.id, d);
 }
 
+// A running step's part of the bar grows with the time it has taken so far:
+// only the running rows' bars are redrawn.
+function growRunningBars() {
+  for (const [id, d] of shown) {
+    if (isFinished(d)) continue;
+    const bar = rows.get(id)?.querySelector(".stepbar");
+    if (bar) bar.replaceWith(stepBar(d));
+  }
+}
+
+// Older/Newer keep the filters; only the newest page has no before/after.
 function setPager(params, list, nextBefore) {
   const older = document.getElementById("older");
   const newer = document.getElementById("newer");
   const base = new URLSearchParams(filtersOf(params));
-  if (nextBefore !== null && nextBefore !== undefined) {
-    const p = new URLSearchParams(base);
-    p.set("before", nextBefore);
-    older.href = link(p);
-    older.hidden = false;
+  if (params.get("after") && list.length > 0) {
+    // A page of newer ones always has older ones: those at and below `after`.
+    setOlder(params, list[list.length - 1].id);
+  } else if (nextBefore !== null && nextBefore !== undefined) {
+    setOlder(params, nextBefore);
   } else {
     older.hidden = true;
   }
@@ -123,14 +142,27 @@ function setPager(params, list, nextBefore) {
   }
 }
 
+// "Older" lists the ids below `before`, with the same filters.
+function setOlder(params, before) {
+  const older = document.getElementById("older");
+  const p = new URLSearchParams(filtersOf(params));
+  p.set("before", before);
+  older.href = link(p);
+  older.hidden = false;
+}
+
 async function load() {
   const params = query();
   const api = new URLSearchParams(filtersOf(params));
   for (const k of ["before", "after"]) if (params.get(k)) api.set(k, params.get(k));
   api.set("limit", PAGE_SIZE);
+  const mine = ++generation;
+  pending = pending || [];
   try {
     const body = await getJson(`/api/v1/deployments?${api}`);
+    if (mine !== generation) return;  // the filters changed meanwhile: a newer load shows them
     rows.clear();
+    shown.clear();
     tbody.replaceChildren();
     for (const d of body.deployments) upsert(d, false);
     if (body.deployments.length === 0) {
@@ -145,9 +177,21 @@ async function load() {
     setPager(params, body.deployments, body.next_before);
     notice("");
   } catch (e) {
+    if (mine !== generation) return;
+    rows.clear();
+    shown.clear();
     showEmpty("Could not load deployments.");
     notice(`Could not load deployments: ${e.message}`);
+  } finally {
+    if (mine === generation) replayPending();
   }
+}
+
+// Applies the events that arrived during the load, once the list is there.
+function replayPending() {
+  const events = pending || [];
+  pending = null;
+  for (const d of events) onDeployment(d);
 }
 
 function fillForm() {
@@ -179,25 +223,36 @@ function onFilterChange() {
     const v = form.elements[k].value.trim();
     if (v) p.set(k, v);
   }
+  // Enter in the machine box fires both change and submit: one history entry.
+  if (link(p) === location.pathname + location.search) return;
   history.pushState(null, "", link(p));
   load();
 }
 
 function onDeployment(d) {
+  if (pending) {  // a load is under way: apply it on top of what it brings
+    pending.push(d);
+    return;
+  }
   const params = query();
   if (rows.has(d.id)) {
-    upsert(d, false);
+    if (!isOlderState(d, shown.get(d.id))) upsert(d, false);
     return;
   }
   // New ones belong on the newest page only, and only when they match.
   if (isNewestPage(params) && matches(d, filtersOf(params))) {
     upsert(d, true);
     const ids = [...rows.keys()].sort((a, b) => a - b);
+    let trimmed = false;
     while (rows.size > PAGE_SIZE) {  // keep one page: the oldest row leaves
       const id = ids.shift();
       rows.get(id).remove();
       rows.delete(id);
+      shown.delete(id);
+      trimmed = true;
     }
+    // The row that left is now on the older page.
+    if (trimmed) setOlder(params, ids[0]);
   }
 }
 
@@ -220,11 +275,16 @@ async function main() {
   });
   const choices = fillChoices();
   // The stream first, then the list: nothing can fall between the two.
-  await connectEvents({ hello: onHello, deployment: onDeployment });
+  await connectEvents({
+    hello: onHello,
+    deployment: onDeployment,
+    reopen: load,  // what changed while the stream was down is only in the API
+  });
   await choices;
   await load();
-  // "3 min ago" moves on by itself.
+  // "3 min ago" moves on by itself; running steps grow.
   setInterval(() => refreshRelativeTimes(tbody), 10000);
+  setInterval(growRunningBars, 1000);
 }
 
 main();

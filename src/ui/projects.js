@@ -123,6 +123,21 @@ async function versionsOf(name) {
   }
 }
 
+// Cards are redrawn on every change; a keyboard user's focus stays on the
+// same control of the same card.
+function focusedControl() {
+  const active = document.activeElement;
+  const card = active && cards.contains(active) ? active.closest("article.project") : null;
+  if (!card || !active.classList.length) return null;
+  return { project: card.dataset.project, cls: active.classList[0] };
+}
+
+function restoreFocus(focus) {
+  if (!focus) return;
+  const card = cards.querySelector(`article.project[data-project="${CSS.escape(focus.project)}"]`);
+  card?.querySelector(`.${CSS.escape(focus.cls)}`)?.focus();
+}
+
 let loading = null;
 let again = false;
 
@@ -139,7 +154,9 @@ async function load() {
         loadSoon();  // someone is choosing a version: redraw after they are done
         return;
       }
+      const focus = focusedControl();
       cards.replaceChildren(...projects.map((p, i) => renderCard(p, versions[i])));
+      restoreFocus(focus);
       if (projects.length === 0) cards.replaceChildren(el("p", { class: "empty" }, "No projects configured."));
       notice("");
     } catch (e) {
@@ -165,14 +182,19 @@ async function main() {
   tokenForm.addEventListener("submit", (e) => {
     e.preventDefault();
     const input = document.getElementById("token");
-    saveToken(input.value.trim());
-    input.value = "";
-    showTokenState();
+    if (saveToken(input.value.trim())) {
+      input.value = "";
+      showTokenState();
+    } else {
+      document.getElementById("token-state").textContent =
+        "This browser refuses to store it (storage is disabled).";
+    }
   });
   await connectEvents({
     hello: (h) => { document.getElementById("machine").textContent = h.machine ? `on ${h.machine}` : ""; },
     deployment: loadSoon,
     project: loadSoon,
+    reopen: loadSoon,
   });
   await load();
   setInterval(loadSoon, 15000);  // uptimes and health checks move on
