@@ -66,7 +66,27 @@ function redrawMessage(name) {
   if (card) card.querySelector(".message").replaceWith(message(name));
 }
 
-function renderCard(p, versions) {
+// The program's recent life outside deployments: exits, restarts, stops,
+// starts, health flips. Newest first.
+const openEvents = new Set();  // projects whose event list is open: kept across redraws
+
+function eventList(name, events) {
+  if (!events.length) return null;
+  const list = el("ol", { class: "events", "aria-label": "Recent program events" });
+  for (const e of events) {
+    list.append(el("li", { "data-kind": e.kind }, relativeTime(e.at), " ",
+                   el("strong", {}, e.kind), e.detail ? ` ${e.detail}` : ""));
+  }
+  const details = el("details", { class: "recent", open: openEvents.has(name) },
+                     el("summary", {}, `Recent program events (${events.length})`), list);
+  details.addEventListener("toggle", () => {
+    if (details.open) openEvents.add(name);
+    else openEvents.delete(name);
+  });
+  return details;
+}
+
+function renderCard(p, versions, events = []) {
   const word = stateWord(p);
   const card = el("article", { class: "project", "data-project": p.name, "data-state": word });
   card.append(el("h2", {}, el("span", {}, p.name), el("span", { class: `badge state s-${word}` }, word)));
@@ -107,6 +127,8 @@ function renderCard(p, versions) {
                  el("div", { class: "group" }, deploy),
                  el("div", { class: "group" }, el("label", { for: selectId }, "Roll back to"), select, rollback)));
   card.append(message(p.name));
+  const recent = eventList(p.name, events);
+  if (recent) card.append(recent);
   card.append(el("a", { href: `/deployments?project=${encodeURIComponent(p.name)}` }, "Deployments of this project"));
   return card;
 }
@@ -118,6 +140,14 @@ async function versionsOf(name) {
     const { deployments } = await getJson(
       `/api/v1/deployments?project=${encodeURIComponent(name)}&status=succeeded&limit=20`);
     return [...new Set(deployments.map((d) => d.to_version).filter(Boolean))];
+  } catch {
+    return [];
+  }
+}
+
+async function eventsOf(name) {
+  try {
+    return (await getJson(`/api/v1/projects/${encodeURIComponent(name)}/events?limit=5`)).events;
   } catch {
     return [];
   }
@@ -149,13 +179,16 @@ async function load() {
   loading = (async () => {
     try {
       const { projects } = await getJson("/api/v1/projects");
-      const versions = await Promise.all(projects.map((p) => versionsOf(p.name)));
+      const [versions, events] = await Promise.all([
+        Promise.all(projects.map((p) => versionsOf(p.name))),
+        Promise.all(projects.map((p) => eventsOf(p.name))),
+      ]);
       if (cards.contains(document.activeElement) && document.activeElement.tagName === "SELECT") {
         loadSoon();  // someone is choosing a version: redraw after they are done
         return;
       }
       const focus = focusedControl();
-      cards.replaceChildren(...projects.map((p, i) => renderCard(p, versions[i])));
+      cards.replaceChildren(...projects.map((p, i) => renderCard(p, versions[i], events[i])));
       restoreFocus(focus);
       if (projects.length === 0) cards.replaceChildren(el("p", { class: "empty" }, "No projects configured."));
       notice("");

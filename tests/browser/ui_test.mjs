@@ -211,6 +211,31 @@ describe("web UI", () => {
     await page.close();
   });
 
+  check("a project card follows its program: stopped, started, and the events that say so", async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${anthill.base}/projects`);
+    await waitLive(page);
+    const card = page.locator('article.project[data-project="hello"]');
+    await card.waitFor();
+    const auth = { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" };
+    const stop = await anthill.api("/api/v1/projects/hello/stop", { method: "POST", headers: auth, body: "{}" });
+    assert.equal(stop.status, 202, JSON.stringify(stop.body));
+    // No reload: the stream tells the card.
+    await page.waitForFunction(() => document.querySelector('article.project[data-project="hello"]')?.dataset.state === "stopped",
+                               null, { timeout: 30000 });
+    const start = await anthill.api("/api/v1/projects/hello/start", { method: "POST", headers: auth, body: "{}" });
+    assert.equal(start.status, 202, JSON.stringify(start.body));
+    await page.waitForFunction(() => ["running", "healthy"].includes(
+      document.querySelector('article.project[data-project="hello"]')?.dataset.state), null, { timeout: 30000 });
+    await card.locator("details.recent summary").click();
+    await page.waitForFunction(() => {
+      const kinds = [...document.querySelectorAll('article.project[data-project="hello"] ol.events li')]
+        .map((li) => li.dataset.kind);
+      return kinds.includes("stopped") && kinds.includes("started");
+    }, null, { timeout: 30000 });
+    await page.close();
+  });
+
   check("unknown pages get a 404 that helps", async () => {
     const page = await browser.context.newPage();
     const res = await page.goto(`${anthill.base}/deployment/7`);
