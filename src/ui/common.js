@@ -56,6 +56,7 @@ export function saveToken(token) {
 // reconnects by itself; the page shows whether it is live. Events sent while
 // the stream was down are lost, so handlers.reopen (if given) is called on
 // every reconnection: the page re-reads what it shows.
+// Every page shows the machine the stream's `hello` names in its header.
 // Resolves once the stream is open (or after 3 s: a page that cannot connect
 // still works, it just is not live).
 export function connectEvents(handlers, project = "") {
@@ -84,6 +85,11 @@ export function connectEvents(handlers, project = "") {
     source.addEventListener("error", () => {
       dropped = true;
       setLive("closed");
+    });
+    source.addEventListener("hello", (e) => {
+      const { machine } = JSON.parse(e.data);
+      const label = document.getElementById("machine");
+      if (label) label.textContent = machine ? `on ${machine}` : "";
     });
     for (const [name, handler] of Object.entries(handlers)) {
       if (name === "reopen") continue;

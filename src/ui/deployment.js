@@ -169,8 +169,8 @@ async function followLog() {
     const res = await fetch(`/api/v1/deployments/${id}/log?offset=${logOffset}`);
     if (res.ok) {
       const bytes = new Uint8Array(await res.arrayBuffer());
-      const header = Number(res.headers.get("X-Log-Size"));
-      const size = Number.isFinite(header) && res.headers.has("X-Log-Size") ? header : logOffset + bytes.length;
+      const sizeHeader = res.headers.get("X-Log-Size");  // the file's size now
+      const size = sizeHeader === null ? logOffset + bytes.length : Number(sizeHeader);
       const pre = document.getElementById("log");
       if (size < logOffset) {  // the file was started over: so does the page
         pre.textContent = "";
@@ -199,14 +199,18 @@ async function followLog() {
   }
 }
 
+// Shows d; when it has just ended, reads the log's last lines.
+function show(d) {
+  const wasRunning = current && !isFinished(current);
+  draw(d);
+  if (wasRunning && isFinished(d)) followLog();
+}
+
 // Reads the deployment from the API and shows it; false when that failed.
 async function refresh() {
   try {
-    const d = await getJson(`/api/v1/deployments/${id}`);
-    const wasRunning = current && !isFinished(current);
-    draw(d);
+    show(await getJson(`/api/v1/deployments/${id}`));
     drawNeighbours(current);
-    if (wasRunning && isFinished(d)) followLog();
     return true;
   } catch (e) {
     if (current) return false;  // shown already: keep it, the next try may work
@@ -226,9 +230,7 @@ function onDeployment(d) {
     drawNeighbours(current);
   }
   if (d.id !== id || (current && isOlderState(d, current))) return;
-  const wasRunning = current && !isFinished(current);
-  draw(d);
-  if (wasRunning && isFinished(d)) followLog();  // the last lines
+  show(d);
 }
 
 async function main() {
@@ -239,7 +241,6 @@ async function main() {
     return;
   }
   await connectEvents({
-    hello: (h) => { document.getElementById("machine").textContent = h.machine ? `on ${h.machine}` : ""; },
     deployment: onDeployment,
     reopen: refresh,  // it may have moved on while the stream was down
   });

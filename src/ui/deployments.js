@@ -9,8 +9,7 @@ const PAGE_SIZE = 50;
 const FILTERS = ["project", "status", "machine"];
 const tbody = document.querySelector("#deployments tbody");
 const form = document.getElementById("filters");
-const rows = new Map();  // deployment id -> its <tr>
-const shown = new Map(); // deployment id -> the deployment its row shows
+const rows = new Map();  // deployment id -> { tr: its <tr>, d: the deployment it shows }
 // Events that arrive before the first page of the list, or while a page is
 // being fetched, wait here and are applied on top of it, so none is lost
 // between the stream and the list.
@@ -97,24 +96,23 @@ function upsert(d, fresh) {
   const tr = renderRow(d);
   const old = rows.get(d.id);
   if (old) {
-    old.replaceWith(tr);
+    old.tr.replaceWith(tr);
   } else {
     if (rows.size === 0) tbody.replaceChildren();
     const after = [...rows.keys()].filter((id) => id < d.id).sort((a, b) => b - a)[0];
-    if (after !== undefined) rows.get(after).before(tr);
+    if (after !== undefined) rows.get(after).tr.before(tr);
     else tbody.append(tr);
     if (fresh) tr.classList.add("fresh");
   }
-  rows.set(d.id, tr);
-  shown.set(d.id, d);
+  rows.set(d.id, { tr, d });
 }
 
 // A running step's part of the bar grows with the time it has taken so far:
 // only the running rows' bars are redrawn.
 function growRunningBars() {
-  for (const [id, d] of shown) {
+  for (const { tr, d } of rows.values()) {
     if (isFinished(d)) continue;
-    const bar = rows.get(id)?.querySelector(".stepbar");
+    const bar = tr.querySelector(".stepbar");
     if (bar) bar.replaceWith(stepBar(d));
   }
 }
@@ -162,7 +160,6 @@ async function load() {
     const body = await getJson(`/api/v1/deployments?${api}`);
     if (mine !== generation) return;  // the filters changed meanwhile: a newer load shows them
     rows.clear();
-    shown.clear();
     tbody.replaceChildren();
     for (const d of body.deployments) upsert(d, false);
     if (body.deployments.length === 0) {
@@ -179,7 +176,6 @@ async function load() {
   } catch (e) {
     if (mine !== generation) return;
     rows.clear();
-    shown.clear();
     showEmpty("Could not load deployments.");
     notice(`Could not load deployments: ${e.message}`);
   } finally {
@@ -236,7 +232,7 @@ function onDeployment(d) {
   }
   const params = query();
   if (rows.has(d.id)) {
-    if (!isOlderState(d, shown.get(d.id))) upsert(d, false);
+    if (!isOlderState(d, rows.get(d.id).d)) upsert(d, false);
     return;
   }
   // New ones belong on the newest page only, and only when they match.
@@ -246,9 +242,8 @@ function onDeployment(d) {
     let trimmed = false;
     while (rows.size > PAGE_SIZE) {  // keep one page: the oldest row leaves
       const id = ids.shift();
-      rows.get(id).remove();
+      rows.get(id).tr.remove();
       rows.delete(id);
-      shown.delete(id);
       trimmed = true;
     }
     // The row that left is now on the older page.
@@ -256,8 +251,8 @@ function onDeployment(d) {
   }
 }
 
+// The machine filter suggests this machine's name.
 function onHello(h) {
-  document.getElementById("machine").textContent = h.machine ? `on ${h.machine}` : "";
   if (!document.getElementById("machines").children.length && h.machine) {
     document.getElementById("machines").append(el("option", { value: h.machine }));
   }

@@ -224,7 +224,6 @@ async function main() {
     }
   });
   await connectEvents({
-    hello: (h) => { document.getElementById("machine").textContent = h.machine ? `on ${h.machine}` : ""; },
     deployment: loadSoon,
     project: loadSoon,
     reopen: loadSoon,

@@ -62,6 +62,8 @@ describe("web UI", () => {
     assert.match(text, new RegExp(first.to_version));
     assert.match(text, /poll/);
     assert.equal(await row.locator(".stepbar span").count(), first.steps.length);
+    // The header names the machine, from the event stream's hello.
+    await page.locator("#machine", { hasText: "on browser-machine" }).waitFor();
     await page.close();
   });
 
