@@ -304,10 +304,14 @@ asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
   co_return Status::Ok();
 }
 
+supervise::HealthContext ProjectRunner::RunningHealthContext() const {
+  const fs::path dir = releases_.PathOf(release_);
+  return {dir, Environment({ref_, commit_, version_}, dir.string())};
+}
+
 asio::awaitable<Status> ProjectRunner::CheckHealth() {
   auto program = program_;
-  fs::path dir = releases_.PathOf(release_);
-  const supervise::HealthContext hc{dir, Environment({ref_, commit_, version_}, dir.string())};
+  const supervise::HealthContext hc = RunningHealthContext();
   Status s = co_await supervise::WaitHealthy(*program, project_.health, hc);
   if (program == program_) health_ = s.ok() ? Health::kHealthy : Health::kUnknown;
   co_return s;

@@ -573,8 +573,8 @@ asio::awaitable<void> ProjectRunner::Recover() {
     started_at_ = p.started_at;
     ref_ = RefOfVersion(p.version);
     spdlog::info("project {}: re-adopted {} (pid {})", project_.name, p.version, p.pid);
-    const supervise::HealthContext no_context;
-    auto probe = co_await supervise::ProbeOnce(project_.health, no_context, Duration(2000));
+    const supervise::HealthContext hc = RunningHealthContext();
+    auto probe = co_await supervise::ProbeOnce(project_.health, hc, Duration(2000));
     health_ = probe.ok() ? Health::kHealthy : Health::kUnhealthy;
     co_return;
   }
@@ -653,8 +653,7 @@ asio::awaitable<void> ProjectRunner::HealthWatchLoop() {
         health_ == Health::kUnknown) {
       continue;  // nothing that passed its check runs, or a deployment decides now
     }
-    const fs::path dir = releases_.PathOf(release_);
-    const supervise::HealthContext hc{dir, Environment({ref_, commit_, version_}, dir.string())};
+    const supervise::HealthContext hc = RunningHealthContext();
     Status probe = co_await supervise::ProbeOnce(check, hc, limit);
     if (program != program_ || program->exited() || health_ == Health::kUnknown) continue;
     if (!probe.ok() && health_ == Health::kHealthy) {

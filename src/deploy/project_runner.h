@@ -26,6 +26,7 @@
 #include "release/releases.h"
 #include "store/store.h"
 #include "supervise/notify_socket.h"
+#include "supervise/health.h"
 #include "supervise/program.h"
 
 namespace anthill::deploy {
@@ -135,6 +136,9 @@ class ProjectRunner {
   // pass its health check, and records health_ unless another program took
   // its place meanwhile.
   boost::asio::awaitable<Status> CheckHealth();
+  // Where and with what environment a command health check of the running
+  // release runs (every probe: the start, the watch, re-adoption).
+  supervise::HealthContext RunningHealthContext() const;
   boost::asio::awaitable<void> HealthWatchLoop();
 
   Context ctx_;

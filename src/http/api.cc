@@ -105,11 +105,12 @@ class Api {
     }
     if (p == "/deployments") return Only(req, "GET", [&] { return Asset(req, "deployments.html"); });
     if (p == "/projects") return Only(req, "GET", [&] { return Asset(req, "projects.html"); });
-    if (p.rfind("/deployments/", 0) == 0 && ParseId(std::string_view(p).substr(13))) {
+    static const std::string kDeploymentPage = "/deployments/", kUi = "/ui/";
+    if (p.rfind(kDeploymentPage, 0) == 0 && ParseId(p.substr(kDeploymentPage.size()))) {
       return Only(req, "GET", [&] { return Asset(req, "deployment.html"); });
     }
-    if (p.rfind("/ui/", 0) == 0 && ui::FindAsset(std::string_view(p).substr(4))) {
-      return Only(req, "GET", [&] { return Asset(req, p.substr(4)); });
+    if (p.rfind(kUi, 0) == 0 && ui::FindAsset(p.substr(kUi.size()))) {
+      return Only(req, "GET", [&] { return Asset(req, p.substr(kUi.size())); });
     }
     if (p == "/api/v1/events") {
       return Only(req, "GET", [&] {

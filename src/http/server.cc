@@ -29,6 +29,17 @@ constexpr size_t kBodyLimit = 1024 * 1024;  // webhooks and API calls are small
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kStreamKeepalive = std::chrono::seconds(15);
 
+// What every answer carries: its status, Server, Content-Type and the route's
+// own headers.
+template <class Body>
+bhttp::response<Body> Head(const Response& r) {
+  bhttp::response<Body> res{static_cast<bhttp::status>(r.status), 11};
+  res.set(bhttp::field::server, "anthill");
+  res.set(bhttp::field::content_type, r.content_type);
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  return res;
+}
+
 }  // namespace
 
 std::string Request::Header(const std::string& lower_name) const {
@@ -118,10 +129,7 @@ struct Server::Impl {
   // when the connection does), then the source's frames as they come.
   asio::awaitable<void> Stream(beast::tcp_stream& stream, const Response& r,
                                boost::system::error_code& ec) {
-    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(r.status), 11};
-    head.set(bhttp::field::server, "anthill");
-    head.set(bhttp::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) head.set(k, v);
+    auto head = Head<bhttp::empty_body>(r);
     head.keep_alive(false);
     bhttp::response_serializer<bhttp::empty_body> serializer{head};
     stream.expires_after(kIdleTimeout);
@@ -166,10 +174,7 @@ struct Server::Impl {
 
   static asio::awaitable<void> Write(beast::tcp_stream& stream, const Response& r, bool keep_alive,
                                      boost::system::error_code& ec) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
-    res.set(bhttp::field::server, "anthill");
-    res.set(bhttp::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) res.set(k, v);
+    auto res = Head<bhttp::string_body>(r);
     res.keep_alive(keep_alive);
     res.body() = r.body;
     res.prepare_payload();

@@ -192,9 +192,8 @@ class SqliteStore : public Store {
            "RETURNING deployment_id");
     s.Bind(1, step_id).Bind(2, ToString(status)).Bind(3, ToUnixMillis(finished_at)).Bind(4, error);
     std::optional<int64_t> deployment_id;
-    if (s.Step()) deployment_id = s.Int(0);
-    while (s.Step()) {
-    }
+    // Stepped to the end, so the update is complete before anyone hears of it.
+    while (s.Step()) deployment_id = s.Int(0);
     if (!s.status().ok()) return s.status().Prefixed("store: finish step");
     if (deployment_id) PublishDeployment(*deployment_id);
     return Status::Ok();
