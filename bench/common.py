@@ -66,6 +66,33 @@ def sample_repo(path):
     return path
 
 
+def hello_config(work, api, app, repo, poll, extra=""):
+    """Writes work/anthill.toml: project hello from repo (examples/hello),
+    built with make, serving on port app, health-checked on /healthz, and the
+    API on port api; extra: more keys for the project. Returns its path."""
+    config = os.path.join(work, "anthill.toml")
+    with open(config, "w") as f:
+        f.write(f"""[server]
+listen = "127.0.0.1:{api}"
+data_dir = "data"
+[[project]]
+name = "hello"
+repo = "{repo}"
+poll = "{poll}"
+build = "make"
+run = "./hello --port {app}"
+health = {{ http = "http://127.0.0.1:{app}/healthz", timeout = "10s", interval = "10ms" }}
+{extra}""")
+    return config
+
+
+def serve(binary, config):
+    """Starts `anthill serve -c config`, its output appended to anthill.log
+    beside the config. The caller waits for it (inside the try that stops it)."""
+    log = open(os.path.join(os.path.dirname(config), "anthill.log"), "ab")
+    return subprocess.Popen([binary, "serve", "-c", config], stdout=log, stderr=log)
+
+
 def commit_change(repo, text):
     """Commits a change to CHANGES; returns the new commit."""
     with open(os.path.join(repo, "CHANGES"), "w") as f:

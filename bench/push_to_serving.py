@@ -10,13 +10,12 @@ is left: Anthill's overhead. Usage: bench/push_to_serving.py BINARY [ROUNDS]
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from common import (commit_change, finished_deployment, free_port, get, header, parse_time,
-                    publish, sample_repo, stop, summary, wait_for)
+from common import (commit_change, finished_deployment, free_port, get, header, hello_config,
+                    parse_time, publish, sample_repo, serve, stop, summary, wait_for)
 
 
 def main():
@@ -25,21 +24,7 @@ def main():
     work = tempfile.mkdtemp(prefix="anthill-bench-")
     repo = sample_repo(os.path.join(work, "repo"))
     api, app = free_port(), free_port()
-    with open(os.path.join(work, "anthill.toml"), "w") as f:
-        f.write(f"""[server]
-listen = "127.0.0.1:{api}"
-data_dir = "data"
-[[project]]
-name = "hello"
-repo = "{repo}"
-poll = "1s"
-build = "make"
-run = "./hello --port {app}"
-health = {{ http = "http://127.0.0.1:{app}/healthz", timeout = "10s", interval = "10ms" }}
-""")
-    log = open(os.path.join(work, "anthill.log"), "w")
-    daemon = subprocess.Popen([binary, "serve", "-c", os.path.join(work, "anthill.toml")],
-                              stdout=log, stderr=log)
+    daemon = serve(binary, hello_config(work, api, app, repo, "1s"))
     rows = []
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{app}/version"), timeout=60)

@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 
-from common import (commit_change, finished_deployment, free_port, get, git, header, parse_time,
-                    post, publish, sample_repo, stop, summary, wait_for)
+from common import (commit_change, finished_deployment, free_port, get, git, header, hello_config,
+                    parse_time, post, publish, sample_repo, serve, stop, summary, wait_for)
 
 
 def main():
@@ -29,19 +29,7 @@ def main():
     clone, bare = sample_repo(os.path.join(work, "clone")), os.path.join(work, "hello.git")
     subprocess.run(["git", "clone", "-q", "--bare", clone, bare], check=True)
     api, app = free_port(), free_port()
-    config = os.path.join(work, "anthill.toml")
-    with open(config, "w") as f:
-        f.write(f"""[server]
-listen = "127.0.0.1:{api}"
-data_dir = "data"
-[[project]]
-name = "hello"
-repo = "{bare}"
-poll = "0"
-build = "make"
-run = "./hello --port {app}"
-health = {{ http = "http://127.0.0.1:{app}/healthz", timeout = "10s", interval = "10ms" }}
-""")
+    config = hello_config(work, api, app, bare, "0")
     hook = os.path.join(bare, "hooks", "post-receive")
     with open(hook, "w") as f:
         f.write(f"""#!/bin/sh
@@ -50,8 +38,7 @@ while read old new ref; do
 done
 """)
     os.chmod(hook, 0o755)
-    log = open(os.path.join(work, "anthill.log"), "w")
-    daemon = subprocess.Popen([binary, "serve", "-c", config], stdout=log, stderr=log)
+    daemon = serve(binary, config)
     push_rows, rollback_rows = [], []
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{app}/version"), timeout=60)

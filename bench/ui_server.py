@@ -15,21 +15,19 @@ import os
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-from common import free_port, get, header, publish, sample_repo, stop, wait_for
+from common import free_port, get, header, publish, sample_repo, serve, stop, wait_for
 
 STEPS = ["fetch", "build", "test", "release", "stop", "start", "healthcheck", "notify", "cleanup",
          "record"]
 STATUSES = ["succeeded"] * 90 + ["failed"] * 5 + ["rolled_back"] * 3 + ["cancelled"] * 2
 
 
-def start(binary, config, work, api):
-    log = open(os.path.join(work, "anthill.log"), "ab")
-    daemon = subprocess.Popen([binary, "serve", "-c", config], cwd=work, stdout=log, stderr=log)
+def start(binary, config, api):
+    daemon = serve(binary, config)
     wait_for(lambda: get(f"http://127.0.0.1:{api}/healthz"), timeout=60)
     return daemon
 
@@ -107,23 +105,24 @@ poll = "0"
 build = "true"
 run = "sleep 600"
 """)
-    daemon = start(binary, config, work, api)
-    stop_only(daemon)
+    stop_only(start(binary, config, api))
     t = time.monotonic()
     made, steps = fill(os.path.join(work, "data", "anthill.db"), deployments)
     print(f"filled {made} deployments and {steps} steps in {time.monotonic() - t:.1f} s")
-    daemon = start(binary, config, work, api)
+    daemon = start(binary, config, api)
     try:
         rng = random.Random(1)
+        mid = deployments // 2  # an id in the middle of the history
+        deep = max(deployments // 200, 1)  # near the oldest: page ~deployments/50
         calls = [
             ("GET /deployments (page)", "/deployments"),
-            ("GET /deployments/{id} (page)", "/deployments/50000"),
+            ("GET /deployments/{id} (page)", f"/deployments/{mid}"),
             ("GET /projects (page)", "/projects"),
             ("GET /ui/deployments.js", "/ui/deployments.js"),
             ("GET /ui/app.css", "/ui/app.css"),
             ("newest 50", "/api/v1/deployments?limit=50"),
-            ("50 before id 500 (page 1,990)", "/api/v1/deployments?limit=50&before=500"),
-            ("50 after id 50,000 (paging back)", "/api/v1/deployments?limit=50&after=50000"),
+            (f"50 before id {deep:,} (page {(deployments - deep) // 50:,})", f"/api/v1/deployments?limit=50&before={deep}"),
+            (f"50 after id {mid:,} (paging back)", f"/api/v1/deployments?limit=50&after={mid}"),
             ("project=p3", "/api/v1/deployments?limit=50&project=p3"),
             ("machine=m2", "/api/v1/deployments?limit=50&machine=m2"),
             ("status=failed", "/api/v1/deployments?limit=50&status=failed"),
@@ -136,7 +135,7 @@ run = "sleep 600"
              "/api/v1/deployments?limit=20&project=p3&status=succeeded"),
             ("one deployment + previous/next (random id)",
              lambda: f"/api/v1/deployments/{rng.randint(1, deployments)}"),
-            ("its log (offset=0)", "/api/v1/deployments/50000/log?offset=0"),
+            ("its log (offset=0)", f"/api/v1/deployments/{mid}/log?offset=0"),
             ("GET /api/v1/projects", "/api/v1/projects"),
         ]
         rows = time_calls(api, calls, n)

@@ -12,15 +12,14 @@ successful answers. Usage: bench/zero_downtime.py BINARY [DEPLOYS]
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 
-from common import (commit_change, finished_deployment, free_port, get, header, publish,
-                    sample_repo, stop, wait_for)
+from common import (commit_change, finished_deployment, free_port, get, header, hello_config,
+                    publish, sample_repo, serve, stop, wait_for)
 
 
 def load(url, done, out):
@@ -49,21 +48,7 @@ def run_mode(binary, deploys, zero_downtime):
     repo = sample_repo(os.path.join(work, "repo"))
     api, app = free_port(), free_port()
     extra = (f'listen = ["tcp://127.0.0.1:{app}"]\nready = "notify"\n' if zero_downtime else "")
-    config = os.path.join(work, "anthill.toml")
-    with open(config, "w") as f:
-        f.write(f"""[server]
-listen = "127.0.0.1:{api}"
-data_dir = "data"
-[[project]]
-name = "hello"
-repo = "{repo}"
-poll = "100ms"
-build = "make"
-run = "./hello --port {app}"
-health = {{ http = "http://127.0.0.1:{app}/healthz", timeout = "10s", interval = "10ms" }}
-{extra}""")
-    log = open(os.path.join(work, "anthill.log"), "w")
-    daemon = subprocess.Popen([binary, "serve", "-c", config], stdout=log, stderr=log)
+    daemon = serve(binary, hello_config(work, api, app, repo, "100ms", extra))
     result = {}
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{app}/version"), timeout=60)
