@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <string.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -121,8 +122,12 @@ asio::awaitable<Status> Git::Run(std::vector<std::string> args, const fs::path& 
                                  const fs::path& log, std::string* output) {
   std::error_code ec;
   fs::create_directories(scratch_dir_, ec);
+  // One counter for the whole process: every project has its own Git, and
+  // they share scratch_dir, so a per-object counter gave two projects' runs
+  // the same file and each read the other's output.
+  static std::atomic<unsigned long> counter{0};
   fs::path out = scratch_dir_ / ("git-" + std::to_string(::getpid()) + "-" +
-                                 std::to_string(++counter_) + ".out");
+                                 std::to_string(++counter) + ".out");
   os::SpawnOptions opts;
   opts.argv = {"git"};
   opts.argv.insert(opts.argv.end(), args.begin(), args.end());

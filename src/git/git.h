@@ -66,7 +66,6 @@ class Git {
 
   std::filesystem::path scratch_dir_;
   Duration timeout_;
-  unsigned long counter_ = 0;
 };
 
 }  // namespace anthill::git

@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <memory>
+
 #include "base/strings.h"
 #include "testing/testing.h"
 
@@ -101,6 +103,31 @@ TEST_F(GitRepoTest, LsRemoteSeesTheBranchHead) {
   ASSERT_TRUE(refs.ok()) << refs.error();
   ASSERT_EQ(refs->size(), 1u);
   EXPECT_EQ((*refs)[0].commit, Head());
+}
+
+// Issue 11, item 2: four projects on one repository, each with its own Git
+// over the shared scratch dir, polling at the same moment. Each numbered its
+// output files from 1, so three of four read another's output (or none).
+TEST_F(GitRepoTest, ProjectsPollingAtOnceEachReadTheirOwnOutput) {
+  Sh(dir_ / "origin", "git branch second && git branch third && git branch fourth");
+  const std::string repo = (dir_ / "origin").string();
+  const std::vector<std::string> branches = {"main", "second", "third", "fourth"};
+  std::vector<std::unique_ptr<Git>> gits;
+  for (size_t i = 0; i < branches.size(); ++i) gits.push_back(std::make_unique<Git>(dir_ / "scratch"));
+  boost::asio::io_context io;
+  std::vector<std::string> seen(branches.size());
+  for (size_t i = 0; i < branches.size(); ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&, i]() -> boost::asio::awaitable<void> {
+          const std::vector<std::string> patterns = {"refs/heads/" + branches[i]};
+          auto refs = co_await gits[i]->LsRemote(repo, patterns);
+          if (refs.ok() && refs->size() == 1) seen[i] = (*refs)[0].name;
+        },
+        boost::asio::detached);
+  }
+  io.run();
+  for (size_t i = 0; i < branches.size(); ++i) EXPECT_EQ(seen[i], "refs/heads/" + branches[i]);
 }
 
 TEST_F(GitRepoTest, LsRemoteOfAMissingRepoSaysWhy) {

@@ -70,6 +70,16 @@ struct Process {
   TimePoint started_at{};
 };
 
+// A commit that polls and pushes must not deploy by themselves: its
+// deployment failed, or a rollback (or a cancel) left it. Only a deploy by
+// hand of that commit lifts a pin.
+struct Pin {
+  std::string project;
+  std::string commit;  // 40 hex
+  std::string reason;  // "failed in deployment 12", "rolled back from by alice"
+  TimePoint at{};
+};
+
 // One webhook delivery that passed its signature check, stored raw before it
 // is acted on. (source, delivery_id) is unique when delivery_id is set, so a
 // forge's retry of the same delivery is recognised and ignored.

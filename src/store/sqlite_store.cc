@@ -87,6 +87,26 @@ CREATE TABLE held_projects (
   project TEXT PRIMARY KEY
 );
 )sql",
+    R"sql(
+CREATE TABLE candidates (
+  project       TEXT PRIMARY KEY,
+  pid           INTEGER NOT NULL,
+  pgid          INTEGER NOT NULL,
+  start_ticks   INTEGER NOT NULL,
+  release       TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  commit_sha    TEXT NOT NULL,
+  deployment_id INTEGER NOT NULL,
+  started_at    INTEGER NOT NULL
+);
+CREATE TABLE pins (
+  project    TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  reason     TEXT NOT NULL DEFAULT '',
+  at         INTEGER NOT NULL,
+  PRIMARY KEY (project, commit_sha)
+);
+)sql",
 };
 
 constexpr const char* kDeploymentColumns =
@@ -411,40 +431,102 @@ class SqliteStore : public Store {
     return held;
   }
 
-  Status PutProcess(const Process& p) override {
+  Status PutProcess(const Process& p) override { return Put("processes", p); }
+  Status DeleteProcess(std::string_view project) override { return Delete("processes", project); }
+  Result<std::optional<Process>> GetProcess(std::string_view project) override {
+    return GetOne("processes", project);
+  }
+  Result<std::vector<Process>> ListProcesses() override { return Processes("processes", {}); }
+
+  Status PutCandidate(const Process& p) override { return Put("candidates", p); }
+  Status DeleteCandidate(std::string_view project) override {
+    return Delete("candidates", project);
+  }
+  Result<std::optional<Process>> GetCandidate(std::string_view project) override {
+    return GetOne("candidates", project);
+  }
+
+  Status PromoteCandidate(std::string_view project) override {
+    Status s = db_->Exec("BEGIN IMMEDIATE");
+    if (!s.ok()) return s.Prefixed("store: promote");
+    Stmt copy(*db_, "INSERT OR REPLACE INTO processes SELECT * FROM candidates WHERE project=?1");
+    copy.Bind(1, project);
+    Stmt drop(*db_, "DELETE FROM candidates WHERE project=?1");
+    drop.Bind(1, project);
+    s = copy.Run();
+    if (s.ok()) s = drop.Run();
+    if (s.ok()) s = db_->Exec("COMMIT");
+    if (!s.ok()) {
+      (void)db_->Exec("ROLLBACK");
+      return s.Prefixed("store: promote");
+    }
+    PublishProject(project);
+    return Status::Ok();
+  }
+
+  Status AddPin(const Pin& pin) override {
     Stmt s(*db_,
-           "INSERT OR REPLACE INTO processes (project, pid, pgid, start_ticks, release, version, "
-           "commit_sha, deployment_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-    s.Bind(1, p.project).Bind(2, p.pid).Bind(3, p.pgid);
-    s.Bind(4, static_cast<int64_t>(p.start_ticks)).Bind(5, p.release).Bind(6, p.version);
-    s.Bind(7, p.commit).Bind(8, p.deployment_id).Bind(9, ToUnixMillis(p.started_at));
-    Status st = s.Run().Prefixed("store: put process");
-    if (st.ok()) PublishProject(p.project);
+           "INSERT INTO pins (project, commit_sha, reason, at) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT DO NOTHING");
+    s.Bind(1, pin.project).Bind(2, pin.commit).Bind(3, pin.reason).Bind(4, ToUnixMillis(pin.at));
+    Status st = s.Run().Prefixed("store: pin");
+    if (st.ok()) PublishProject(pin.project);
     return st;
   }
 
-  Status DeleteProcess(std::string_view project) override {
-    Stmt s(*db_, "DELETE FROM processes WHERE project=?1");
-    s.Bind(1, project);
-    Status st = s.Run().Prefixed("store: delete process");
+  Status RemovePin(std::string_view project, std::string_view commit) override {
+    Stmt s(*db_, "DELETE FROM pins WHERE project=?1 AND commit_sha=?2");
+    s.Bind(1, project).Bind(2, commit);
+    Status st = s.Run().Prefixed("store: unpin");
     if (st.ok()) PublishProject(project);
     return st;
   }
 
-  Result<std::optional<Process>> GetProcess(std::string_view project) override {
-    auto all = Processes(project);
+  Result<std::vector<Pin>> ListPins(std::string_view project) override {
+    Stmt s(*db_,
+           "SELECT project, commit_sha, reason, at FROM pins WHERE project=?1 "
+           "ORDER BY at DESC, rowid DESC");
+    s.Bind(1, project);
+    std::vector<Pin> out;
+    while (s.Step()) out.push_back(Pin{s.Text(0), s.Text(1), s.Text(2), FromUnixMillis(s.Int(3))});
+    if (!s.status().ok()) return s.status().Prefixed("store: pins");
+    return out;
+  }
+
+ private:
+  // processes and candidates have the same columns; `table` is one of the two
+  // names above, never outside input.
+  Status Put(const std::string& table, const Process& p) {
+    Stmt s(*db_, "INSERT OR REPLACE INTO " + table +
+                     " (project, pid, pgid, start_ticks, release, version, commit_sha, "
+                     "deployment_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    s.Bind(1, p.project).Bind(2, p.pid).Bind(3, p.pgid);
+    s.Bind(4, static_cast<int64_t>(p.start_ticks)).Bind(5, p.release).Bind(6, p.version);
+    s.Bind(7, p.commit).Bind(8, p.deployment_id).Bind(9, ToUnixMillis(p.started_at));
+    Status st = s.Run().Prefixed("store: put " + table);
+    if (st.ok()) PublishProject(p.project);
+    return st;
+  }
+
+  Status Delete(const std::string& table, std::string_view project) {
+    Stmt s(*db_, "DELETE FROM " + table + " WHERE project=?1");
+    s.Bind(1, project);
+    Status st = s.Run().Prefixed("store: delete from " + table);
+    if (st.ok()) PublishProject(project);
+    return st;
+  }
+
+  Result<std::optional<Process>> GetOne(const std::string& table, std::string_view project) {
+    auto all = Processes(table, project);
     if (!all.ok()) return all.status();
     if (all->empty()) return std::optional<Process>();
     return std::optional<Process>(all->front());
   }
 
-  Result<std::vector<Process>> ListProcesses() override { return Processes({}); }
-
- private:
-  Result<std::vector<Process>> Processes(std::string_view project) {
+  Result<std::vector<Process>> Processes(const std::string& table, std::string_view project) {
     Stmt s(*db_,
            "SELECT project, pid, pgid, start_ticks, release, version, commit_sha, deployment_id, "
-           "started_at FROM processes WHERE ?1 = '' OR project = ?1 ORDER BY project");
+           "started_at FROM " + table + " WHERE ?1 = '' OR project = ?1 ORDER BY project");
     s.Bind(1, project);
     std::vector<Process> out;
     while (s.Step()) {
@@ -460,7 +542,7 @@ class SqliteStore : public Store {
       p.started_at = FromUnixMillis(s.Int(8));
       out.push_back(std::move(p));
     }
-    if (!s.status().ok()) return s.status().Prefixed("store: processes");
+    if (!s.status().ok()) return s.status().Prefixed("store: " + table);
     return out;
   }
 

@@ -80,10 +80,28 @@ class Store {
   virtual Status SetHeld(std::string_view project, bool held) = 0;
   virtual Result<bool> IsHeld(std::string_view project) = 0;
 
+  // The program a project runs that passed its health check (or was
+  // started from a release that had): re-adopted at start-up.
   virtual Status PutProcess(const Process& p) = 0;  // insert or replace by project
   virtual Status DeleteProcess(std::string_view project) = 0;
   virtual Result<std::optional<Process>> GetProcess(std::string_view project) = 0;
   virtual Result<std::vector<Process>> ListProcesses() = 0;
+
+  // The program a deployment started that has not passed its health check
+  // yet. Found at start-up, it is not trusted: it is stopped, and the
+  // recorded process (the version before) is kept or started again.
+  virtual Status PutCandidate(const Process& p) = 0;  // insert or replace by project
+  virtual Status DeleteCandidate(std::string_view project) = 0;
+  virtual Result<std::optional<Process>> GetCandidate(std::string_view project) = 0;
+  // In one transaction: the candidate becomes the recorded process.
+  virtual Status PromoteCandidate(std::string_view project) = 0;
+
+  // Commits pinned out of automatic deploys (see Pin). Adding a pinned
+  // commit again keeps the first reason.
+  virtual Status AddPin(const Pin& pin) = 0;
+  virtual Status RemovePin(std::string_view project, std::string_view commit) = 0;
+  // Newest first.
+  virtual Result<std::vector<Pin>> ListPins(std::string_view project) = 0;
 
   // Every committed change to a deployment, its steps or a project's program
   // is published here (not the start-up InterruptUnfinished: nobody listens yet).

@@ -217,6 +217,44 @@ TEST_F(StoreTest, ProcessesArePutReplacedAndDeleted) {
   EXPECT_FALSE(store_->GetProcess("hello")->has_value());
 }
 
+TEST_F(StoreTest, ACandidateIsPromotedToTheRecordedProcessInOneStep) {
+  Process old{"hello", 10, 10, 100, "r1", "main-1", std::string(40, 'a'), 1, FromUnixMillis(5)};
+  Process fresh{"hello", 20, 20, 200, "r2", "main-2", std::string(40, 'b'), 2, FromUnixMillis(6)};
+  ASSERT_TRUE(store_->PutProcess(old).ok());
+  ASSERT_TRUE(store_->PutCandidate(fresh).ok());
+  EXPECT_EQ((*store_->GetProcess("hello"))->pid, 10);
+  EXPECT_EQ((*store_->GetCandidate("hello"))->pid, 20);
+  ASSERT_TRUE(store_->PromoteCandidate("hello").ok());
+  EXPECT_EQ((*store_->GetProcess("hello"))->release, "r2");
+  EXPECT_FALSE(store_->GetCandidate("hello")->has_value());
+  ASSERT_TRUE(store_->PutCandidate(old).ok());
+  ASSERT_TRUE(store_->DeleteCandidate("hello").ok());
+  EXPECT_FALSE(store_->GetCandidate("hello")->has_value());
+  EXPECT_EQ((*store_->GetProcess("hello"))->release, "r2");
+}
+
+// Issue 11, item 4: every commit that failed or was rolled away from stays
+// pinned, across restarts, until lifted.
+TEST_F(StoreTest, PinsAreASetPerProjectThatSurvivesReopening) {
+  const std::string a(40, 'a'), b(40, 'b');
+  ASSERT_TRUE(store_->AddPin({"hello", a, "failed in deployment 1", FromUnixMillis(1)}).ok());
+  ASSERT_TRUE(store_->AddPin({"hello", b, "rolled back from", FromUnixMillis(2)}).ok());
+  ASSERT_TRUE(store_->AddPin({"hello", a, "again", FromUnixMillis(3)}).ok());
+  ASSERT_TRUE(store_->AddPin({"other", a, "elsewhere", FromUnixMillis(3)}).ok());
+  store_.reset();
+  auto reopened = OpenSqlite(dir_ / "anthill.db");
+  ASSERT_TRUE(reopened.ok());
+  store_ = std::move(reopened.value());
+  auto pins = store_->ListPins("hello");
+  ASSERT_TRUE(pins.ok());
+  ASSERT_EQ(pins->size(), 2u);
+  EXPECT_EQ((*pins)[0].commit, b);
+  EXPECT_EQ((*pins)[1].reason, "failed in deployment 1");
+  ASSERT_TRUE(store_->RemovePin("hello", a).ok());
+  EXPECT_EQ(store_->ListPins("hello")->size(), 1u);
+  EXPECT_EQ(store_->ListPins("other")->size(), 1u);
+}
+
 TEST_F(StoreTest, DataSurvivesReopeningAndMigrationsRunOnce) {
   auto id = store_->CreateDeployment(Sample("hello"));
   ASSERT_TRUE(id.ok());

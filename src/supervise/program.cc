@@ -13,13 +13,23 @@ namespace anthill::supervise {
 
 namespace asio = boost::asio;
 
-std::vector<std::string> RunArgv(const std::string& run) {
+std::vector<std::string> RunArgv(const std::string& line) {
+  // "exec node app.js" is a common idiom for "the shell must not stay": it is
+  // what a single command gets here anyway, so a leading `exec` is dropped
+  // (kept, it became "exec exec ..." under the shell, or a program "exec").
+  std::string_view view = line;
+  while (!view.empty() && (view.front() == ' ' || view.front() == '\t')) view.remove_prefix(1);
+  if (view.rfind("exec", 0) == 0 && view.size() > 4 && (view[4] == ' ' || view[4] == '\t')) {
+    view.remove_prefix(5);
+  }
+  const std::string run(view);
   // Characters that mean the line needs a shell to be understood.
   static const char* kShellSyntax = "\"'`$\\<>*?[]~#=";
   // A list or pipeline ("a; b", "a && b", "a | b") runs as the shell's
   // children; a single command gets `exec` so its pid is the shell's pid.
   static const char* kCompound = ";&|\n(){}";
-  if (run.find_first_of(kCompound) != std::string::npos) return {"/bin/sh", "-c", run};
+  // (A list keeps a leading `exec`: the shell runs it as written.)
+  if (run.find_first_of(kCompound) != std::string::npos) return {"/bin/sh", "-c", line};
   if (run.find_first_of(kShellSyntax) != std::string::npos) {
     return {"/bin/sh", "-c", "exec " + run};
   }
