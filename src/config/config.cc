@@ -11,6 +11,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "config/toml_guard.h"
 #include "os/signals.h"
 
 namespace anthill::config {
@@ -258,6 +259,8 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
   const std::string name = file.string();
   Config cfg;
   cfg.file = file;
+  // Inputs that take toml++ 3.3.0 to undefined behaviour never reach it.
+  if (Status guard = GuardToml(text, name); !guard.ok()) return guard;
   toml::table root;
   try {
     root = toml::parse(text, name);
