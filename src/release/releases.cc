@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "release/snapshot.h"
+
 namespace anthill::release {
 
 namespace fs = std::filesystem;
@@ -14,20 +16,6 @@ constexpr std::string_view kTmpSuffix = ".tmp";
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-Status CopyEntry(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::create_directories(to.parent_path(), ec);
-  if (ec) return Status::Error("cannot create " + to.parent_path().string() + ": " + ec.message());
-  // Symlinks stay symlinks (a release may link into a shared dir on purpose);
-  // regular files keep their permission bits, so executables stay executable.
-  fs::copy(from, to,
-           fs::copy_options::recursive | fs::copy_options::copy_symlinks |
-               fs::copy_options::overwrite_existing,
-           ec);
-  if (ec) return Status::Error("cannot copy " + from.string() + ": " + ec.message());
-  return Status::Ok();
 }
 
 }  // namespace
@@ -47,28 +35,26 @@ bool Releases::Exists(const std::string& name) const {
 
 Result<std::string> Releases::Create(const fs::path& workspace,
                                      const std::vector<std::string>& artifacts, TimePoint now,
-                                     const std::string& commit) {
+                                     const std::string& commit, std::vector<std::string>* notes) {
   const std::string name = ReleaseName(now, commit);
   const fs::path final_dir = PathOf(name);
   const fs::path tmp = releases_dir() / (name + std::string(kTmpSuffix));
   std::error_code ec;
   if (fs::exists(final_dir, ec)) return Status::Error("release " + name + " exists already");
+  UnsealForRemoval(tmp);
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) return Status::Error("cannot create " + tmp.string() + ": " + ec.message());
 
   auto fail = [&](Status s) -> Result<std::string> {
     std::error_code ignored;
+    UnsealForRemoval(tmp);
     fs::remove_all(tmp, ignored);
     return s;
   };
+  std::vector<fs::path> kept;
   if (artifacts.empty()) {
-    for (const auto& entry : fs::directory_iterator(workspace, ec)) {
-      if (entry.path().filename() == ".git") continue;
-      Status s = CopyEntry(entry.path(), tmp / entry.path().filename());
-      if (!s.ok()) return fail(s);
-    }
-    if (ec) return fail(Status::Error("cannot read " + workspace.string() + ": " + ec.message()));
+    kept.push_back(".");
   } else {
     for (const auto& a : artifacts) {
       fs::path rel = fs::path(a).lexically_normal();
@@ -77,14 +63,34 @@ Result<std::string> Releases::Create(const fs::path& workspace,
       }
       // "static/" normalises to "static/"; copy to the same relative place.
       if (rel.filename().empty()) rel = rel.parent_path();
-      fs::path from = workspace / rel;
-      if (!fs::exists(fs::symlink_status(from, ec))) {
+      if (!fs::exists(fs::symlink_status(workspace / rel, ec))) {
         return fail(Status::Error("artifact '" + a + "' not found in the workspace"));
       }
-      Status s = CopyEntry(from, tmp / rel);
+      kept.push_back(rel);
+    }
+  }
+  Snapshot snapshot(workspace, kept, max_followed_bytes_);
+  if (artifacts.empty()) {
+    for (const auto& entry : fs::directory_iterator(workspace, ec)) {
+      const fs::path name = entry.path().filename();
+      if (name == ".git") continue;
+      Status s = snapshot.Copy(name, tmp / name);
+      if (!s.ok()) return fail(s);
+    }
+    if (ec) return fail(Status::Error("cannot read " + workspace.string() + ": " + ec.message()));
+  } else {
+    for (const auto& rel : kept) {
+      fs::create_directories((tmp / rel).parent_path(), ec);
+      if (ec) return fail(Status::Error("cannot create " + (tmp / rel).parent_path().string() +
+                                        ": " + ec.message()));
+      Status s = snapshot.Copy(rel, tmp / rel);
       if (!s.ok()) return fail(s);
     }
   }
+  if (notes != nullptr) *notes = snapshot.notes();
+  // Once made, a release does not change: neither the next build nor the
+  // program itself can write into it (root aside, which mode bits do not stop).
+  if (Status s = SealReadOnly(tmp); !s.ok()) return fail(s);
   // The rename makes the release appear whole or not at all.
   fs::rename(tmp, final_dir, ec);
   if (ec) return fail(Status::Error("cannot rename " + tmp.string() + ": " + ec.message()));
@@ -132,7 +138,10 @@ Result<std::vector<std::string>> Releases::Prune(int keep, const std::set<std::s
   std::vector<std::string> deleted;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(releases_dir(), ec)) {
-    if (EndsWith(entry.path().filename().string(), kTmpSuffix)) fs::remove_all(entry.path(), ec);
+    if (EndsWith(entry.path().filename().string(), kTmpSuffix)) {
+      UnsealForRemoval(entry.path());
+      fs::remove_all(entry.path(), ec);
+    }
   }
   std::vector<std::string> names = List();
   auto current = Current();
@@ -140,6 +149,7 @@ Result<std::vector<std::string>> Releases::Prune(int keep, const std::set<std::s
   for (const auto& name : names) {
     if (surplus <= 0) break;
     if (name == current || protect.count(name)) continue;
+    UnsealForRemoval(PathOf(name));
     fs::remove_all(PathOf(name), ec);
     if (ec) return Status::Error("cannot delete " + PathOf(name).string() + ": " + ec.message());
     deleted.push_back(name);

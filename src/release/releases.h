@@ -28,12 +28,20 @@ class Releases {
 
   // Copies `artifacts` (paths relative to workspace; files or dirs, copied with
   // their relative path kept) into a new release dir; empty artifacts = the
-  // whole workspace minus .git. Symlinks are copied as symlinks. Builds into
-  // "<name>.tmp" and renames, so a release dir that exists is complete. Errors
-  // name the missing artifact. Returns the release name.
+  // whole workspace minus .git. A relative symlink to something the release
+  // holds stays a symlink; any other link is replaced by a copy of what it
+  // points to (see Snapshot), at most `max_followed_bytes` in all. The
+  // release is made read-only. Builds into "<name>.tmp" and renames, so a
+  // release dir that exists is complete. Errors name the missing artifact.
+  // Returns the release name; `notes` (if given) says what was followed or
+  // left out, for the build log.
   Result<std::string> Create(const std::filesystem::path& workspace,
                              const std::vector<std::string>& artifacts, TimePoint now,
-                             const std::string& commit);
+                             const std::string& commit,
+                             std::vector<std::string>* notes = nullptr);
+
+  // Bounds what following symlinks out of the workspace may copy.
+  void set_max_followed_bytes(uint64_t bytes) { max_followed_bytes_ = bytes; }
 
   std::filesystem::path PathOf(const std::string& release_name) const;
   bool Exists(const std::string& release_name) const;
@@ -58,6 +66,7 @@ class Releases {
 
  private:
   std::filesystem::path project_dir_;
+  uint64_t max_followed_bytes_ = 2ULL << 30;
 };
 
 }  // namespace anthill::release

@@ -109,5 +109,82 @@ TEST_F(ReleasesTest, PruneKeepsTheNewestCurrentAndProtected) {
   }
 }
 
+// Issue 11, item 1: a build output that is a symlink out of the workspace
+// (Bazel's bazel-bin, a cache) was copied as the symlink, so the next build
+// changed what every older release ran.
+TEST_F(ReleasesTest, ALinkOutOfTheWorkspaceIsCopiedSoTheNextBuildCannotChangeTheRelease) {
+  testing::WriteFile(dir_ / "cache/out/server", "version one");
+  testing::WriteFile(dir_ / "cache/out/lib/helper", "helper one");
+  fs::create_symlink(dir_ / "cache/out", dir_ / "ws/bazel-bin");
+  std::vector<std::string> notes;
+  auto r = releases_.Create(dir_ / "ws", {}, FromUnixMillis(1000), std::string(40, 'a'), &notes);
+  ASSERT_TRUE(r.ok()) << r.error();
+  testing::WriteFile(dir_ / "cache/out/server", "version two");
+  const fs::path release = releases_.PathOf(*r);
+  EXPECT_FALSE(fs::is_symlink(release / "bazel-bin"));
+  EXPECT_EQ(testing::ReadFile(release / "bazel-bin/server"), "version one");
+  EXPECT_EQ(testing::ReadFile(release / "bazel-bin/lib/helper"), "helper one");
+  EXPECT_TRUE(fs::is_symlink(release / "link"));  // relative, inside: kept
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "copied what bazel-bin points to (" +
+                          fs::canonical(dir_ / "cache/out").string() +
+                          ") instead of the link: the release must not change when it does");
+}
+
+TEST_F(ReleasesTest, AnAbsoluteLinkIntoTheWorkspaceIsCopiedToo) {
+  fs::create_symlink(fs::canonical(dir_ / "ws/static"), dir_ / "ws/assets");
+  auto r = releases_.Create(dir_ / "ws", {}, FromUnixMillis(1000), std::string(40, 'a'));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_FALSE(fs::is_symlink(releases_.PathOf(*r) / "assets"));
+  EXPECT_EQ(testing::ReadFile(releases_.PathOf(*r) / "assets/css/site.css"), "body{}");
+}
+
+TEST_F(ReleasesTest, DanglingLinksOutAreLeftOutAndLoopsRefused) {
+  fs::create_symlink("/nonexistent/anthill-test/testlogs", dir_ / "ws/bazel-testlogs");
+  std::vector<std::string> notes;
+  auto r = releases_.Create(dir_ / "ws", {}, FromUnixMillis(1000), std::string(40, 'a'), &notes);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_FALSE(fs::exists(fs::symlink_status(releases_.PathOf(*r) / "bazel-testlogs")));
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "left out bazel-testlogs: a symlink to /nonexistent/anthill-test/testlogs, "
+                      "which does not exist");
+
+  testing::WriteFile(dir_ / "outside/x", "x");
+  fs::create_symlink(dir_ / "outside", dir_ / "outside/again");
+  fs::create_symlink(dir_ / "outside", dir_ / "ws/out");
+  auto loop = releases_.Create(dir_ / "ws", {}, FromUnixMillis(2000), std::string(40, 'b'));
+  ASSERT_FALSE(loop.ok());
+  EXPECT_EQ(loop.error(), "out/again links back to " + fs::canonical(dir_ / "outside").string() +
+                              ", which holds it: a symlink loop; list what the program needs in "
+                              "`artifacts`");
+  EXPECT_EQ(releases_.List().size(), 1u);
+}
+
+TEST_F(ReleasesTest, FollowingLinksIsBoundedAndTheErrorSaysWhatToDo) {
+  testing::WriteFile(dir_ / "cache/big", std::string(4096, 'x'));
+  fs::create_symlink(dir_ / "cache", dir_ / "ws/cache");
+  releases_.set_max_followed_bytes(1000);
+  auto r = releases_.Create(dir_ / "ws", {}, FromUnixMillis(1000), std::string(40, 'a'));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "following symlinks out of the workspace would copy more than 0.0 GiB "
+                       "(at cache/big); list what the program needs in `artifacts`");
+}
+
+TEST_F(ReleasesTest, AReleaseIsReadOnlyOnceMadeAndCanStillBePruned) {
+  std::string name = Make(1000);
+  const fs::path r = releases_.PathOf(name);
+  constexpr auto kWrite = fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write;
+  for (const auto& p : {r, r / "hello", r / "static", r / "static/css/site.css"}) {
+    EXPECT_EQ(fs::status(p).permissions() & kWrite, fs::perms::none) << p;
+  }
+  EXPECT_NE(fs::status(r / "hello").permissions() & fs::perms::owner_exec, fs::perms::none);
+  Make(2000);
+  Make(3000);
+  ASSERT_TRUE(releases_.SwitchCurrent(releases_.List().back()).ok());
+  auto deleted = releases_.Prune(1, {});
+  ASSERT_TRUE(deleted.ok()) << deleted.error();
+  EXPECT_EQ(releases_.List().size(), 1u);
+}
+
 }  // namespace
 }  // namespace anthill::release

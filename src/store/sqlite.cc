@@ -7,6 +7,7 @@ namespace anthill::store {
 Stmt::Stmt(Db& db, std::string_view sql) : db_(db) {
   if (sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
       SQLITE_OK) {
+    db.last_error_ = sqlite3_extended_errcode(db.handle());
     prepared_ = Status::Error(db.Error());
     status_ = prepared_;
   }
@@ -38,7 +39,10 @@ bool Stmt::Step() {
   if (!stmt_ || !status_.ok()) return false;
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) status_ = Status::Error(db_.Error());
+  if (rc != SQLITE_DONE) {
+    db_.last_error_ = sqlite3_extended_errcode(db_.handle());
+    status_ = Status::Error(db_.Error());
+  }
   return false;
 }
 
@@ -69,15 +73,35 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& file) {
     sqlite3_close(handle);
     return Status::Error("cannot open database " + file + ": " + msg);
   }
-  sqlite3_busy_timeout(handle, 5000);
+  // Short: the caller is the event loop. A write that finds the database
+  // locked by another process longer than this is kept and made later
+  // (store/write_behind.h) instead of stalling every project.
+  sqlite3_busy_timeout(handle, 100);
   return std::unique_ptr<Db>(new Db(handle));
 }
 
 Db::~Db() { sqlite3_close(db_); }
 
+bool Db::LastErrorIsTransient() const {
+  switch (last_error_ & 0xff) {  // the primary code of an extended one
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Status Db::Exec(const std::string& sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    last_error_ = sqlite3_extended_errcode(db_);
     std::string msg = err ? err : Error();
     sqlite3_free(err);
     return Status::Error(msg);

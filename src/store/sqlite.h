@@ -58,10 +58,18 @@ class Db {
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
   std::string Error() const { return sqlite3_errmsg(db_); }
+  // The (extended) result code of the last statement or Exec that failed.
+  int last_error() const { return last_error_; }
+  // True for failures that say nothing about the write itself and may pass:
+  // locked or busy, the disk full, an I/O error, a read-only file.
+  bool LastErrorIsTransient() const;
+  void RememberError(int code) { last_error_ = code; }
 
  private:
+  friend class Stmt;
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  int last_error_ = SQLITE_OK;
 };
 
 }  // namespace anthill::store

@@ -4,6 +4,7 @@
 
 #include "store/sqlite.h"
 #include "store/store.h"
+#include "store/write_behind.h"
 
 namespace anthill::store {
 
@@ -160,66 +161,122 @@ class SqliteStore : public Store {
         return s.Prefixed("migration " + std::to_string(i + 1));
       }
     }
+    // Ids are given here, not by SQLite, so a write the database cannot take
+    // now can be kept (WriteBehind) and still be named by its id at once.
+    next_deployment_id_ = NextId("deployments");
+    next_step_id_ = NextId("steps");
     return Status::Ok();
   }
 
+  size_t FlushPendingWrites() override {
+    if (behind_.size() == 0) return 0;
+    std::vector<int64_t> ids;
+    for (const auto& [id, d] : behind_.unsaved()) ids.push_back(id);
+    size_t left = behind_.Flush();
+    if (left == 0) {
+      for (int64_t id : ids) PublishDeployment(id);
+    }
+    return left;
+  }
+  size_t pending_writes() const override { return behind_.size(); }
+
   Result<int64_t> CreateDeployment(const Deployment& d) override {
-    Stmt s(*db_,
-           "INSERT INTO deployments (project, machine, from_version, to_version, from_commit, "
-           "to_commit, ref, trigger, actor, status, started_at, finished_at, error, release) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
-    s.Bind(1, d.project).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
-    s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
-    s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
-    s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
-    Status st = s.Run();
-    if (!st.ok()) return st.Prefixed("store: insert deployment");
-    const int64_t id = db_->LastInsertId();
-    PublishDeployment(id);
-    return id;
+    Deployment row = d;
+    row.id = next_deployment_id_++;
+    row.steps.clear();
+    auto made = behind_.Submit([this, row] { return Outcome(InsertDeployment(row)); },
+                               "insert deployment " + std::to_string(row.id));
+    if (!made.ok()) return made.status().Prefixed("store: insert deployment");
+    if (!*made) behind_.unsaved()[row.id] = row;
+    PublishDeployment(row.id);
+    return row.id;
   }
 
   Status UpdateDeployment(const Deployment& d) override {
-    Stmt s(*db_,
-           "UPDATE deployments SET machine=?2, from_version=?3, to_version=?4, from_commit=?5, "
-           "to_commit=?6, ref=?7, trigger=?8, actor=?9, status=?10, started_at=?11, "
-           "finished_at=?12, error=?13, release=?14 WHERE id=?1");
-    s.Bind(1, d.id).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
-    s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
-    s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
-    s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
-    Status st = s.Run().Prefixed("store: update deployment " + std::to_string(d.id));
-    if (st.ok()) PublishDeployment(d.id);
-    return st;
+    auto made = behind_.Submit([this, d] { return Outcome(UpdateDeploymentRow(d)); },
+                               "update deployment " + std::to_string(d.id));
+    if (!made.ok()) return made.status().Prefixed("store: update deployment " + std::to_string(d.id));
+    if (!*made) {
+      Deployment& u = Unsaved(d.id, d);
+      std::vector<Step> steps = std::move(u.steps);
+      std::string project = u.project;
+      u = d;
+      u.steps = std::move(steps);
+      u.project = project;
+    }
+    PublishDeployment(d.id);
+    return Status::Ok();
   }
 
   Result<int64_t> StartStep(int64_t deployment_id, std::string_view name,
                             TimePoint started_at) override {
-    Stmt s(*db_, "INSERT INTO steps (deployment_id, name, status, started_at) VALUES (?1, ?2, ?3, ?4)");
-    s.Bind(1, deployment_id).Bind(2, name).Bind(3, ToString(StepStatus::kRunning));
-    s.Bind(4, ToUnixMillis(started_at));
-    Status st = s.Run();
-    if (!st.ok()) return st.Prefixed("store: insert step");
-    const int64_t id = db_->LastInsertId();
+    Step step;
+    step.id = next_step_id_++;
+    step.deployment_id = deployment_id;
+    step.name = std::string(name);
+    step.started_at = started_at;
+    auto made = behind_.Submit([this, step] { return Outcome(InsertStep(step)); },
+                               "insert step " + std::to_string(step.id));
+    if (!made.ok()) return made.status().Prefixed("store: insert step");
+    if (!*made) {
+      Deployment fallback;
+      fallback.id = deployment_id;
+      Unsaved(deployment_id, fallback).steps.push_back(step);
+    }
     PublishDeployment(deployment_id);
-    return id;
+    return step.id;
   }
 
   Status FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
                     std::string_view error) override {
-    Stmt s(*db_,
-           "UPDATE steps SET status=?2, finished_at=?3, error=?4 WHERE id=?1 "
-           "RETURNING deployment_id");
-    s.Bind(1, step_id).Bind(2, ToString(status)).Bind(3, ToUnixMillis(finished_at)).Bind(4, error);
-    std::optional<int64_t> deployment_id;
-    // Stepped to the end, so the update is complete before anyone hears of it.
-    while (s.Step()) deployment_id = s.Int(0);
-    if (!s.status().ok()) return s.status().Prefixed("store: finish step");
-    if (deployment_id) PublishDeployment(*deployment_id);
+    auto owner = std::make_shared<std::optional<int64_t>>();
+    const std::string error_text(error);
+    auto made = behind_.Submit(
+        [this, step_id, status, finished_at, error_text, owner] {
+          Stmt s(*db_,
+                 "UPDATE steps SET status=?2, finished_at=?3, error=?4 WHERE id=?1 "
+                 "RETURNING deployment_id");
+          s.Bind(1, step_id).Bind(2, ToString(status)).Bind(3, ToUnixMillis(finished_at));
+          s.Bind(4, error_text);
+          // Stepped to the end, so the update is complete before anyone hears of it.
+          while (s.Step()) *owner = s.Int(0);
+          return Outcome(s.status());
+        },
+        "finish step " + std::to_string(step_id));
+    if (!made.ok()) return made.status().Prefixed("store: finish step");
+    if (!*made) {
+      Deployment* d = behind_.UnsavedOwnerOfStep(step_id);
+      if (d == nullptr) {
+        Stmt q(*db_, "SELECT deployment_id FROM steps WHERE id=?1");
+        q.Bind(1, step_id);
+        if (q.Step()) {
+          Deployment fallback;
+          fallback.id = q.Int(0);
+          d = &Unsaved(fallback.id, fallback);
+        }
+      }
+      if (d != nullptr) {
+        for (auto& st : d->steps) {
+          if (st.id != step_id) continue;
+          st.status = status;
+          st.finished_at = finished_at;
+          st.error = error_text;
+        }
+        *owner = d->id;
+      }
+    }
+    if (*owner) PublishDeployment(**owner);
     return Status::Ok();
   }
 
   Result<std::optional<Deployment>> GetDeployment(int64_t id) override {
+    if (auto it = behind_.unsaved().find(id); it != behind_.unsaved().end()) {
+      return std::optional<Deployment>(it->second);
+    }
+    return GetDeploymentRow(id);
+  }
+
+  Result<std::optional<Deployment>> GetDeploymentRow(int64_t id) {
     Stmt s(*db_, std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE id=?1");
     s.Bind(1, id);
     std::vector<Deployment> list;
@@ -261,6 +318,14 @@ class SqliteStore : public Store {
     if (backwards) std::reverse(list.begin(), list.end());
     Status st = LoadSteps(list);
     if (!st.ok()) return st;
+    behind_.Overlay(
+        list,
+        [&](const Deployment& d) {
+          return (f.project.empty() || d.project == f.project) &&
+                 (f.machine.empty() || d.machine == f.machine) && (!f.status || d.status == *f.status) &&
+                 (f.before_id <= 0 || d.id < f.before_id) && (f.after_id <= 0 || d.id > f.after_id);
+        },
+        static_cast<size_t>(std::clamp(f.limit, 1, 1000)));
     return list;
   }
 
@@ -327,9 +392,11 @@ class SqliteStore : public Store {
   }
 
   Status SetHookVerdict(int64_t id, std::string_view verdict) override {
-    Stmt s(*db_, "UPDATE hook_events SET verdict=?2 WHERE id=?1");
-    s.Bind(1, id).Bind(2, verdict);
-    return s.Run().Prefixed("store: hook verdict");
+    return Deferrable("hook verdict", [this, id, verdict = std::string(verdict)] {
+      Stmt s(*db_, "UPDATE hook_events SET verdict=?2 WHERE id=?1");
+      s.Bind(1, id).Bind(2, verdict);
+      return s.Run().Prefixed("store: hook verdict");
+    });
   }
 
   Result<std::vector<HookEvent>> ListHookEvents(int limit, int64_t before_id) override {
@@ -415,12 +482,14 @@ class SqliteStore : public Store {
   }
 
   Status SetHeld(std::string_view project, bool held) override {
-    Stmt s(*db_, held ? "INSERT OR IGNORE INTO held_projects (project) VALUES (?1)"
-                      : "DELETE FROM held_projects WHERE project = ?1");
-    s.Bind(1, project);
-    Status st = s.Run().Prefixed("store: hold");
-    if (st.ok()) PublishProject(project);
-    return st;
+    return Deferrable("hold", [this, held, project = std::string(project)] {
+      Stmt s(*db_, held ? "INSERT OR IGNORE INTO held_projects (project) VALUES (?1)"
+                        : "DELETE FROM held_projects WHERE project = ?1");
+      s.Bind(1, project);
+      Status st = s.Run().Prefixed("store: hold");
+      if (st.ok()) PublishProject(project);
+      return st;
+    });
   }
 
   Result<bool> IsHeld(std::string_view project) override {
@@ -447,6 +516,10 @@ class SqliteStore : public Store {
   }
 
   Status PromoteCandidate(std::string_view project) override {
+    return Deferrable("promote", [this, project = std::string(project)] { return Promote(project); });
+  }
+
+  Status Promote(const std::string& project) {
     Status s = db_->Exec("BEGIN IMMEDIATE");
     if (!s.ok()) return s.Prefixed("store: promote");
     Stmt copy(*db_, "INSERT OR REPLACE INTO processes SELECT * FROM candidates WHERE project=?1");
@@ -457,7 +530,9 @@ class SqliteStore : public Store {
     if (s.ok()) s = drop.Run();
     if (s.ok()) s = db_->Exec("COMMIT");
     if (!s.ok()) {
+      const int failed = db_->last_error();
       (void)db_->Exec("ROLLBACK");
+      db_->RememberError(failed);  // the write's reason, not the rollback's
       return s.Prefixed("store: promote");
     }
     PublishProject(project);
@@ -465,21 +540,25 @@ class SqliteStore : public Store {
   }
 
   Status AddPin(const Pin& pin) override {
-    Stmt s(*db_,
-           "INSERT INTO pins (project, commit_sha, reason, at) VALUES (?1, ?2, ?3, ?4) "
-           "ON CONFLICT DO NOTHING");
-    s.Bind(1, pin.project).Bind(2, pin.commit).Bind(3, pin.reason).Bind(4, ToUnixMillis(pin.at));
-    Status st = s.Run().Prefixed("store: pin");
-    if (st.ok()) PublishProject(pin.project);
-    return st;
+    return Deferrable("pin", [this, pin] {
+      Stmt s(*db_,
+             "INSERT INTO pins (project, commit_sha, reason, at) VALUES (?1, ?2, ?3, ?4) "
+             "ON CONFLICT DO NOTHING");
+      s.Bind(1, pin.project).Bind(2, pin.commit).Bind(3, pin.reason).Bind(4, ToUnixMillis(pin.at));
+      Status st = s.Run().Prefixed("store: pin");
+      if (st.ok()) PublishProject(pin.project);
+      return st;
+    });
   }
 
   Status RemovePin(std::string_view project, std::string_view commit) override {
-    Stmt s(*db_, "DELETE FROM pins WHERE project=?1 AND commit_sha=?2");
-    s.Bind(1, project).Bind(2, commit);
-    Status st = s.Run().Prefixed("store: unpin");
-    if (st.ok()) PublishProject(project);
-    return st;
+    return Deferrable("unpin", [this, project = std::string(project), commit = std::string(commit)] {
+      Stmt s(*db_, "DELETE FROM pins WHERE project=?1 AND commit_sha=?2");
+      s.Bind(1, project).Bind(2, commit);
+      Status st = s.Run().Prefixed("store: unpin");
+      if (st.ok()) PublishProject(project);
+      return st;
+    });
   }
 
   Result<std::vector<Pin>> ListPins(std::string_view project) override {
@@ -497,6 +576,10 @@ class SqliteStore : public Store {
   // processes and candidates have the same columns; `table` is one of the two
   // names above, never outside input.
   Status Put(const std::string& table, const Process& p) {
+    return Deferrable("put " + table, [this, table, p] { return PutRow(table, p); });
+  }
+
+  Status PutRow(const std::string& table, const Process& p) {
     Stmt s(*db_, "INSERT OR REPLACE INTO " + table +
                      " (project, pid, pgid, start_ticks, release, version, commit_sha, "
                      "deployment_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
@@ -509,11 +592,75 @@ class SqliteStore : public Store {
   }
 
   Status Delete(const std::string& table, std::string_view project) {
-    Stmt s(*db_, "DELETE FROM " + table + " WHERE project=?1");
-    s.Bind(1, project);
-    Status st = s.Run().Prefixed("store: delete from " + table);
-    if (st.ok()) PublishProject(project);
-    return st;
+    return Deferrable("delete from " + table, [this, table, project = std::string(project)] {
+      Stmt s(*db_, "DELETE FROM " + table + " WHERE project=?1");
+      s.Bind(1, project);
+      Status st = s.Run().Prefixed("store: delete from " + table);
+      if (st.ok()) PublishProject(project);
+      return st;
+    });
+  }
+
+  // --- Writes the database may not take now (see WriteBehind) ---------------
+
+  WriteBehind::Outcome Outcome(Status s) const {
+    const bool transient = !s.ok() && db_->LastErrorIsTransient();
+    return {std::move(s), transient};
+  }
+
+  Status Deferrable(const std::string& what, std::function<Status()> write) {
+    auto made = behind_.Submit([this, write = std::move(write)] { return Outcome(write()); }, what);
+    return made.ok() ? Status::Ok() : made.status();
+  }
+
+  // The unsaved state of deployment `id`: kept already, else read from the
+  // database (or `fallback` when it has no such row yet).
+  Deployment& Unsaved(int64_t id, const Deployment& fallback) {
+    auto& unsaved = behind_.unsaved();
+    auto it = unsaved.find(id);
+    if (it != unsaved.end()) return it->second;
+    auto row = GetDeploymentRow(id);
+    return unsaved[id] = row.ok() && row->has_value() ? **row : fallback;
+  }
+
+  Status InsertDeployment(const Deployment& d) {
+    Stmt s(*db_,
+           "INSERT INTO deployments (id, project, machine, from_version, to_version, from_commit, "
+           "to_commit, ref, trigger, actor, status, started_at, finished_at, error, release) "
+           "VALUES (?15, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    s.Bind(1, d.project).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
+    s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
+    s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
+    s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release).Bind(15, d.id);
+    return s.Run().Prefixed("store: insert deployment");
+  }
+
+  Status UpdateDeploymentRow(const Deployment& d) {
+    Stmt s(*db_,
+           "UPDATE deployments SET machine=?2, from_version=?3, to_version=?4, from_commit=?5, "
+           "to_commit=?6, ref=?7, trigger=?8, actor=?9, status=?10, started_at=?11, "
+           "finished_at=?12, error=?13, release=?14 WHERE id=?1");
+    s.Bind(1, d.id).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
+    s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
+    s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
+    s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
+    return s.Run().Prefixed("store: update deployment " + std::to_string(d.id));
+  }
+
+  Status InsertStep(const Step& step) {
+    Stmt s(*db_,
+           "INSERT INTO steps (id, deployment_id, name, status, started_at) "
+           "VALUES (?5, ?1, ?2, ?3, ?4)");
+    s.Bind(1, step.deployment_id).Bind(2, step.name).Bind(3, ToString(StepStatus::kRunning));
+    s.Bind(4, ToUnixMillis(step.started_at)).Bind(5, step.id);
+    return s.Run().Prefixed("store: insert step");
+  }
+
+  int64_t NextId(const std::string& table) {
+    Stmt s(*db_, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name=?1), 0), "
+                 "coalesce((SELECT max(id) FROM " + table + "), 0))");
+    s.Bind(1, table);
+    return (s.Step() ? s.Int(0) : 0) + 1;
   }
 
   Result<std::optional<Process>> GetOne(const std::string& table, std::string_view project) {
@@ -578,6 +725,9 @@ class SqliteStore : public Store {
   }
 
   std::unique_ptr<Db> db_;
+  WriteBehind behind_;
+  int64_t next_deployment_id_ = 1;
+  int64_t next_step_id_ = 1;
 };
 
 }  // namespace

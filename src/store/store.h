@@ -2,8 +2,12 @@
 // single-machine shape; a PostgreSQL backend comes with fleets.
 //
 // Thread: a Store belongs to the io_context thread. Calls are synchronous and
-// short (SQLite in WAL mode on local disk). Every write is durable when it
-// returns, so a crash leaves an honest record for start-up to resolve.
+// short (SQLite in WAL mode on local disk). A write is durable when it
+// returns, so a crash leaves an honest record for start-up to resolve;
+// except when the database cannot take it now (locked by another process for
+// more than 100 ms, the disk full): then the write is kept in memory, in
+// order, reads show it, and FlushPendingWrites makes it later. Ids of
+// deployments and steps are given at once either way.
 #pragma once
 
 #include <filesystem>
@@ -102,6 +106,11 @@ class Store {
   virtual Status RemovePin(std::string_view project, std::string_view commit) = 0;
   // Newest first.
   virtual Result<std::vector<Pin>> ListPins(std::string_view project) = 0;
+
+  // Makes the writes kept because the database could not take them, oldest
+  // first; returns how many are still kept. The daemon calls it on a timer.
+  virtual size_t FlushPendingWrites() = 0;
+  virtual size_t pending_writes() const = 0;
 
   // Every committed change to a deployment, its steps or a project's program
   // is published here (not the start-up InterruptUnfinished: nobody listens yet).

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "testing/testing.h"
 
@@ -253,6 +254,55 @@ TEST_F(StoreTest, PinsAreASetPerProjectThatSurvivesReopening) {
   ASSERT_TRUE(store_->RemovePin("hello", a).ok());
   EXPECT_EQ(store_->ListPins("hello")->size(), 1u);
   EXPECT_EQ(store_->ListPins("other")->size(), 1u);
+}
+
+// Issue 11, items 8 and 9: another process holding the database's write lock
+// (or a full disk) left a finished deployment "running" and lost a push; the
+// event loop waited 5 s on each write. Writes are kept, shown, and made later.
+TEST_F(StoreTest, WritesTheDatabaseCannotTakeAreKeptShownAndMadeLater) {
+  auto first = store_->CreateDeployment(Sample("hello"));
+  ASSERT_TRUE(first.ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "anthill.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  Deployment done = store_->GetDeployment(*first)->value();
+  done.status = DeploymentStatus::kSucceeded;
+  done.finished_at = FromUnixMillis(1795532459000);
+  EXPECT_TRUE(store_->UpdateDeployment(done).ok());
+  auto second = store_->CreateDeployment(Sample("hello"));  // a push, while locked
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, *first + 1);
+  auto step = store_->StartStep(*second, "fetch", FromUnixMillis(1795532459100));
+  ASSERT_TRUE(step.ok());
+  EXPECT_TRUE(store_->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532459200), "no").ok());
+  EXPECT_GE(store_->pending_writes(), 4u);
+
+  // Reads show what was written, not what the file holds yet.
+  EXPECT_EQ((*store_->GetDeployment(*first))->status, DeploymentStatus::kSucceeded);
+  DeploymentFilter f;
+  f.project = "hello";
+  auto list = store_->ListDeployments(f);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, *second);
+  ASSERT_EQ((*list)[0].steps.size(), 1u);
+  EXPECT_EQ((*list)[0].steps[0].error, "no");
+  EXPECT_EQ((*list)[1].status, DeploymentStatus::kSucceeded);
+  EXPECT_GE(store_->FlushPendingWrites(), 4u);  // still locked: still kept
+
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(store_->FlushPendingWrites(), 0u);
+  store_.reset();
+  auto reopened = OpenSqlite(dir_ / "anthill.db");
+  ASSERT_TRUE(reopened.ok());
+  auto again = (*reopened)->ListDeployments(f);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[1].status, DeploymentStatus::kSucceeded);
+  ASSERT_EQ((*again)[0].steps.size(), 1u);
+  EXPECT_EQ((*again)[0].steps[0].status, StepStatus::kFailed);
 }
 
 TEST_F(StoreTest, DataSurvivesReopeningAndMigrationsRunOnce) {
