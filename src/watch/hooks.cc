@@ -179,11 +179,9 @@ void TakeLooseTarget(PushEvent* ev, const json& body, const std::string& commit)
   if (IsFullSha(c)) ev->commit = c;
 }
 
-Status ParseGithub(const Headers& headers, const json& body, PushEvent* ev) {
-  auto event = Header(headers, "x-github-event");
-  if (!event || event->empty()) return Status::Error("missing X-GitHub-Event header");
-  ev->event = *event;
-  ev->delivery_id = FirstHeader(headers, {"x-github-delivery"});
+// Each parser starts from DescribeDelivery(): event and delivery id are set.
+Status ParseGithub(const json& body, PushEvent* ev) {
+  if (ev->event.empty()) return Status::Error("missing X-GitHub-Event header");
   ev->is_push = ev->event == "push";
 
   const json& repo = Obj(body, "repository");
@@ -202,12 +200,8 @@ Status ParseGithub(const Headers& headers, const json& body, PushEvent* ev) {
   return Status::Ok();
 }
 
-Status ParseGitea(const Headers& headers, const json& body, PushEvent* ev) {
-  // Gitea also sends the Gogs and GitHub names of its headers; prefer its own.
-  ev->event = FirstHeader(headers, {"x-gitea-event", "x-gogs-event", "x-github-event"});
+Status ParseGitea(const json& body, PushEvent* ev) {
   if (ev->event.empty()) return Status::Error("missing X-Gitea-Event header");
-  ev->delivery_id =
-      FirstHeader(headers, {"x-gitea-delivery", "x-gogs-delivery", "x-github-delivery"});
   ev->is_push = ev->event == "push";
 
   const json& repo = Obj(body, "repository");
@@ -224,14 +218,15 @@ Status ParseGitea(const Headers& headers, const json& body, PushEvent* ev) {
   return TakePushTarget(ev, body, "after", Str(body, "after"));
 }
 
-Status ParseGitlab(const Headers& headers, const json& body, PushEvent* ev) {
-  std::string kind = Str(body, "object_kind");
-  ev->event = FirstHeader(headers, {"x-gitlab-event"});
+Status ParseGitlab(const json& body, PushEvent* ev) {
+  // Project hooks name their kind in object_kind; system hooks in the older
+  // shape (GitLab's documented "System Hook" push and tag events) only in
+  // event_name, with the same fields as a push hook otherwise.
+  std::string kind = FirstOf({Str(body, "object_kind"), Str(body, "event_name")});
   if (ev->event.empty()) ev->event = kind;
   if (ev->event.empty()) return Status::Error("missing X-Gitlab-Event header");
-  ev->delivery_id = FirstHeader(headers, {"x-gitlab-event-uuid", "x-gitlab-webhook-uuid"});
   bool push_kind = kind == "push" || kind == "tag_push";
-  // System hooks carry pushes too ("System Hook" with object_kind push).
+  // System hooks carry pushes too ("System Hook" with a push kind).
   ev->is_push = ev->event == "Push Hook" || ev->event == "Tag Push Hook" ||
                 ((ev->event == "System Hook" || ev->event == kind) && push_kind);
 
@@ -253,10 +248,8 @@ Status ParseGitlab(const Headers& headers, const json& body, PushEvent* ev) {
   return TakePushTarget(ev, body, "after", commit);
 }
 
-Status ParseGeneric(const Headers& headers, const json& body, PushEvent* ev) {
-  ev->event = "push";
+Status ParseGeneric(const json& body, PushEvent* ev) {
   ev->is_push = true;
-  ev->delivery_id = FirstHeader(headers, {"x-anthill-delivery"});
   ev->repository = Str(body, "repository");
   // Our own format: without a repository it can match nothing, which the
   // sender should hear about rather than get a silent no-op.
@@ -381,6 +374,32 @@ Status VerifySignature(Forge forge, const Headers& headers, std::string_view bod
   return Status::Error("unknown forge");
 }
 
+PushEvent DescribeDelivery(Forge forge, const Headers& headers) {
+  // The same headers, in the same order of preference, as the parsers read.
+  PushEvent ev;
+  switch (forge) {
+    case Forge::kGithub:
+      ev.event = FirstHeader(headers, {"x-github-event"});
+      ev.delivery_id = FirstHeader(headers, {"x-github-delivery"});
+      break;
+    case Forge::kGitea:
+      // Gitea also sends the Gogs and GitHub names of its headers; prefer its own.
+      ev.event = FirstHeader(headers, {"x-gitea-event", "x-gogs-event", "x-github-event"});
+      ev.delivery_id =
+          FirstHeader(headers, {"x-gitea-delivery", "x-gogs-delivery", "x-github-delivery"});
+      break;
+    case Forge::kGitlab:
+      ev.event = FirstHeader(headers, {"x-gitlab-event"});
+      ev.delivery_id = FirstHeader(headers, {"x-gitlab-event-uuid", "x-gitlab-webhook-uuid"});
+      break;
+    case Forge::kGeneric:
+      ev.event = "push";
+      ev.delivery_id = FirstHeader(headers, {"x-anthill-delivery"});
+      break;
+  }
+  return ev;
+}
+
 Result<PushEvent> ParsePush(Forge forge, const Headers& headers, std::string_view body) {
   // Nothing from the JSON library may escape: anything it throws becomes a 400.
   try {
@@ -394,20 +413,20 @@ Result<PushEvent> ParsePush(Forge forge, const Headers& headers, std::string_vie
     }
     if (!doc.is_object()) return Status::Error("body is not a JSON object");
 
-    PushEvent ev;
+    PushEvent ev = DescribeDelivery(forge, headers);
     Status s;
     switch (forge) {
       case Forge::kGithub:
-        s = ParseGithub(headers, doc, &ev);
+        s = ParseGithub(doc, &ev);
         break;
       case Forge::kGitlab:
-        s = ParseGitlab(headers, doc, &ev);
+        s = ParseGitlab(doc, &ev);
         break;
       case Forge::kGitea:
-        s = ParseGitea(headers, doc, &ev);
+        s = ParseGitea(doc, &ev);
         break;
       case Forge::kGeneric:
-        s = ParseGeneric(headers, doc, &ev);
+        s = ParseGeneric(doc, &ev);
         break;
     }
     if (!s.ok()) return s;

@@ -62,6 +62,12 @@ struct PushEvent {
 //    "pusher": "alice"}
 Result<PushEvent> ParsePush(Forge forge, const Headers& headers, std::string_view body);
 
+// What the headers alone say about a delivery: its delivery id and event name
+// (GitLab's event from X-Gitlab-Event; the generic format's is "push"), the
+// rest empty and is_push false. For a verified delivery whose body ParsePush
+// refused, so that it is stored with its verdict like any other. Never fails.
+PushEvent DescribeDelivery(Forge forge, const Headers& headers);
+
 // A repository URL reduced so that the forms one repository goes by compare
 // equal: scheme, user, and default ports dropped, "git@host:path" turned into
 // "host/path", ".git" and trailing slashes removed, lowercased.

@@ -822,6 +822,163 @@ TEST(GitlabTest, SystemHookPushIsAPush) {
   EXPECT_EQ(ev->commit, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
 }
 
+// GitLab's System Hook push and tag events in the shape its documentation
+// shows (doc/administration/system_hooks.md): no object_kind, the kind in
+// event_name, no user_username. Issue 12: they were answered "not a push".
+const std::string kGitlabSystemHookPush = R"({
+  "event_name": "push",
+  "before": "95790bf891e76fee5e1747ab589903a6a1f80f22",
+  "after": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+  "ref": "refs/heads/master",
+  "checkout_sha": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+  "user_id": 4,
+  "user_name": "John Smith",
+  "user_email": "john@example.com",
+  "user_avatar": "https://s.gravatar.com/avatar/d4c74594d841139328695756648b6bd6?s=8://s.gravatar.com/avatar/d4c74594d841139328695756648b6bd6?s=80",
+  "project_id": 15,
+  "project":{
+    "name":"Diaspora",
+    "description":"",
+    "web_url":"http://example.com/mike/diaspora",
+    "avatar_url":null,
+    "git_ssh_url":"git@example.com:mike/diaspora.git",
+    "git_http_url":"http://example.com/mike/diaspora.git",
+    "namespace":"Mike",
+    "visibility_level":0,
+    "path_with_namespace":"mike/diaspora",
+    "default_branch":"master",
+    "homepage":"http://example.com/mike/diaspora",
+    "url":"git@example.com:mike/diaspora.git",
+    "ssh_url":"git@example.com:mike/diaspora.git",
+    "http_url":"http://example.com/mike/diaspora.git"
+  },
+  "repository":{
+    "name": "Diaspora",
+    "url": "git@example.com:mike/diaspora.git",
+    "description": "",
+    "homepage": "http://example.com/mike/diaspora",
+    "git_http_url":"http://example.com/mike/diaspora.git",
+    "git_ssh_url":"git@example.com:mike/diaspora.git",
+    "visibility_level":0
+  },
+  "commits": [
+    {
+      "id": "c5feabde2d8cd023215af4d2ceeb7a64839fc428",
+      "message": "Add simple search to projects in public area",
+      "timestamp": "2013-05-13T18:18:08+00:00",
+      "url": "https://dev.gitlab.org/gitlab/gitlabhq/commit/c5feabde2d8cd023215af4d2ceeb7a64839fc428",
+      "author": {
+        "name": "Dmitriy Zaporozhets",
+        "email": "dmitriy.zaporozhets@gmail.com"
+      }
+    }
+  ],
+  "total_commits_count": 1
+})";
+
+const std::string kGitlabSystemHookTagPush = R"({
+  "event_name": "tag_push",
+  "before": "0000000000000000000000000000000000000000",
+  "after": "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
+  "ref": "refs/tags/v1.0.0",
+  "checkout_sha": "5937ac0a7beb003549fc5fd26fc247adbce4a52e",
+  "user_id": 1,
+  "user_name": "John Smith",
+  "user_avatar": "https://s.gravatar.com/avatar/d4c74594d841139328695756648b6bd6?s=8://s.gravatar.com/avatar/d4c74594d841139328695756648b6bd6?s=80",
+  "project_id": 1,
+  "project":{
+    "name":"Example",
+    "description":"",
+    "web_url":"http://example.com/jsmith/example",
+    "avatar_url":null,
+    "git_ssh_url":"git@example.com:jsmith/example.git",
+    "git_http_url":"http://example.com/jsmith/example.git",
+    "namespace":"Jsmith",
+    "visibility_level":0,
+    "path_with_namespace":"jsmith/example",
+    "default_branch":"master",
+    "homepage":"http://example.com/jsmith/example",
+    "url":"git@example.com:jsmith/example.git",
+    "ssh_url":"git@example.com:jsmith/example.git",
+    "http_url":"http://example.com/jsmith/example.git"
+  },
+  "repository":{
+    "name": "Example",
+    "url": "ssh://git@example.com/jsmith/example.git",
+    "description": "",
+    "homepage": "http://example.com/jsmith/example",
+    "git_http_url":"http://example.com/jsmith/example.git",
+    "git_ssh_url":"git@example.com:jsmith/example.git",
+    "visibility_level":0
+  },
+  "commits": [],
+  "total_commits_count": 0
+})";
+
+TEST(GitlabTest, Issue12OldSystemHookPushIsAPush) {
+  auto ev = ParsePush(Forge::kGitlab, GitlabHeaders(kSecret, "System Hook"), kGitlabSystemHookPush);
+  ASSERT_TRUE(ev.ok()) << ev.error();
+  EXPECT_EQ(ev->event, "System Hook");
+  EXPECT_TRUE(ev->is_push);
+  EXPECT_EQ(ev->ref, "refs/heads/master");
+  EXPECT_EQ(ev->commit, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
+  EXPECT_FALSE(ev->deleted);
+  EXPECT_EQ(ev->repository, "mike/diaspora");
+  EXPECT_EQ(ev->pusher, "John Smith");  // this shape has no user_username
+  std::vector<std::string> want = {"http://example.com/mike/diaspora.git",
+                                   "git@example.com:mike/diaspora.git",
+                                   "http://example.com/mike/diaspora"};
+  EXPECT_EQ(ev->repo_urls, want);
+  EXPECT_TRUE(RepoMatches(ev->repo_urls, "https://example.com/mike/diaspora.git"));
+
+  // With user_username, as newer GitLab versions add, that is the pusher;
+  // without the X-Gitlab-Event header the body's event_name names the event.
+  std::string with_username = kGitlabSystemHookPush;
+  with_username.insert(with_username.find("\"user_name\""), "\"user_username\": \"jsmith\",\n  ");
+  Headers h = GitlabHeaders(kSecret);
+  h.erase("x-gitlab-event");
+  auto bare = ParsePush(Forge::kGitlab, h, with_username);
+  ASSERT_TRUE(bare.ok()) << bare.error();
+  EXPECT_EQ(bare->event, "push");
+  EXPECT_TRUE(bare->is_push);
+  EXPECT_EQ(bare->pusher, "jsmith");
+}
+
+TEST(GitlabTest, Issue12OldSystemHookTagPushIsAPush) {
+  auto ev =
+      ParsePush(Forge::kGitlab, GitlabHeaders(kSecret, "System Hook"), kGitlabSystemHookTagPush);
+  ASSERT_TRUE(ev.ok()) << ev.error();
+  EXPECT_TRUE(ev->is_push);
+  EXPECT_EQ(ev->ref, "refs/tags/v1.0.0");
+  EXPECT_EQ(ev->commit, "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7");
+  EXPECT_EQ(ev->repository, "jsmith/example");
+  EXPECT_TRUE(RepoMatches(ev->repo_urls, "ssh://git@example.com/jsmith/example"));
+}
+
+TEST(GitlabTest, OldSystemHookPushChecksItsFields) {
+  // Accepted as a push, so held to a push's rules: a bad one is a 400.
+  std::string no_after = R"({"event_name": "push", "ref": "refs/heads/main"})";
+  auto ev = ParsePush(Forge::kGitlab, GitlabHeaders(kSecret, "System Hook"), no_after);
+  ASSERT_FALSE(ev.ok());
+  EXPECT_EQ(ev.error(), "push event without 'after'");
+  // Only after is missing: checkout_sha stands in.
+  std::string sha_only = R"({"event_name": "push", "ref": "refs/heads/main", "checkout_sha": ")" +
+                         std::string(40, 'a') + R"("})";
+  ev = ParsePush(Forge::kGitlab, GitlabHeaders(kSecret, "System Hook"), sha_only);
+  ASSERT_TRUE(ev.ok()) << ev.error();
+  EXPECT_EQ(ev->commit, std::string(40, 'a'));
+}
+
+TEST(GitlabTest, SystemHookOtherEventsAreNotPushes) {
+  for (const char* name : {"repository_update", "project_create", "user_add_to_group"}) {
+    std::string body = std::string(R"({"event_name": ")") + name + R"(", "user_name": "John"})";
+    auto ev = ParsePush(Forge::kGitlab, GitlabHeaders(kSecret, "System Hook"), body);
+    ASSERT_TRUE(ev.ok()) << name << ": " << ev.error();
+    EXPECT_FALSE(ev->is_push) << name;
+    EXPECT_EQ(ev->event, "System Hook");
+  }
+}
+
 TEST(GitlabTest, DeliveryIdFallsBackToWebhookUuid) {
   std::string body = GitlabPush();
   Headers h = GitlabHeaders(kSecret);
@@ -1013,6 +1170,34 @@ TEST(NormalizeRepoUrlTest, MoreForms) {
   EXPECT_EQ(NormalizeRepoUrl("https://github.com/org/repo.github.io"),
             "github.com/org/repo.github.io");
   EXPECT_EQ(NormalizeRepoUrl(""), "");
+}
+
+// Issue 12: a verified delivery whose body does not parse is stored too, with
+// what its headers say; the parsers read the same headers.
+TEST(DescribeDeliveryTest, ReadsDeliveryIdAndEventFromTheHeadersAlone) {
+  const std::string cut = GithubPush().substr(0, 40);
+  struct Case {
+    Forge forge;
+    Headers headers;
+    const char* event;
+    const char* delivery_id;
+  };
+  const Case cases[] = {
+      {Forge::kGithub, GithubHeaders(cut, kSecret), "push", "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+      {Forge::kGitlab, GitlabHeaders(kSecret, "System Hook"), "System Hook",
+       "13792a34-cac6-4fda-95a8-c58e00a3954e"},
+      {Forge::kGitea, GiteaHeaders(cut, kSecret), "push", "f6266f16-1bf3-46a5-9ea4-602e06ead473"},
+      {Forge::kGeneric, GenericHeaders(cut, kSecret), "push", "build-4711"},
+      {Forge::kGithub, {}, "", ""},
+  };
+  for (const auto& c : cases) {
+    PushEvent ev = DescribeDelivery(c.forge, c.headers);
+    EXPECT_EQ(ev.event, c.event) << ToString(c.forge);
+    EXPECT_EQ(ev.delivery_id, c.delivery_id) << ToString(c.forge);
+    EXPECT_FALSE(ev.is_push);
+    EXPECT_TRUE(ev.ref.empty() && ev.commit.empty() && ev.repo_urls.empty());
+    EXPECT_FALSE(ParsePush(c.forge, c.headers, cut).ok()) << "the body is cut short";
+  }
 }
 
 TEST(RepoMatchesTest, MatchesAnyFormAndRejectsOthers) {
