@@ -73,3 +73,17 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# libFuzzer harnesses (fuzz/), built with clang++-14 in FUZZ_BUILD, run one at
+# a time: `make fuzz` runs each for FUZZ_SECONDS, `make fuzz-regress` runs each
+# over its corpus in fuzz/corpus/ once. (`make test` runs both briefly as the
+# fuzz_* ctest entries.) Figures: docs/fuzzing.md.
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD ?= build-fuzz
+
+.PHONY: fuzz fuzz-regress
+fuzz:
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-regress:
+	fuzz/run.sh $(FUZZ_BUILD) 0

@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev libpq-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev sqlite3 procps python3
   chromium  # the browser tests drive it through playwright-core
+  clang-14 libclang-rt-14-dev  # the libFuzzer harnesses in fuzz/
 )
 # Node.js and npm run the browser tests; a machine that has them keeps its
 # own, one without gets Debian's. (playwright-core asks for Node >= 20;
