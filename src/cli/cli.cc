@@ -6,8 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/time.h"
 #include "cli/table.h"
@@ -15,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "http/client.h"
 #include "http/url.h"
+#include "store/records.h"
 
 namespace anthill::cli {
 
@@ -22,10 +23,12 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kExitConfig = 2;
-constexpr int kExitUnreachable = 1;
-constexpr int kExitRefused = 3;      // the daemon said no (unknown project, bad ref, token)
-constexpr int kExitDeployFailed = 4; // the deployment ended other than succeeded
+// The exit codes, as the README's "Exit codes" table lists them.
+constexpr int kExitUnreachable = 1;   // the daemon not reached, or not answering as Anthill
+constexpr int kExitConfig = 2;        // the config file is wrong or missing
+constexpr int kExitUsage = 2;         // the command line is wrong; nothing was asked of anyone
+constexpr int kExitRefused = 3;       // the daemon said no (unknown project, bad ref, token)
+constexpr int kExitDeployFailed = 4;  // the deployment ended other than succeeded
 
 std::string Str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -61,11 +64,58 @@ Result<json> GetJson(const config::Config& cfg, const std::string& target) {
   return SendJson(cfg, "GET", target, nullptr);
 }
 
-// Prints a failed action's error; its exit code: refused by the daemon, or
+// True when the daemon answered with an error (SendJson's "the daemon said"),
+// false when it was not reached.
+bool Refused(const Status& s) { return s.message().rfind("the daemon said", 0) == 0; }
+
+// Prints a failed request's error; its exit code: refused by the daemon, or
 // the daemon not reached.
-int ReportActionError(const Status& s) {
+int ReportError(const Status& s) {
   std::cerr << "anthill: " << s.message() << "\n";
-  return s.message().rfind("the daemon said", 0) == 0 ? kExitRefused : kExitUnreachable;
+  return Refused(s) ? kExitRefused : kExitUnreachable;
+}
+
+// The words `--status` accepts, in the store's order: "queued, running, ...".
+std::vector<std::string> DeploymentStatusWords() {
+  std::vector<std::string> words;
+  for (int i = static_cast<int>(store::DeploymentStatus::kQueued);
+       i <= static_cast<int>(store::DeploymentStatus::kInterrupted); ++i) {
+    words.emplace_back(store::ToString(static_cast<store::DeploymentStatus>(i)));
+  }
+  return words;
+}
+
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
+  return out;
+}
+
+// An option that takes one of `words`: checked while parsing, so a wrong word
+// is a usage error that lists the right ones before the daemon is asked.
+CLI::Validator OneOf(std::vector<std::string> words, const std::string& what) {
+  std::string list = JoinWords(words);
+  return CLI::Validator(
+      [words = std::move(words), list, what](std::string& value) -> std::string {
+        for (const auto& w : words) {
+          if (value == w) return "";
+        }
+        return "'" + value + "' is not " + what + "; use one of: " + list;
+      },
+      "{" + list + "}");
+}
+
+// A deployment id: digits, not 0. Empty passes (an option given no value).
+CLI::Validator DeploymentId() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (value.empty()) return "";
+        bool digits =
+            value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && std::stoll(value) > 0) return "";
+        return "'" + value + "' is not a deployment id (a number, as `anthill deployments` lists)";
+      },
+      "");
 }
 
 // Who is acting, for the record: the login name.
@@ -81,10 +131,7 @@ int Follow(const config::Config& cfg, int64_t id, bool as_json) {
   size_t printed = 0;
   for (;;) {
     auto d = GetJson(cfg, "/api/v1/deployments/" + std::to_string(id));
-    if (!d.ok()) {
-      std::cerr << "anthill: " << d.error() << "\n";
-      return kExitUnreachable;
-    }
+    if (!d.ok()) return ReportError(d.status());
     const auto& steps = (*d)["steps"];
     for (; !as_json && printed < steps.size(); ++printed) {
       const auto& st = steps[printed];
@@ -116,7 +163,7 @@ int Follow(const config::Config& cfg, int64_t id, bool as_json) {
 int Act(const config::Config& cfg, const std::string& target, const json& body, bool wait,
         bool as_json) {
   auto answer = SendJson(cfg, "POST", target, body);
-  if (!answer.ok()) return ReportActionError(answer.status());
+  if (!answer.ok()) return ReportError(answer.status());
   const json& dep = (*answer)["deployment"];
   if (!wait || !dep.is_number()) {
     std::cout << (as_json ? answer->dump() : Str(*answer, "message")) << "\n";
@@ -130,7 +177,8 @@ int Act(const config::Config& cfg, const std::string& target, const json& body, 
 // follow, keeps asking for what was appended until interrupted.
 int ShowLog(const config::Config& cfg, const std::string& target, bool follow) {
   std::string sep = target.find('?') == std::string::npos ? "?" : "&";
-  auto r = http::Fetch("GET", cfg.server.listen, target + sep + "bytes=65536", "", cfg.server.token);
+  auto r =
+      http::Fetch("GET", cfg.server.listen, target + sep + "bytes=65536", "", cfg.server.token);
   if (!r.ok()) {
     std::cerr << "anthill: " << r.error() << "\n";
     return kExitUnreachable;
@@ -159,12 +207,43 @@ int ShowLog(const config::Config& cfg, const std::string& target, bool follow) {
   }
 }
 
+// `anthill logs PROJECT --build [ID]`: deployment id's fetch/build/test log,
+// or the project's latest deployment's when id is empty. The pipeline's
+// failure messages name this command with the id, so it must work as written.
+int ShowBuildLog(const config::Config& cfg, const std::string& project, const std::string& id,
+                 bool follow) {
+  std::string deployment = id;
+  if (deployment.empty()) {
+    auto latest = GetJson(cfg, "/api/v1/deployments?limit=1&project=" + project);
+    if (!latest.ok()) return ReportError(latest.status());
+    if ((*latest)["deployments"].empty()) {
+      std::cerr << "anthill: " << project << " has no deployment yet\n";
+      return kExitRefused;
+    }
+    deployment = Str((*latest)["deployments"][0], "id");
+  } else {
+    auto d = GetJson(cfg, "/api/v1/deployments/" + deployment);
+    if (!d.ok()) {
+      int code = ReportError(d.status());
+      if (code == kExitRefused) {
+        std::cerr << "anthill: `anthill deployments " << project << "` lists " << project
+                  << "'s deployments\n";
+      }
+      return code;
+    }
+    if (Str(*d, "project") != project) {
+      std::cerr << "anthill: deployment " << deployment << " is " << Str(*d, "project")
+                << "'s, not " << project << "'s: `anthill logs " << Str(*d, "project")
+                << " --build " << deployment << "`\n";
+      return kExitRefused;
+    }
+  }
+  return ShowLog(cfg, "/api/v1/deployments/" + deployment + "/log", follow);
+}
+
 int ShowQueue(const config::Config& cfg, bool as_json) {
   auto body = GetJson(cfg, "/api/v1/queue");
-  if (!body.ok()) {
-    std::cerr << "anthill: " << body.error() << "\n";
-    return kExitUnreachable;
-  }
+  if (!body.ok()) return ReportError(body.status());
   if (as_json) {
     std::cout << body->dump(2) << "\n";
     return 0;
@@ -188,16 +267,13 @@ int ShowQueue(const config::Config& cfg, bool as_json) {
 
 int ShowStatus(const config::Config& cfg, bool as_json) {
   auto body = GetJson(cfg, "/api/v1/projects");
-  if (!body.ok()) {
-    std::cerr << "anthill: " << body.error() << "\n";
-    return kExitUnreachable;
-  }
+  if (!body.ok()) return ReportError(body.status());
   if (as_json) {
     std::cout << (*body)["projects"].dump(2) << "\n";
     return 0;
   }
-  Table t({"PROJECT", "STATE", "HEALTH", "VERSION", "PID", "UP SINCE", "RESTARTS",
-           "LAST DEPLOYMENT"});
+  Table t(
+      {"PROJECT", "STATE", "HEALTH", "VERSION", "PID", "UP SINCE", "RESTARTS", "LAST DEPLOYMENT"});
   for (const auto& p : (*body)["projects"]) {
     std::string last = Str(p, "last_deployment_id");
     if (last == "0" || last.empty()) {
@@ -212,23 +288,21 @@ int ShowStatus(const config::Config& cfg, bool as_json) {
            last});
     if (!Str(p, "last_error").empty()) t.AddNote("error: " + Str(p, "last_error"));
     if (!Str(p, "last_exit").empty()) t.AddNote("last exit: " + Str(p, "last_exit"));
-    if (Str(p, "held") == "true") t.AddNote("stopped by hand: `anthill start " + Str(p, "name") + "`");
+    if (Str(p, "held") == "true")
+      t.AddNote("stopped by hand: `anthill start " + Str(p, "name") + "`");
   }
   t.Print(std::cout);
   return 0;
 }
 
-int ShowDeployments(const config::Config& cfg, const std::string& project, const std::string& status,
-                int limit, bool as_json) {
+int ShowDeployments(const config::Config& cfg, const std::string& project,
+                    const std::string& status, int limit, bool as_json) {
   std::string target = "/api/v1/deployments?limit=" + std::to_string(limit);
   // Project names are [A-Za-z0-9._-]+ and statuses are words: nothing to escape.
   if (!project.empty()) target += "&project=" + project;
   if (!status.empty()) target += "&status=" + status;
   auto body = GetJson(cfg, target);
-  if (!body.ok()) {
-    std::cerr << "anthill: " << body.error() << "\n";
-    return kExitUnreachable;
-  }
+  if (!body.ok()) return ReportError(body.status());
   if (as_json) {
     std::cout << (*body)["deployments"].dump(2) << "\n";
     return 0;
@@ -278,9 +352,12 @@ int Main(int argc, char** argv) {
   auto* deployments = app.add_subcommand("deployments", "recent deployments, newest first");
   add_config(deployments);
   deployments->add_option("project", project, "only this project");
-  deployments->add_option("--status", status_filter, "only this status (e.g. failed)");
-  deployments->add_option("--limit", limit, "how many")->capture_default_str()->check(
-      CLI::Range(1, 1000));
+  deployments->add_option("--status", status_filter, "only this status")
+      ->type_name("STATUS")
+      ->check(OneOf(DeploymentStatusWords(), "a deployment status"));
+  deployments->add_option("--limit", limit, "how many")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   deployments->add_flag("--json", as_json, "print JSON");
   std::string ref, commit, to_version;
   bool no_wait = false;
@@ -296,7 +373,8 @@ int Main(int argc, char** argv) {
   rollback->add_option("--to", to_version, "this version (label or release dir) instead");
   rollback->add_flag("--no-wait", no_wait, "return once queued");
   rollback->add_flag("--json", as_json, "print JSON");
-  auto* notify = app.add_subcommand("notify", "tell the daemon a push happened (post-receive hook)");
+  auto* notify =
+      app.add_subcommand("notify", "tell the daemon a push happened (post-receive hook)");
   add_config(notify);
   notify->add_option("project", project, "the project")->required();
   notify->add_option("--ref", ref, "the pushed ref (refs/heads/main)");
@@ -312,24 +390,67 @@ int Main(int argc, char** argv) {
   auto* start = app.add_subcommand("start", "start a project's program again");
   add_config(start);
   start->add_option("project", project, "the project")->required();
-  bool follow = false, build_log = false;
-  auto* logs = app.add_subcommand("logs", "a project's program log (or its latest build log)");
+  bool follow = false;
+  std::string build_id;  // empty with --build alone: the latest deployment
+  auto* logs = app.add_subcommand("logs", "a project's program log, or a deployment's build log");
   add_config(logs);
   logs->add_option("project", project, "the project")->required();
   logs->add_flag("-f,--follow", follow, "keep printing what is appended");
-  logs->add_flag("--build", build_log, "the latest deployment's fetch/build/test log instead");
+  auto* build_log =
+      logs->add_option("--build", build_id,
+                       "deployment ID's fetch/build/test log instead (no ID: the latest's)")
+          ->expected(0, 1)
+          ->type_name("[ID]")
+          ->check(DeploymentId());
   auto* queue = app.add_subcommand("queue", "running and waiting deployments");
   add_config(queue);
   queue->add_flag("--json", as_json, "print JSON");
   auto* version = app.add_subcommand("version", "print anthill's version");
   version->add_flag("--json", as_json, "print JSON");
+  std::string help_topic;
+  auto* help = app.add_subcommand("help", "this help, or a command's (anthill help deploy)");
+  help->add_option("command", help_topic, "a command");
 
+  auto command_names = [&] {
+    std::string names;
+    for (const CLI::App* cmd : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + cmd->get_name();
+    }
+    return names;
+  };
+  auto find_command = [&](const std::string& name) -> const CLI::App* {
+    for (const CLI::App* cmd : app.get_subcommands({})) {
+      if (cmd->get_name() == name) return cmd;
+    }
+    return nullptr;
+  };
+  // CLI11 would take an unknown command for a stray argument and answer "A
+  // subcommand is required": name it instead.
+  if (argc > 1 && argv[1][0] != '-' && find_command(argv[1]) == nullptr) {
+    std::cerr << "anthill: no command '" << argv[1] << "'; the commands: " << command_names()
+              << " (anthill help)\n";
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the help (--help: exit code 0) or the error; its own exit
+    // codes (100 and up) are not ours: every other parse error is a usage error.
+    return app.exit(e) == 0 ? 0 : kExitUsage;
   }
 
+  if (help->parsed()) {
+    // app.help() would show the help of the command given, `help` itself.
+    const CLI::App* about = help_topic.empty() ? &app : find_command(help_topic);
+    if (about == nullptr) {
+      std::cerr << "anthill: no command '" << help_topic << "'; the commands: " << command_names()
+                << "\n";
+      return kExitUsage;
+    }
+    std::cout << app.get_formatter()->make_help(
+        about, "anthill" + (about == &app ? "" : " " + help_topic), CLI::AppFormatMode::Normal);
+    return 0;
+  }
   if (version->parsed()) {
     if (as_json) {
       std::cout << json{{"version", ANTHILL_VERSION}}.dump() << "\n";
@@ -357,19 +478,8 @@ int Main(int argc, char** argv) {
   if (deployments->parsed()) return ShowDeployments(*cfg, project, status_filter, limit, as_json);
   if (queue->parsed()) return ShowQueue(*cfg, as_json);
   if (logs->parsed()) {
-    if (!build_log) return ShowLog(*cfg, "/api/v1/projects/" + project + "/log", follow);
-    auto latest = GetJson(*cfg, "/api/v1/deployments?limit=1&project=" + project);
-    if (!latest.ok()) {
-      std::cerr << "anthill: " << latest.error() << "\n";
-      return kExitUnreachable;
-    }
-    if ((*latest)["deployments"].empty()) {
-      std::cerr << "anthill: " << project << " has no deployment yet\n";
-      return kExitRefused;
-    }
-    return ShowLog(*cfg,
-                   "/api/v1/deployments/" + Str((*latest)["deployments"][0], "id") + "/log",
-                   follow);
+    if (build_log->count() > 0) return ShowBuildLog(*cfg, project, build_id, follow);
+    return ShowLog(*cfg, "/api/v1/projects/" + project + "/log", follow);
   }
   // Project names are [A-Za-z0-9._-]+: safe in a path as they are.
   const std::string actor = CurrentUser();
@@ -390,11 +500,11 @@ int Main(int argc, char** argv) {
                {{"actor", actor}}, false, as_json);
   }
   if (cancel->parsed()) {
-    auto answer = SendJson(*cfg, "DELETE",
-                           "/api/v1/deployments/" + std::to_string(cancel_id) +
-                               "?actor=" + http::PercentEncode(actor),
-                           nullptr);
-    if (!answer.ok()) return ReportActionError(answer.status());
+    auto answer = SendJson(
+        *cfg, "DELETE",
+        "/api/v1/deployments/" + std::to_string(cancel_id) + "?actor=" + http::PercentEncode(actor),
+        nullptr);
+    if (!answer.ok()) return ReportError(answer.status());
     std::cout << Str(*answer, "message") << "\n";
     return 0;
   }
