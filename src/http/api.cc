@@ -1,6 +1,8 @@
 // Routes of the HTTP API v1 and the server-rendered pages.
 #include "http/api.h"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -9,6 +11,7 @@
 #include "http/json.h"
 #include "http/live_events.h"
 #include "http/page.h"
+#include "http/request_guard.h"
 #include "http/webhooks.h"
 #include "ui/assets.h"
 
@@ -18,9 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-Response Json(int status, const json& body) {
-  return Response{status, "application/json", body.dump() + "\n", {}};
-}
+Response Json(int status, const json& body) { return JsonResponse(status, body); }
 
 Response Error(int status, const std::string& message) {
   return Json(status, json{{"error", message}});
@@ -92,9 +93,15 @@ Response Outcome(const deploy::ActionOutcome& out) {
 
 class Api {
  public:
-  explicit Api(ApiContext ctx) : ctx_(std::move(ctx)) {}
+  explicit Api(ApiContext ctx) : ctx_(std::move(ctx)) {
+    host_rule_.allowed_hosts = ctx_.allowed_hosts;
+    host_rule_.own_names = {ctx_.machine};
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) == 0) host_rule_.own_names.push_back(name);
+  }
 
   Response operator()(const Request& req) {
+    if (auto refusal = GuardRequest(req, host_rule_)) return *refusal;
     const std::string& p = req.path;
     if (p == "/healthz") return Only(req, "GET", [&] { return Json(200, {{"status", "ok"}}); });
     if (p == "/") {
@@ -413,6 +420,7 @@ class Api {
   }
 
   ApiContext ctx_;
+  HostRule host_rule_;
 };
 
 }  // namespace

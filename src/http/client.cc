@@ -44,10 +44,23 @@ Result<ClientResponse> Fetch(const std::string& method, const std::string& host_
   }
   bhttp::verb verb = bhttp::string_to_verb(method);
   bhttp::request<bhttp::string_body> req{verb, target, 11};
-  req.set(bhttp::field::host, host_port);
+  // The address reached, as the Host: a name in [server] listen need not be
+  // one the daemon answers to (see http/request_guard.h); its address is.
+  tcp::endpoint peer = stream.socket().remote_endpoint(ec);
+  std::string host_header = host_port;
+  if (!ec) {
+    const std::string ip = peer.address().to_string();
+    host_header =
+        (peer.address().is_v6() ? "[" + ip + "]" : ip) + ":" + std::to_string(peer.port());
+  }
+  req.set(bhttp::field::host, host_header);
   req.set(bhttp::field::user_agent, "anthill-cli");
   if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-  if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+  // The daemon takes calls that change something only as JSON, even bodiless
+  // ones (a cancel): the guard against other sites' pages posting text.
+  if (!body.empty() || (verb != bhttp::verb::get && verb != bhttp::verb::head)) {
+    req.set(bhttp::field::content_type, "application/json");
+  }
   for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
   req.prepare_payload();

@@ -20,8 +20,10 @@ struct ClientResponse {
 
 // method "GET"/"POST"/"DELETE"; host_port as in [server] listen ("0.0.0.0"
 // and "::" are reached on loopback). token: sent as a Bearer token when not
-// empty. headers: more headers (a webhook's signature). Errors say which
-// address could not be reached and why.
+// empty. Sends the address reached as Host, and Content-Type:
+// application/json with any method but GET and HEAD. headers: more headers
+// (a webhook's signature), set last. Errors say which address could not be
+// reached and why.
 Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
                              const std::string& target, const std::string& body = "",
                              const std::string& token = "",

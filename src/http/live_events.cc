@@ -9,8 +9,8 @@ namespace anthill::http {
 namespace {
 
 std::string Frame(const char* event, const nlohmann::json& data) {
-  // dump() never emits a raw newline, so the JSON is one `data:` line.
-  return std::string("event: ") + event + "\ndata: " + data.dump() + "\n\n";
+  // Dump() never emits a raw newline, so the JSON is one `data:` line.
+  return std::string("event: ") + event + "\ndata: " + Dump(data) + "\n\n";
 }
 
 // Notes which records changed (cheap, inside the store's write) and reads

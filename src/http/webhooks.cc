@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "http/json.h"
+
 namespace anthill::http {
 
 using nlohmann::json;
@@ -12,7 +14,7 @@ using nlohmann::json;
 namespace {
 
 Response Answer(int status, const json& body) {
-  return Response{status, "application/json", body.dump() + "\n", {}};
+  return JsonResponse(status, body);
 }
 
 }  // namespace

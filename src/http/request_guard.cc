@@ -1,0 +1,114 @@
+#include "http/request_guard.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <cctype>
+
+#include "http/json.h"
+
+namespace anthill::http {
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "Name:port" -> name "name", port "port" (empty when absent); "[::1]:80" ->
+// "::1", "80". False when it is not of that form.
+bool SplitHost(std::string_view hp, std::string* name, std::string* port) {
+  if (!hp.empty() && hp.front() == '[') {
+    size_t close = hp.find(']');
+    if (close == std::string_view::npos) return false;
+    *name = Lower(hp.substr(1, close - 1));
+    std::string_view rest = hp.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    *port = rest.empty() ? "" : std::string(rest.substr(1));
+  } else {
+    size_t colon = hp.find(':');
+    *name = Lower(hp.substr(0, colon));
+    *port = colon == std::string_view::npos ? "" : std::string(hp.substr(colon + 1));
+  }
+  if (!name->empty() && name->back() == '.') name->pop_back();  // "localhost." is localhost
+  return !name->empty() && port->find_first_not_of("0123456789") == std::string::npos;
+}
+
+bool IsIpAddress(const std::string& name) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(name, ec);
+  return !ec;
+}
+
+bool Mutating(const std::string& method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+// Whether an Origin ("http://127.0.0.1:7070") is the same host and port as
+// the Host header. "null" (sandboxed frames, file: pages) is never.
+bool SameOrigin(std::string_view origin, std::string_view host_header) {
+  size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  const std::string scheme = Lower(origin.substr(0, scheme_end));
+  std::string o_name, o_port, h_name, h_port;
+  if (!SplitHost(origin.substr(scheme_end + 3), &o_name, &o_port)) return false;
+  if (!SplitHost(host_header, &h_name, &h_port)) return false;
+  const std::string default_port = scheme == "https" ? "443" : "80";
+  if (o_port.empty()) o_port = default_port;
+  // A proxy may pass the Host without the port the browser used.
+  if (h_port.empty()) h_port = o_port;
+  return o_name == h_name && o_port == h_port;
+}
+
+Response Refusal(int status, const std::string& message) {
+  return JsonResponse(status, {{"error", message}});
+}
+
+}  // namespace
+
+bool HostAllowed(std::string_view host_header, const HostRule& rule) {
+  std::string name, port;
+  if (!SplitHost(host_header, &name, &port)) return false;
+  if (name == "localhost" || IsIpAddress(name)) return true;
+  for (const auto* list : {&rule.allowed_hosts, &rule.own_names}) {
+    for (const auto& allowed : *list) {
+      if (!allowed.empty() && Lower(allowed) == name) return true;
+    }
+  }
+  return false;
+}
+
+std::optional<Response> GuardRequest(const Request& req, const HostRule& rule) {
+  const std::string& p = req.path;
+  if (p.rfind("/hooks/", 0) == 0 || p == "/healthz") return std::nullopt;
+  const auto host = req.headers.find("host");
+  if (host != req.headers.end() && !HostAllowed(host->second, rule)) {
+    std::string name, port;
+    SplitHost(host->second, &name, &port);
+    return Refusal(421, "this Anthill does not answer to the name '" + host->second +
+                            "' (a guard against DNS rebinding); if it is yours, add \"" + name +
+                            "\" to allowed_hosts in [server] of anthill.toml");
+  }
+  if (p.rfind("/api/", 0) != 0 || !Mutating(req.method)) return std::nullopt;
+  const std::string site = Lower(req.Header("sec-fetch-site"));
+  if (site == "cross-site" || site == "same-site") {
+    return Refusal(403, "refused a " + site +
+                            " request: the API acts only for its own pages, the CLI and tokens");
+  }
+  const auto origin = req.headers.find("origin");
+  if (origin != req.headers.end() &&
+      (host == req.headers.end() || !SameOrigin(origin->second, host->second))) {
+    return Refusal(403, "refused a request from the page of another origin (" + origin->second +
+                            "): the API acts only for its own pages, the CLI and tokens");
+  }
+  std::string type = Lower(req.Header("content-type"));
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+  if (type != "application/json") {
+    return Refusal(415, req.method + " " + p +
+                            " needs Content-Type: application/json (even with an empty body)");
+  }
+  return std::nullopt;
+}
+
+}  // namespace anthill::http
