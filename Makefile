@@ -87,3 +87,8 @@ fuzz:
 
 fuzz-regress:
 	fuzz/run.sh $(FUZZ_BUILD) 0
+
+# Stops what `make demo` started: Anthill and the program it deployed (demo/ is kept).
+.PHONY: demo-stop
+demo-stop:
+	@scripts/demo.sh --stop
