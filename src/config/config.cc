@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -183,6 +184,19 @@ Status ValidateHostPort(const std::string& text) {
   return Status::Ok();
 }
 
+// A name as a Host header carries it, without the port: "deploy.example.com".
+Status ValidateHostName(const std::string& host) {
+  bool ok = !host.empty() && host.size() <= 253 && host.front() != '.' && host.front() != '-';
+  for (char c : host) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-');
+  }
+  if (!ok) {
+    return Status::Error("'" + host + "' is not a host name (like \"deploy.example.com\": no "
+                         "scheme, port or path)");
+  }
+  return Status::Ok();
+}
+
 Status ValidateBranch(const std::string& b) {
   if (b.empty()) return Status::Error("must not be empty");
   if (b.front() == '-') return Status::Error("'" + b + "' must not start with '-'");
@@ -202,6 +216,7 @@ void ReadServer(TableReader& r, Server& s) {
   r.String("machine", s.machine);
   r.String("token", s.token);
   r.Integer("max_parallel_builds", s.max_parallel_builds);
+  r.StringArray("allowed_hosts", s.allowed_hosts);
   std::string data_dir;
   r.String("data_dir", data_dir);
   if (!data_dir.empty()) s.data_dir = data_dir;
@@ -290,6 +305,14 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       const toml::node* n = server->as_table()->get("max_parallel_builds");
       return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
                            ": key 'max_parallel_builds' in [server]: must be at least 1");
+    }
+    for (const auto& host : cfg.server.allowed_hosts) {
+      Status h = ValidateHostName(host);
+      if (!h.ok()) {
+        const toml::node* n = server->as_table()->get("allowed_hosts");
+        return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
+                             ": key 'allowed_hosts' in [server]: " + h.message());
+      }
     }
   }
   std::map<std::string, int> names;

@@ -57,6 +57,10 @@ struct Server {
   std::string machine;                     // empty: the host name
   std::string token;                       // required on mutating API calls when set
   int max_parallel_builds = 1;             // builds (fetch..release) at once, all projects
+  // Host names (no port) the API and web UI answer to besides localhost, IP
+  // addresses and this machine's name: the name of a reverse proxy or DNS
+  // entry in front of Anthill. Others get 421 (a guard against DNS rebinding).
+  std::vector<std::string> allowed_hosts;
 };
 
 struct Config {

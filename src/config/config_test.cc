@@ -14,6 +14,7 @@ data_dir = "/var/lib/anthill"
 machine = "web-1"
 token = "t0k"
 max_parallel_builds = 2
+allowed_hosts = ["deploy.example.com", "deploy"]
 
 [[project]]
 name = "hello"
@@ -45,6 +46,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(c->server.data_dir, "/var/lib/anthill");
   EXPECT_EQ(c->server.machine, "web-1");
   EXPECT_EQ(c->server.token, "t0k");
+  EXPECT_EQ(c->server.allowed_hosts, (std::vector<std::string>{"deploy.example.com", "deploy"}));
   ASSERT_EQ(c->projects.size(), 1u);
   const Project& p = c->projects[0];
   EXPECT_EQ(p.name, "hello");
@@ -72,7 +74,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.restart, Project::Restart::kAlways);
   EXPECT_EQ(p.log_max_size, 10 << 20);
   EXPECT_EQ(p.listen.size(), 2u);
-  EXPECT_EQ(p.line, 8);
+  EXPECT_EQ(p.line, 9);
   EXPECT_NE(c->FindProject("hello"), nullptr);
   EXPECT_EQ(c->FindProject("nope"), nullptr);
 }
@@ -115,6 +117,9 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {"[server]\nmax_parallel_builds = 0\n",
        "anthill.toml:2: key 'max_parallel_builds' in [server]: must be at least 1"},
       {"[server]\nport = 1\n", "anthill.toml:2: unknown key 'port' in [server]"},
+      {"[server]\nallowed_hosts = [\"http://deploy.example.com:443\"]\n",
+       "anthill.toml:2: key 'allowed_hosts' in [server]: 'http://deploy.example.com:443' is not a "
+       "host name (like \"deploy.example.com\": no scheme, port or path)"},
       {"colour = \"red\"\n", "anthill.toml:1: unknown key 'colour' in the top level"},
       {head + "poll = \"10\"\n",
        "anthill.toml:5: key 'poll' in [[project]] 'hello': bad duration '10': a number needs a "
