@@ -46,27 +46,30 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
 
   // 2. What it says.
   auto push = watch::ParsePush(forge, req.headers, req.body);
-  if (!push.ok()) {
-    spdlog::warn("hook {}: malformed: {}", source, push.error());
-    return Answer(400, {{"error", push.error()}});
-  }
 
-  // 3. Stored raw before anything is done; a replayed delivery stops here.
+  // 3. Stored raw before anything is done, a malformed one too (with its
+  // verdict, then answered 400); a replayed delivery stops here.
+  const watch::PushEvent seen = push.ok() ? *push : watch::DescribeDelivery(forge, req.headers);
   store::HookEvent e;
   e.received_at = Now();
   e.source = source;
-  e.delivery_id = push->delivery_id;
-  e.event = push->event;
-  e.repository = push->repository.empty() && !push->repo_urls.empty() ? push->repo_urls.front()
-                                                                       : push->repository;
-  e.ref = push->ref;
-  e.commit = push->commit;
-  e.pusher = push->pusher;
+  e.delivery_id = seen.delivery_id;
+  e.event = seen.event;
+  e.repository = seen.repository.empty() && !seen.repo_urls.empty() ? seen.repo_urls.front()
+                                                                     : seen.repository;
+  e.ref = seen.ref;
+  e.commit = seen.commit;
+  e.pusher = seen.pusher;
+  if (!push.ok()) e.verdict = "malformed: " + push.error();
   e.body = req.body;
   auto id = store->RecordHookEvent(e);
   if (!id.ok()) {
     spdlog::error("hook {}: {}", source, id.error());
     return Answer(500, {{"error", "cannot store the hook"}});
+  }
+  if (!push.ok()) {
+    spdlog::warn("hook {}: malformed: {}", source, push.error());
+    return Answer(400, {{"error", push.error()}});
   }
   if (!id->has_value()) {
     spdlog::info("hook {}: delivery {} seen before: ignored", source, push->delivery_id);
