@@ -29,6 +29,10 @@ class [[nodiscard]] Status {
   Status Prefixed(const std::string& prefix) const {
     return ok() ? *this : Status(prefix + ": " + *message_);
   }
+  // Returns a copy whose message is "<message><suffix>". Ok stays ok.
+  Status Suffixed(const std::string& suffix) const {
+    return ok() ? *this : Status(*message_ + suffix);
+  }
 
  private:
   explicit Status(std::string message) : message_(std::move(message)) {}

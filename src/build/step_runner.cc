@@ -18,7 +18,7 @@ boost::asio::awaitable<Status> RunShellStep(const ShellStep& step, const std::st
   // Its own process group, so a timeout or a cancel ends the whole build tree
   // (compilers, test runners), not just the shell.
   opts.new_session = true;
-  auto result = co_await os::RunCommand(opts, step.timeout, Duration(5000), stopper);
+  auto result = co_await os::RunCommand(opts, step.timeout, Duration(5000), stopper, step.on_started);
   std::ofstream log(step.log, std::ios::app | std::ios::binary);
   if (!result.ok()) {
     log << "==> " << step.name << " could not start: " << result.error() << "\n";

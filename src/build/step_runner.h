@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct ShellStep {
   std::vector<std::string> env;
   std::filesystem::path log;  // appended
   Duration timeout{0};        // 0: none
+  // Hears the step's process group once it runs (e.g. to write it down, so
+  // that after a crash only that group is taken for a leftover).
+  std::function<void(pid_t)> on_started;
 };
 
 // Ok when the command exits 0. Otherwise the error reads

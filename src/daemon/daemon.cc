@@ -124,8 +124,15 @@ int Serve(const config::Config& config) {
   }
   // Rows still running belong to a previous life that ended without
   // recording it (a crash, a power cut): say so, honestly, before anything new.
+  // (Another process may hold the database for a moment: nothing runs yet,
+  // so waiting here, bounded, stalls no one.)
   auto interrupted = (*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
-  if (interrupted.ok() && *interrupted > 0) {
+  for (int tries = 0; !interrupted.ok() && tries < 100; ++tries) {
+    interrupted = (*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
+  }
+  if (!interrupted.ok()) {
+    spdlog::error("cannot mark what a previous life left unfinished: {}", interrupted.error());
+  } else if (*interrupted > 0) {
     spdlog::warn("{} deployment(s) were in progress when anthill last stopped: marked interrupted",
                  *interrupted);
   }
@@ -149,6 +156,17 @@ int Serve(const config::Config& config) {
   spdlog::info("anthill {} serving on http://{} (data in {}, {} project(s))", ANTHILL_VERSION,
                config.server.listen, data_dir.string(), config.projects.size());
   for (auto& r : projects.runners) r->Start();
+  // Writes the database could not take (locked by another process, disk
+  // full) are kept in memory; this makes them as soon as it takes them.
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          co_await SleepFor(Duration(250));
+          if ((*store)->pending_writes() > 0) (void)(*store)->FlushPendingWrites();
+        }
+      },
+      asio::detached);
 
   bool stopping = false;
   os::HandleTerminationSignals(io, [&](int sig) {
@@ -169,6 +187,14 @@ int Serve(const config::Config& config) {
           };
           while (!all_done() && std::chrono::steady_clock::now() < deadline) {
             co_await SleepFor(Duration(20));
+          }
+          // What the database could not take yet gets a last chance (bounded).
+          for (int tries = 0; tries < 20 && (*store)->FlushPendingWrites() > 0; ++tries) {
+            co_await SleepFor(Duration(100));
+          }
+          if (size_t lost = (*store)->pending_writes(); lost > 0) {
+            spdlog::error("{} record write(s) could not be made before stopping: {}", lost,
+                          "the database is locked or its disk full");
           }
           (void)(*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
           io.stop();

@@ -8,6 +8,8 @@
 
 #include <fstream>
 
+#include "base/files.h"
+#include "base/strings.h"
 #include "build/step_runner.h"
 #include "os/sockets.h"
 #include "deploy/project_runner.h"
@@ -22,12 +24,15 @@ struct ProjectRunner::Attempt {
   store::Deployment d;
   Candidate c;
   fs::path log;
-  std::string log_shown;  // "logs/build/42.log", as errors name it
+  std::string log_shown;  // "`anthill logs hello --build 42`", as errors name it
   // What ran before this deployment, to roll back to.
   std::shared_ptr<supervise::Program> previous;
   std::string prev_release, prev_version, prev_commit, prev_ref;
   std::optional<TimePoint> prev_started_at;
   bool swapped = false;  // the old program was stopped
+  // A rollback returns to a release that passed its check before: its
+  // program is recorded at once, so a restart of Anthill finishes it.
+  bool rollback = false;
 };
 
 namespace {
@@ -87,6 +92,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   a.d = **row;
   a.d.steps.clear();
   a.c = Candidate{r.ref, r.commit, r.version};
+  a.rollback = r.kind == queue::Kind::kRollback;
   // What runs now, which may differ from when it was queued.
   bool running = program_ && !program_->exited();
   a.d.from_version = running ? version_ : "";
@@ -94,7 +100,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   a.d.status = store::DeploymentStatus::kRunning;
   a.d.started_at = Now();
   a.log = BuildLog(a.d.id);
-  a.log_shown = "logs/build/" + std::to_string(a.d.id) + ".log";
+  a.log_shown = "`anthill logs " + project_.name + " --build " + std::to_string(a.d.id) + "`";
   std::error_code ec;
   fs::create_directories(a.log.parent_path(), ec);
   last_deployment_id_ = a.d.id;
@@ -117,10 +123,27 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
         a.d.ref = a.c.ref;
         a.d.to_commit = a.c.commit;
         a.d.to_version = a.c.version;
+        // Now the poller knows what is being deployed, and does not queue it again.
+        if (queue::Request* running = queue_.mutable_running()) {
+          running->ref = a.c.ref;
+          running->commit = a.c.commit;
+          running->version = a.c.version;
+        }
+        const auto& waiting = queue_.waiting();
+        if (waiting && !waiting->manual && waiting->kind == queue::Kind::kDeploy &&
+            waiting->commit == a.c.commit) {
+          const int64_t dropped = waiting->deployment_id;
+          (void)queue_.RemoveWaiting(dropped);
+          RecordCancelled(dropped, a.c.version + " is already being deployed by deployment " +
+                                       std::to_string(a.d.id));
+        }
       } else {
         outcome = resolved.status();
       }
     }
+    if (outcome.ok() && DropIfRedundant(r, a.c)) co_return;
+    // A deploy by hand of a pinned commit is the person lifting the pin.
+    if (outcome.ok() && r.manual) Unpin(a.c.commit);
     (void)ctx_.store->UpdateDeployment(a.d);
     if (outcome.ok()) {
       spdlog::info("project {}: deployment {}: {} -> {} ({} by {})", project_.name, a.d.id,
@@ -151,11 +174,10 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
       held_ = false;
       (void)ctx_.store->SetHeld(project_.name, false);
     }
-    if (r.kind == queue::Kind::kRollback) {
-      // The version we left is not to come back by itself.
-      pinned_out_commit_ = a.d.from_commit != a.d.to_commit ? a.d.from_commit : "";
-    } else {
-      pinned_out_commit_.clear();
+    if (r.kind == queue::Kind::kRollback && a.d.from_commit != a.d.to_commit) {
+      // The version we left is not to come back by itself (pinned when the
+      // rollback was asked for; this covers a deployment in between).
+      Pin(a.d.from_commit, "rolled back from by " + a.d.actor);
     }
     // The running release and the last good one (the same, now) are never pruned.
     auto pruned = releases_.Prune(project_.keep_releases, {a.d.release});
@@ -167,12 +189,15 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
     a.d.status = store::DeploymentStatus::kCancelled;
     outcome = Status::Error("cancelled by " + cancelled_by_);
     // A person said no to this commit: pushes and polls leave it alone too.
-    if (!a.c.commit.empty() && r.kind == queue::Kind::kDeploy) pinned_out_commit_ = a.c.commit;
+    if (!a.c.commit.empty() && r.kind == queue::Kind::kDeploy) Pin(a.c.commit, outcome.message());
   } else {
     if (a.d.status != store::DeploymentStatus::kRolledBack) {
       a.d.status = store::DeploymentStatus::kFailed;
     }
-    if (!a.c.commit.empty() && r.kind == queue::Kind::kDeploy) pinned_out_commit_ = a.c.commit;
+    if (!a.c.commit.empty() && r.kind == queue::Kind::kDeploy) {
+      Pin(a.c.commit, std::string(store::ToString(a.d.status)) + " in deployment " +
+                          std::to_string(a.d.id));
+    }
     last_error_ = outcome.message();
   }
   a.d.error = outcome.ok() ? "" : outcome.message();
@@ -241,7 +266,13 @@ asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
     if (command->empty()) continue;
     if (Cancelled()) co_return Status::Error("cancelled");
     StepRecord step(ctx_.store, a.d.id, project_.name, name);
-    build::ShellStep shell{name, *command, workspace, env, a.log, project_.build_timeout};
+    build::ShellStep shell{name, *command, workspace, env, a.log, project_.build_timeout, nullptr};
+    // The marker names the build's process group, so that after a crash
+    // start-up kills that group and nothing else that lives in the workspace.
+    shell.on_started = [dirty](pid_t group) {
+      std::ofstream out(dirty, std::ios::trunc | std::ios::binary);
+      out << group << "\n";
+    };
     AppendToLog(dirty, "");
     Status result = co_await build::RunShellStep(shell, a.log_shown, stopper_);
     // Ended by itself (success or an honest failure): outputs are consistent.
@@ -249,6 +280,7 @@ asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
     bool killed = Cancelled() || result.message().find("timed out") != std::string::npos;
     std::error_code ec;
     if (!killed) fs::remove(dirty, ec);
+    if (!killed) result = result.Suffixed(DiskFullHint());
     Status s = step.End(result, shutting_down_           ? store::StepStatus::kInterrupted
                                 : !cancelled_by_.empty() ? store::StepStatus::kCancelled
                                                          : store::StepStatus::kFailed);
@@ -256,8 +288,10 @@ asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
   }
   if (Cancelled()) co_return Status::Error("cancelled");
   StepRecord step(ctx_.store, a.d.id, project_.name, "release");
-  auto made = releases_.Create(workspace, project_.artifacts, Now(), a.c.commit);
-  if (!made.ok()) co_return step.End(made.status().Prefixed("release failed"));
+  std::vector<std::string> notes;
+  auto made = releases_.Create(workspace, project_.artifacts, Now(), a.c.commit, &notes);
+  for (const auto& note : notes) AppendToLog(a.log, "anthill: release: " + note + "\n");
+  if (!made.ok()) co_return step.End(made.status().Prefixed("release failed").Suffixed(DiskFullHint()));
   a.d.release = *made;
   (void)ctx_.store->UpdateDeployment(a.d);
   co_return step.End(Status::Ok());
@@ -266,7 +300,7 @@ asio::awaitable<Status> ProjectRunner::Prepare(Attempt& a) {
 asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
                                                     const std::string& ref,
                                                     const std::string& version,
-                                                    const std::string& commit) {
+                                                    const std::string& commit, bool verified) {
   Status s = releases_.SwitchCurrent(release);
   if (!s.ok()) co_return s;
   std::error_code ec;
@@ -286,6 +320,8 @@ asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
     notify_ = std::move(notify.value());
     spec.notify_socket = notify_->path();
   }
+  output_offset_ = fs::file_size(AppLog(), ec);
+  if (ec) output_offset_ = 0;
   auto program = supervise::Program::Start(ctx_.executor, spec);
   if (!program.ok()) co_return program.status();
   program_ = *program;
@@ -298,10 +334,39 @@ asio::awaitable<Status> ProjectRunner::StartRelease(const std::string& release,
   store::Process p{project_.name, program_->pid(), program_->pid(), program_->start_ticks(),
                    release,       version,         commit,          last_deployment_id_,
                    *started_at_};
-  s = ctx_.store->PutProcess(p);
+  s = verified ? ctx_.store->PutProcess(p) : ctx_.store->PutCandidate(p);
   if (!s.ok()) spdlog::error("project {}: cannot record process: {}", project_.name, s.message());
   supervise_wake_->Set();  // a new program to watch
   co_return Status::Ok();
+}
+
+void ProjectRunner::PromoteCandidate() {
+  Status s = ctx_.store->PromoteCandidate(project_.name);
+  if (!s.ok()) spdlog::error("project {}: cannot record process: {}", project_.name, s.message());
+}
+
+std::string ProjectRunner::OutputSinceStart() const {
+  std::string tail = ReadFileTail(AppLog(), output_offset_, 2048);
+  std::vector<std::string> lines;
+  for (auto& line : SplitLines(tail)) {
+    std::string_view t = Trim(line);
+    if (!t.empty()) lines.emplace_back(t);
+  }
+  if (lines.empty()) return "";
+  const size_t first = lines.size() > 3 ? lines.size() - 3 : 0;
+  std::string out;
+  for (size_t i = first; i < lines.size(); ++i) out += (out.empty() ? "" : " / ") + lines[i];
+  if (out.size() > 500) out = "..." + out.substr(out.size() - 500);
+  return "; its last output: " + out;
+}
+
+std::string ProjectRunner::DiskFullHint() const {
+  std::error_code ec;
+  const fs::space_info space = fs::space(ctx_.data_dir, ec);
+  // Below 1 MiB nothing Anthill writes (a release, a log, git's output) fits.
+  if (ec || space.available >= (1u << 20)) return "";
+  return "; the data dir " + ctx_.data_dir.string() + " is full (" +
+         std::to_string(space.available) + " bytes free)";
 }
 
 supervise::HealthContext ProjectRunner::RunningHealthContext() const {
@@ -314,7 +379,7 @@ asio::awaitable<Status> ProjectRunner::CheckHealth() {
   const supervise::HealthContext hc = RunningHealthContext();
   Status s = co_await supervise::WaitHealthy(*program, project_.health, hc);
   if (program == program_) health_ = s.ok() ? Health::kHealthy : Health::kUnknown;
-  co_return s;
+  co_return s.Suffixed(OutputSinceStart());
 }
 
 asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
@@ -335,13 +400,23 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
     (void)step.End(Status::Ok());
   }
   a.swapped = true;
+  if (a.rollback) {
+    // Killed before the start below, a restarted Anthill starts this
+    // release (it finishes the rollback) instead of the one left.
+    store::Process intent{project_.name, 0, 0, 0, a.d.release, a.c.version, a.c.commit,
+                          a.d.id, Now()};
+    (void)ctx_.store->PutProcess(intent);
+  }
   {
     StepRecord step(ctx_.store, a.d.id, project_.name, "start");
-    Status s = step.End(co_await StartRelease(a.d.release, a.c.ref, a.c.version, a.c.commit));
+    Status s = step.End(
+        co_await StartRelease(a.d.release, a.c.ref, a.c.version, a.c.commit, a.rollback));
     if (!s.ok()) co_return s.Prefixed("start failed");
   }
   StepRecord step(ctx_.store, a.d.id, project_.name, "healthcheck");
-  co_return step.End(co_await CheckHealth());
+  Status healthy = co_await CheckHealth();
+  if (healthy.ok() && !a.rollback) PromoteCandidate();
+  co_return step.End(healthy);
 }
 
 asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
@@ -349,7 +424,8 @@ asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
   // until the new one is ready, so no connection is refused.
   {
     StepRecord step(ctx_.store, a.d.id, project_.name, "start");
-    Status s = step.End(co_await StartRelease(a.d.release, a.c.ref, a.c.version, a.c.commit));
+    Status s = step.End(
+        co_await StartRelease(a.d.release, a.c.ref, a.c.version, a.c.commit, a.rollback));
     if (!s.ok()) co_return s.Prefixed("start failed");
   }
   {
@@ -358,6 +434,8 @@ asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
     if (!s.ok()) co_return s;
   }
   health_ = Health::kHealthy;
+  // Recorded before the old one stops: a restart from here on keeps the new.
+  if (!a.rollback) PromoteCandidate();
   StepRecord step(ctx_.store, a.d.id, project_.name, "stop");
   auto out = co_await a.previous->Stop(project_.stop_signal, project_.stop_timeout);
   spdlog::info("project {}: {} (pid {}) {}", project_.name, a.prev_version, a.previous->pid(),
@@ -374,11 +452,12 @@ asio::awaitable<Status> ProjectRunner::WaitReady() {
     if (notify_ && notify_->ready()) co_return Status::Ok();
     if (program->exited()) {
       co_return Status::Error("exited (" + program->exit_status().Describe() +
-                              ") before it sent READY=1");
+                              ") before it sent READY=1" + OutputSinceStart());
     }
     co_await program->WaitExit(Duration(10));
   }
-  co_return Status::Error("no READY=1 within " + FormatDuration(project_.health.timeout));
+  co_return Status::Error("no READY=1 within " + FormatDuration(project_.health.timeout) +
+                          OutputSinceStart());
 }
 
 asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& reason) {
@@ -395,6 +474,7 @@ asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& r
     ref_ = a.prev_ref;
     started_at_ = a.prev_started_at;
     health_ = Health::kHealthy;
+    (void)ctx_.store->DeleteCandidate(project_.name);
     Status s = releases_.SwitchCurrent(a.prev_release);
     store::Process p{project_.name, program_->pid(), program_->pid(), program_->start_ticks(),
                      release_, version_, commit_, last_deployment_id_,
@@ -407,6 +487,7 @@ asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& r
     auto out = co_await program_->Stop(project_.stop_signal, project_.stop_timeout);
     spdlog::info("project {}: stopped failed {}: {}", project_.name, a.c.version, out.Describe());
   }
+  (void)ctx_.store->DeleteCandidate(project_.name);
   program_.reset();
   if (a.prev_release.empty() || !releases_.Exists(a.prev_release)) {
     (void)ctx_.store->DeleteProcess(project_.name);

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "base/files.h"
 #include "base/strings.h"
 #include "build/environment.h"
 #include "os/process.h"
@@ -143,7 +144,7 @@ ProjectState ProjectRunner::State() const {
   s.last_deployment_id = last_deployment_id_;
   s.last_deployment_status = last_deployment_status_;
   s.last_error = last_error_;
-  s.pinned_out_commit = pinned_out_commit_;
+  s.pinned_out_commit = newest_pin_;
   s.restarts = restarts_;
   s.last_exit = last_exit_;
   s.held = held_;
@@ -232,11 +233,12 @@ asio::awaitable<void> ProjectRunner::PollLoop() {
       first = false;
       auto polled = co_await Poll();
       if (!polled.ok()) {
-        if (poll_failures_ == 0 || last_error_ != "poll: " + polled.error()) {
-          spdlog::warn("project {}: poll failed: {}", project_.name, polled.error());
+        const std::string error = "poll: " + polled.error() + DiskFullHint();
+        if (poll_failures_ == 0 || last_error_ != error) {
+          spdlog::warn("project {}: {}", project_.name, error);
         }
         ++poll_failures_;
-        last_error_ = "poll: " + polled.error();
+        last_error_ = error;
       } else {
         if (poll_failures_ > 0) {
           spdlog::info("project {}: poll works again", project_.name);
@@ -334,6 +336,31 @@ asio::awaitable<Result<Candidate>> ProjectRunner::Resolve(const std::string& ref
 
 // --- The queue -------------------------------------------------------------
 
+void ProjectRunner::Pin(const std::string& commit, const std::string& reason) {
+  if (commit.empty()) return;
+  newest_pin_ = commit;
+  if (!pins_.emplace(commit, reason).second) return;
+  Status s = ctx_.store->AddPin({project_.name, commit, reason, Now()});
+  if (!s.ok()) spdlog::error("project {}: cannot record pin: {}", project_.name, s.message());
+  spdlog::info("project {}: {} pinned out of automatic deploys: {}", project_.name, commit, reason);
+}
+
+void ProjectRunner::Unpin(const std::string& commit) {
+  if (newest_pin_ == commit) newest_pin_.clear();
+  if (pins_.erase(commit) == 0) return;
+  Status s = ctx_.store->RemovePin(project_.name, commit);
+  if (!s.ok()) spdlog::error("project {}: cannot record unpin: {}", project_.name, s.message());
+}
+
+bool ProjectRunner::DropIfRedundant(const queue::Request& r, const Candidate& c) {
+  // By hand, a person may mean "start it again"; a push or poll never does.
+  if (r.manual || r.kind != queue::Kind::kDeploy || c.commit.empty()) return false;
+  if (!program_ || program_->exited() || commit_ != c.commit) return false;
+  RecordCancelled(r.deployment_id, c.version + " is already running; nothing to deploy");
+  last_deployment_status_ = "cancelled";
+  return true;
+}
+
 void ProjectRunner::RecordCancelled(int64_t id, const std::string& why) {
   auto d = ctx_.store->GetDeployment(id);
   if (!d.ok() || !d->has_value()) return;
@@ -395,10 +422,10 @@ ActionOutcome ProjectRunner::OfferAutomatic(const Candidate& c, store::Trigger t
     // A person asked to go back; a push of what they left must not undo it.
     return ActionOutcome{200, 0, "a rollback is in progress; " + c.version + " waits"};
   }
-  if (c.commit == pinned_out_commit_) {
+  if (auto pin = pins_.find(c.commit); pin != pins_.end()) {
     return ActionOutcome{200, 0,
-                         c.version + " failed or was rolled back before; deploy it by hand "
-                                     "or push a newer commit"};
+                         c.version + " is pinned out (" + pin->second +
+                             "); deploy it by hand or push a newer commit"};
   }
   queue::Request r;
   r.trigger = trigger;
@@ -457,6 +484,12 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
                              : "no release of " + project_.name + " with version '" + version +
                                    "' (see anthill deployments " + project_.name + ")"};
   }
+  // What the person leaves must not come back by itself, even when Anthill
+  // stops before the rollback ends; what they go back to is theirs to run.
+  if (program_ && !program_->exited() && !commit_.empty() && commit_ != target->to_commit) {
+    Pin(commit_, "rolled back from by " + actor);
+  }
+  Unpin(target->to_commit);
   queue::Request r;
   r.kind = queue::Kind::kRollback;
   r.trigger = store::Trigger::kRollback;
@@ -498,7 +531,7 @@ std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string
   if (auto r = queue_.RemoveWaiting(id)) {
     RecordCancelled(id, why);
     // A person said no to this commit: pushes and polls leave it alone too.
-    if (r->kind == queue::Kind::kDeploy && !r->commit.empty()) pinned_out_commit_ = r->commit;
+    if (r->kind == queue::Kind::kDeploy && !r->commit.empty()) Pin(r->commit, why);
     return ActionOutcome{200, id, "deployment " + std::to_string(id) + " cancelled"};
   }
   const queue::Request* running = queue_.mutable_running();
@@ -533,20 +566,22 @@ asio::awaitable<void> ProjectRunner::Recover() {
     }
     for (const auto& d : *recent) {
       using S = store::DeploymentStatus;
-      if (d.trigger == store::Trigger::kRollback && d.status == S::kSucceeded) {
-        pinned_out_commit_ = d.from_commit != d.to_commit ? d.from_commit : "";
-        break;
-      }
       if (d.status == S::kFailed || d.status == S::kRolledBack) {
-        pinned_out_commit_ = d.to_commit;
         last_error_ = d.error;
         break;
       }
       if (d.status == S::kSucceeded) break;
     }
   }
+  if (auto pins = ctx_.store->ListPins(project_.name); pins.ok()) {
+    for (const auto& p : *pins) pins_.emplace(p.commit, p.reason);
+    if (!pins->empty()) newest_pin_ = pins->front().commit;
+  } else {
+    spdlog::error("project {}: cannot read pinned commits: {}", project_.name, pins.error());
+  }
   auto held = ctx_.store->IsHeld(project_.name);
   held_ = held.ok() && *held;
+  co_await StopUnverified();
   auto recorded = ctx_.store->GetProcess(project_.name);
   if (!recorded.ok() || !recorded->has_value()) {
     co_await KillOrphans(0);
@@ -609,15 +644,47 @@ asio::awaitable<void> ProjectRunner::Recover() {
   }
 }
 
+asio::awaitable<void> ProjectRunner::StopUnverified() {
+  auto candidate = ctx_.store->GetCandidate(project_.name);
+  if (!candidate.ok() || !candidate->has_value()) co_return;
+  const store::Process c = **candidate;
+  auto recorded = ctx_.store->GetProcess(project_.name);
+  const std::string before = recorded.ok() && recorded->has_value()
+                                 ? "back to " + (*recorded)->version
+                                 : "nothing ran before it";
+  auto adopted = supervise::Program::Adopt(ctx_.executor, static_cast<pid_t>(c.pid), c.start_ticks);
+  if (adopted.ok()) {
+    auto out = co_await (*adopted)->Stop(project_.stop_signal, project_.stop_timeout);
+    store::ProgramEvent e{0, project_.name, Now(), "stopped", c.version, c.pid,
+                          c.version + " never passed its health check (Anthill stopped during "
+                          "it): " + out.Describe() + "; " + before};
+    (void)ctx_.store->AddProgramEvent(e);
+    spdlog::warn("project {}: {}", project_.name, e.detail);
+  }
+  (void)ctx_.store->DeleteCandidate(project_.name);
+}
+
 asio::awaitable<void> ProjectRunner::KillOrphans(pid_t keep) {
   std::vector<pid_t> killed;
-  for (const auto& orphan :
-       os::ProcessesWithCwdUnder(ProjectDir(), "ANTHILL_PROJECT=" + project_.name)) {
-    if (keep != 0 && orphan.pgid == keep) continue;
-    spdlog::warn("project {}: killing process group {} left by a previous anthill (pid {})",
-                 project_.name, orphan.pgid, orphan.pid);
+  const std::string env = "ANTHILL_PROJECT=" + project_.name;
+  auto kill = [&](const os::ProcessInfo& orphan, const char* what) {
+    spdlog::warn("project {}: killing process group {} ({}) left by a previous anthill (pid {})",
+                 project_.name, orphan.pgid, what, orphan.pid);
     (void)os::SignalGroup(orphan.pgid, SIGKILL);
     killed.push_back(orphan.pid);
+  };
+  for (const auto& orphan : os::ProcessesWithCwdUnder(releases_.releases_dir(), env)) {
+    if (keep == 0 || orphan.pgid != keep) kill(orphan, "a program");
+  }
+  // The build that was running when Anthill stopped wrote its process group
+  // into the marker; a build tool's server started by an earlier build (its
+  // own session) keeps its warm caches.
+  const std::string marker = ReadWholeFile(ProjectDir() / "workspace.dirty");
+  const pid_t build_group = static_cast<pid_t>(std::atoll(marker.c_str()));
+  if (build_group > 0) {
+    for (const auto& orphan : os::ProcessesWithCwdUnder(ProjectDir(), env)) {
+      if (orphan.pgid == build_group && orphan.pgid != keep) kill(orphan, "an interrupted build");
+    }
   }
   // Their ports and files are free only once they are gone: wait (bounded)
   // before starting anything in their place.

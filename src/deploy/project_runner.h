@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -90,9 +91,22 @@ class ProjectRunner {
   // per `restart`, with backoff (1 s doubling to 60 s, reset after 60 s up).
   boost::asio::awaitable<void> SuperviseLoop();
   void RecordEvent(const std::string& kind, int64_t pid, const std::string& detail);
-  // Kills what a previous life left running in this project's dirs (a build,
-  // a program started but not yet recorded), except the process group `keep`.
+  // Kills what a previous life left running in this project's dirs, except
+  // the process group `keep`: a program started but not yet recorded (cwd in
+  // a release), and the process group of a build that was interrupted (as
+  // workspace.dirty names it). A build tool's own server (Bazel, Gradle) that
+  // left the build's process group is not a leftover.
   boost::asio::awaitable<void> KillOrphans(pid_t keep);
+  // A program a deployment started that never passed its health check
+  // (Anthill stopped during it) is not trusted after a restart: it is
+  // stopped, and what ran before is kept or started again.
+  boost::asio::awaitable<void> StopUnverified();
+  // Pins a commit out of automatic deploys (kept in the store), or lifts it.
+  void Pin(const std::string& commit, const std::string& reason);
+  void Unpin(const std::string& commit);
+  // A deployment that would only restart what runs or is being deployed is
+  // dropped, recorded cancelled with why. True when it dropped `r`.
+  bool DropIfRedundant(const queue::Request& r, const Candidate& c);
   boost::asio::awaitable<Result<std::optional<Candidate>>> Poll();
   // Resolves a ref given by a person ("main", "release-3", "refs/tags/x";
   // empty: the project's rule) to a candidate.
@@ -113,9 +127,20 @@ class ProjectRunner {
   boost::asio::awaitable<Status> Prepare(Attempt& a);
   boost::asio::awaitable<Status> SwapIn(Attempt& a);
   boost::asio::awaitable<Status> RollBack(Attempt& a, const std::string& reason);
+  // Starts `release` and records its process. `verified`: the release ran
+  // and passed its check before (a rollback, a restart); else the process is
+  // recorded as a candidate until PromoteCandidate.
   boost::asio::awaitable<Status> StartRelease(const std::string& release, const std::string& ref,
                                               const std::string& version,
-                                              const std::string& commit);
+                                              const std::string& commit, bool verified = true);
+  // The candidate started by a deployment passed its check: it is the
+  // program now, also after a restart of Anthill.
+  void PromoteCandidate();
+  // The last lines the program wrote since it started, for errors
+  // ("exited during health check (exit 1); its last output: ...").
+  std::string OutputSinceStart() const;
+  // "; the data dir /srv/anthill has 0 bytes free" when it is (nearly) full.
+  std::string DiskFullHint() const;
   bool Cancelled() const { return shutting_down_ || !cancelled_by_.empty(); }
   // Zero-downtime (`listen` set): the sockets Anthill holds for the program.
   Status EnsureListeners();
@@ -157,9 +182,12 @@ class ProjectRunner {
   Health health_ = Health::kUnknown;
   std::string ref_;  // the ref the running version came from
 
-  // The last commit whose deployment failed, or that a rollback left: polling
-  // and pushes do not try it again; a newer commit (or a manual deploy) is needed.
-  std::string pinned_out_commit_;
+  // Commits whose deployment failed, that a rollback left, or that were
+  // cancelled (commit -> why): polling and pushes do not try them again; a
+  // newer commit, or a deploy by hand, is needed. Kept in the store.
+  std::map<std::string, std::string> pins_;
+  std::string newest_pin_;
+  uintmax_t output_offset_ = 0;  // size of the app log when the program started
   int64_t last_deployment_id_ = 0;
   std::string last_deployment_status_;
   std::string last_error_;

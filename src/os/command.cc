@@ -56,7 +56,8 @@ class CommandRun {
 
 asio::awaitable<Result<CommandResult>> RunCommand(SpawnOptions options, Duration timeout,
                                                   Duration kill_grace,
-                                                  std::shared_ptr<CommandStopper> stopper) {
+                                                  std::shared_ptr<CommandStopper> stopper,
+                                                  std::function<void(pid_t)> on_started) {
   auto executor = co_await asio::this_coro::executor;
   auto started = std::chrono::steady_clock::now();
   if (stopper && stopper->stopped()) {
@@ -66,6 +67,7 @@ asio::awaitable<Result<CommandResult>> RunCommand(SpawnOptions options, Duration
   }
   auto child = Spawn(options);
   if (!child.ok()) co_return child.status();
+  if (on_started) on_started(child->pid());
 
   AsyncChild running(executor, std::move(child.value()));
   auto esc = std::make_shared<Escalation>();

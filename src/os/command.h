@@ -39,8 +39,11 @@ struct CommandResult {
 // process group gets SIGTERM when the time is up and SIGKILL `kill_grace`
 // later: a build that hangs is ended, grandchildren included. Spawn errors
 // come back as a failed Result; a command that ran and failed is a CommandResult.
+// `on_started` (if set) hears the child's pid (its process group, with
+// new_session) as soon as it runs.
 boost::asio::awaitable<Result<CommandResult>> RunCommand(
     SpawnOptions options, Duration timeout, Duration kill_grace = Duration(5000),
-    std::shared_ptr<CommandStopper> stopper = nullptr);
+    std::shared_ptr<CommandStopper> stopper = nullptr,
+    std::function<void(pid_t)> on_started = nullptr);
 
 }  // namespace anthill::os

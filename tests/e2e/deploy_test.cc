@@ -85,7 +85,7 @@ TEST_F(AnthillTest, FailedBuildKeepsTheOldVersionServingAndIsNotRetried) {
   EXPECT_EQ(d["status"], "failed");
   std::string error = d["error"];
   EXPECT_EQ(error.rfind("build failed (exit 2) after ", 0), 0u) << error;
-  EXPECT_NE(error.find("; see logs/build/" + std::to_string(d["id"].get<int64_t>()) + ".log"),
+  EXPECT_NE(error.find("; see `anthill logs hello --build " + std::to_string(d["id"].get<int64_t>()) + "`"),
             std::string::npos)
       << error;
   EXPECT_EQ(StepNames(d), (std::vector<std::string>{"fetch", "build"}));
@@ -115,7 +115,7 @@ TEST_F(AnthillTest, CrashingVersionIsRolledBack) {
   std::string bad = CommitMode("crash");
   json d = WaitFinished(bad);
   EXPECT_EQ(d["status"], "rolled_back") << d.dump(1);
-  EXPECT_EQ(d["error"], "exited during health check (exit 3)");
+  EXPECT_EQ(d["error"], "exited during health check (exit 3); its last output: hello: crashing on purpose");
   EXPECT_EQ(StepNames(d), (std::vector<std::string>{"fetch", "build", "test", "release", "stop",
                                                      "start", "healthcheck", "rollback"}));
   EXPECT_EQ((*FindStep(d, "healthcheck"))["status"], "failed");
@@ -150,7 +150,7 @@ TEST_F(AnthillTest, FirstVersionThatCrashesFailsWithNothingToRollBackTo) {
   json d = WaitFinished(bad);
   EXPECT_EQ(d["status"], "failed") << d.dump(1);
   EXPECT_EQ(d["error"],
-            "exited during health check (exit 3); no previous release to roll back to");
+            "exited during health check (exit 3); its last output: hello: crashing on purpose; no previous release to roll back to");
   EXPECT_EQ(Project()["state"], "stopped");
 }
 

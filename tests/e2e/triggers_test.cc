@@ -297,7 +297,7 @@ TEST_F(TriggersTest, RollbackWithoutBuildingPinsTheBadCommitAndDeployReuses) {
   auto [ncode, nout] = RunCli({"notify", "hello", "-c", config_path_.string(), "--ref",
                                "refs/heads/main", "--commit", bad});
   EXPECT_EQ(ncode, 0);
-  EXPECT_NE(nout.find("rolled back before"), std::string::npos) << nout;
+  EXPECT_NE(nout.find("is pinned out (rolled back from by "), std::string::npos) << nout;
 
   // By hand it comes back, from its release: no fetch, no build.
   auto [dcode, dout] = RunCli({"deploy", "hello", "--ref", "main", "-c", config_path_.string()});
