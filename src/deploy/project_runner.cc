@@ -190,6 +190,7 @@ Duration ProjectRunner::NextPollDelay() {
 
 asio::awaitable<void> ProjectRunner::Run() {
   co_await Recover();
+  FinishInterruptedRollback();
   recovered_ = true;
   // Not counted in loops_running_: it holds no record open and ends with the
   // io_context (a program outlives Anthill by design).
@@ -642,6 +643,29 @@ asio::awaitable<void> ProjectRunner::Recover() {
   } else {
     (void)ctx_.store->DeleteProcess(project_.name);
   }
+}
+
+void ProjectRunner::FinishInterruptedRollback() {
+  auto newest = ctx_.store->LatestDeployment(project_.name);
+  if (!newest.ok() || !newest->has_value()) return;
+  const store::Deployment& d = **newest;
+  if (d.trigger != store::Trigger::kRollback || d.status != store::DeploymentStatus::kInterrupted) {
+    return;
+  }
+  const bool there = program_ && !program_->exited() && commit_ == d.to_commit;
+  if (there || !releases_.Exists(d.release)) return;
+  spdlog::info("project {}: finishing the rollback to {} that deployment {} did not end",
+               project_.name, d.to_version, d.id);
+  queue::Request r;
+  r.kind = queue::Kind::kRollback;
+  r.trigger = store::Trigger::kRollback;
+  r.actor = d.actor;
+  r.ref = d.ref;
+  r.commit = d.to_commit;
+  r.version = d.to_version;
+  r.release = d.release;
+  r.manual = true;
+  (void)Enqueue(std::move(r));
 }
 
 asio::awaitable<void> ProjectRunner::StopUnverified() {

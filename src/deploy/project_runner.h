@@ -101,6 +101,9 @@ class ProjectRunner {
   // (Anthill stopped during it) is not trusted after a restart: it is
   // stopped, and what ran before is kept or started again.
   boost::asio::awaitable<void> StopUnverified();
+  // A rollback a person asked for that Anthill stopped during (or before it
+  // started) is asked for again: it is what they wanted running.
+  void FinishInterruptedRollback();
   // Pins a commit out of automatic deploys (kept in the store), or lifts it.
   void Pin(const std::string& commit, const std::string& reason);
   void Unpin(const std::string& commit);

@@ -5,7 +5,9 @@
 #include <sqlite3.h>
 #include <sys/wait.h>
 
+#include <random>
 #include <set>
+#include <thread>
 
 #include "base/strings.h"
 #include "tests/e2e/harness.h"
@@ -310,6 +312,79 @@ TEST_F(TrustTest, ABuildToolServerOutlivesAnAnthillCrash) {
   EXPECT_TRUE(ProcessAlive(server)) << "the build tool's server was killed as a leftover";
   EXPECT_NE(Serving().find(Label(first)), std::string::npos);
   kill(server, SIGKILL);
+}
+
+// The issue's "done when": Anthill SIGKILLed at random moments while good
+// versions (slow to get healthy), bad ones (crash, or never healthy) and
+// rollbacks come in; after each restart, once it settles, what runs is a
+// version that passes its check and not one a rollback left.
+TEST_F(TrustTest, KillLoopDuringChecksAndRollbacksNeverRunsAnUncheckedVersionOrUndoesARollback) {
+  ProjectOptions o;
+  o.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
+             "/healthz\", timeout = \"3s\", interval = \"50ms\" }";
+  WriteConfig(o);
+  std::set<std::string> good = {Head()};
+  std::set<std::string> left;  // commits rolled away from, not gone back to since
+  StartAnthill();
+  ASSERT_EQ(WaitFinished(Head())["status"], "succeeded");
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> moment_ms(0, 1500);
+  int rollbacks = 0;
+  for (int round = 0; round < 30; ++round) {
+    switch (round % 3) {
+      case 0:  // good, but a second before it answers: a long health check
+        testing::WriteFile(origin() / "CHANGES", "round " + std::to_string(round) + "\n");
+        good.insert(CommitMode("slow-start"));
+        break;
+      case 1:
+        testing::WriteFile(origin() / "CHANGES", "round " + std::to_string(round) + "\n");
+        (void)CommitMode(round % 2 ? "crash" : "unhealthy");
+        break;
+      case 2: {
+        auto [code, out] = RunCli({"rollback", "hello", "--no-wait", "-c", config_path_.string()});
+        if (code != 0) break;  // nothing to go back to yet
+        ++rollbacks;
+        json p = Project();
+        if (!p.is_null() && !p["pinned_out_commit"].get<std::string>().empty()) {
+          left.insert(p["pinned_out_commit"].get<std::string>());
+        }
+        for (const auto& d : Deployments()) {  // newest first: this rollback's target
+          if (d["trigger"] != "rollback") continue;
+          left.erase(d["to_commit"].get<std::string>());
+          break;
+        }
+        break;
+      }
+    }
+    // A random moment, not a synchronisation: the point is not knowing which
+    // step (a health check, a rollback, a build) the kill interrupts.
+    std::this_thread::sleep_for(std::chrono::milliseconds(moment_ms(rng)));
+    KillAnthill();
+    StartAnthill();
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          json p = Project();
+          json q = Api("/api/v1/queue");
+          bool idle = q.is_object() && q.dump().find("\"running\":{") == std::string::npos &&
+                      q.dump().find("\"waiting\":{") == std::string::npos;
+          return !p.is_null() && p["state"] == "running" && p["health"] == "healthy" && idle;
+        },
+        std::chrono::seconds(60)))
+        << "round " << round << ": " << Project().dump(1) << Api("/api/v1/queue").dump(1);
+    const std::string running = Project()["commit"];
+    EXPECT_TRUE(good.count(running)) << "round " << round << ": runs " << running
+                                     << ", which never passed its check";
+    EXPECT_FALSE(left.count(running)) << "round " << round << ": runs " << running
+                                      << ", which a rollback left";
+    EXPECT_NE(Serving().find(Label(running)), std::string::npos) << "round " << round;
+  }
+  RecordProperty("rollbacks", rollbacks);
+  EXPECT_GT(rollbacks, 0);
+  for (const auto& d : Deployments()) {
+    EXPECT_FALSE(d["finished_at"].is_null()) << d.dump(1);
+    for (const auto& step : d["steps"]) EXPECT_NE(step["status"], "running") << d.dump(1);
+  }
+  EXPECT_EQ(os::ProcessesWithCwdUnder(dir_ / "data/projects/hello/releases", "ANTHILL_PROJECT=hello").size(), 1u);
 }
 
 }  // namespace
