@@ -9,6 +9,7 @@
  *   unhealthy    /healthz answers 500
  *   slow-start   wait 1 s before listening
  *   never-ready  with NOTIFY_SOCKET set, never send READY=1
+ *   crash-later  serve (and pass a health check), then die of SIGALRM after 1 s
  *
  * Under systemd-style socket activation (LISTEN_FDS=1, LISTEN_PID = its own
  * pid) it serves the socket it was given (fd 3) instead of binding one, and
@@ -105,6 +106,7 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &term, &waiting);
   sigdelset(&waiting, SIGTERM);
   if (strcmp(mode, "slow-start") == 0) sleep(1);
+  if (strcmp(mode, "crash-later") == 0) alarm(1);
 
   int server = passed_socket();
   if (server < 0) {

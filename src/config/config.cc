@@ -240,6 +240,7 @@ void ReadHealth(TableReader& parent, const toml::node& node, HealthCheck& h, con
   r.DurationKey("interval", h.interval);
   r.DurationKey("grace", h.grace);
   r.DurationKey("watch", h.watch);
+  r.DurationKey("min_healthy_time", h.min_healthy_time);
   // Unknown keys and bad durations were reported by the caller already.
   int kinds = !http.empty() + !tcp.empty() + !command.empty();
   if (kinds != 1) {
@@ -368,7 +369,9 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
           std::string ignored;
           for (const char* k : {"http", "tcp", "command"}) hr.String(k, ignored);
           Duration d;
-          for (const char* k : {"timeout", "interval", "grace", "watch"}) hr.DurationKey(k, d);
+          for (const char* k : {"timeout", "interval", "grace", "watch", "min_healthy_time"}) {
+            hr.DurationKey(k, d);
+          }
           hr.RejectUnknown();
           if (!hr.ok()) return hr.status();
         }

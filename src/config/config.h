@@ -21,6 +21,10 @@ struct HealthCheck {
   Duration interval{200};         // time between probes
   Duration grace{1000};           // kind none: how long the program must stay up
   Duration watch{10000};          // once healthy, probe this often and report "unhealthy"; 0 = never
+  // A new version must keep running and keep passing its probe this long
+  // after it first passed, or it is rolled back; the deployment succeeds
+  // only after it. 0 = passing once is enough. (Nomad's min_healthy_time.)
+  Duration min_healthy_time{0};
 };
 
 struct Project {

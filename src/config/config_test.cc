@@ -29,7 +29,7 @@ build_timeout = "5m"
 artifacts = ["hello", "static/"]
 run = "./hello --port 8080"
 env = { PORT = "8080", MODE = "prod" }
-health = { http = "http://127.0.0.1:8080/healthz", timeout = "20s", interval = "100ms" }
+health = { http = "http://127.0.0.1:8080/healthz", timeout = "20s", interval = "100ms", min_healthy_time = "5s" }
 stop_signal = "INT"
 stop_timeout = "3s"
 keep_releases = 3
@@ -67,6 +67,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.health.target, "http://127.0.0.1:8080/healthz");
   EXPECT_EQ(p.health.timeout, Duration(20000));
   EXPECT_EQ(p.health.interval, Duration(100));
+  EXPECT_EQ(p.health.min_healthy_time, Duration(5000));
   EXPECT_EQ(p.stop_signal, 2);
   EXPECT_EQ(p.stop_signal_name, "SIGINT");
   EXPECT_EQ(p.stop_timeout, Duration(3000));

@@ -6,6 +6,7 @@
 // or test leaves it serving.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "base/files.h"
@@ -415,6 +416,7 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a) {
   }
   StepRecord step(ctx_.store, a.d.id, project_.name, "healthcheck");
   Status healthy = co_await CheckHealth();
+  if (healthy.ok()) healthy = co_await StaysHealthy();
   if (healthy.ok() && !a.rollback) PromoteCandidate();
   co_return step.End(healthy);
 }
@@ -430,7 +432,10 @@ asio::awaitable<Status> ProjectRunner::SwapInWithoutDowntime(Attempt& a) {
   }
   {
     StepRecord step(ctx_.store, a.d.id, project_.name, "healthcheck");
-    Status s = step.End(co_await WaitReady());
+    Status s = co_await WaitReady();
+    // The old version serves beside it until the new one has stayed healthy.
+    if (s.ok()) s = co_await StaysHealthy();
+    s = step.End(s);
     if (!s.ok()) co_return s;
   }
   health_ = Health::kHealthy;
@@ -458,6 +463,39 @@ asio::awaitable<Status> ProjectRunner::WaitReady() {
   }
   co_return Status::Error("no READY=1 within " + FormatDuration(project_.health.timeout) +
                           OutputSinceStart());
+}
+
+asio::awaitable<Status> ProjectRunner::StaysHealthy() {
+  const config::HealthCheck& check = project_.health;
+  if (check.min_healthy_time.count() <= 0) co_return Status::Ok();
+  auto program = program_;
+  const auto passed = std::chrono::steady_clock::now();
+  const auto deadline = passed + check.min_healthy_time;
+  const Duration every = std::clamp(check.interval, Duration(50), Duration(1000));
+  const Duration limit = std::min(check.timeout, std::max(every, Duration(1000)));
+  const supervise::HealthContext hc = RunningHealthContext();
+  auto since = [&] {
+    return FormatDuration(
+        std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - passed));
+  };
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
+    co_await program->WaitExit(std::min(every, left + Duration(1)));
+    if (program->exited()) {
+      co_return Status::Error("exited (" + program->exit_status().Describe() + ") " + since() +
+                              " after passing its health check, within min_healthy_time " +
+                              FormatDuration(check.min_healthy_time) + OutputSinceStart());
+    }
+    if (check.kind == config::HealthCheck::Kind::kNone) continue;
+    Status probe = co_await supervise::ProbeOnce(check, hc, limit);
+    if (!probe.ok()) {
+      co_return Status::Error("failed its health check " + since() +
+                              " after passing it, within min_healthy_time " +
+                              FormatDuration(check.min_healthy_time) + ": " + probe.message() +
+                              OutputSinceStart());
+    }
+  }
+  co_return Status::Ok();
 }
 
 asio::awaitable<Status> ProjectRunner::RollBack(Attempt& a, const std::string& reason) {

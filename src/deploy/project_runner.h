@@ -151,6 +151,9 @@ class ProjectRunner {
   // Until the new program is ready: READY=1 (ready = "notify") or its health
   // check; fails when it exits first or the health timeout passes.
   boost::asio::awaitable<Status> WaitReady();
+  // After the new program first passed: it must keep running and keep
+  // passing its probe for health.min_healthy_time, or this fails.
+  boost::asio::awaitable<Status> StaysHealthy();
 
   std::filesystem::path ProjectDir() const;
   std::filesystem::path BuildLog(int64_t deployment_id) const;

@@ -314,6 +314,28 @@ TEST_F(TrustTest, ABuildToolServerOutlivesAnAnthillCrash) {
   kill(server, SIGKILL);
 }
 
+// Issue 12, item 5: a version that died a few seconds after passing its
+// health check stayed deployed, restarted with backoff while requests failed.
+TEST_F(TrustTest, AVersionThatDiesSoonAfterItsCheckIsRolledBack) {
+  ProjectOptions o;
+  o.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
+             "/healthz\", timeout = \"10s\", interval = \"50ms\", min_healthy_time = \"3s\" }";
+  WriteConfig(o);
+  std::string good = Head();
+  StartAnthill();
+  ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
+  std::string flaky = CommitMode("crash-later");
+  json d = WaitFinished(flaky);
+  EXPECT_EQ(d["status"], "rolled_back") << d.dump(1);
+  EXPECT_EQ(d["error"].get<std::string>().rfind("exited (killed by SIGALRM) ", 0), 0u) << d.dump(1);
+  EXPECT_NE(d["error"].get<std::string>().find("after passing its health check, within "
+                                              "min_healthy_time 3.0 s"),
+            std::string::npos)
+      << d.dump(1);
+  EXPECT_EQ(Project()["version"], Label(good));
+  EXPECT_NE(Serving().find(Label(good)), std::string::npos);
+}
+
 // The issue's "done when": Anthill SIGKILLed at random moments while good
 // versions (slow to get healthy), bad ones (crash, or never healthy) and
 // rollbacks come in; after each restart, once it settles, what runs is a
