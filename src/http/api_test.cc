@@ -372,9 +372,12 @@ TEST_F(ApiTest, WebhooksAreVerifiedStoredDeduplicatedAndMatched) {
   // Every accepted body is on record with what was done about it.
   auto hooks = store_->ListHookEvents(10);
   ASSERT_TRUE(hooks.ok());
-  ASSERT_EQ(hooks->size(), 2u);
+  // Newest first: d3, the malformed d2 (verified, so kept with its reason), d0.
+  ASSERT_EQ(hooks->size(), 3u);
   EXPECT_EQ(hooks->front().delivery_id, "d3");
   EXPECT_EQ(hooks->front().verdict, "hello: looking now; hello-prod: looking now");
+  EXPECT_EQ(hooks->at(1).delivery_id, "d2");
+  EXPECT_EQ(hooks->at(1).verdict.rfind("malformed: ", 0), 0u) << hooks->at(1).verdict;
   EXPECT_EQ(hooks->back().verdict, "ignored: no project deploys this repository");
   Response listed = Get("/api/v1/hooks");
   EXPECT_EQ(json::parse(listed.body)["hooks"][0]["pusher"], "octocat");
