@@ -139,9 +139,13 @@ TEST_F(TriggersTest, SignedGithubPushDeploysAndBadOrReplayedOnesDoNot) {
   EXPECT_NE(again_body.find("duplicate"), std::string::npos);
   EXPECT_EQ(DeploymentsOf(Deployments(), sha).size(), 1u);
   json hooks = Api("/api/v1/hooks");
-  ASSERT_EQ(hooks["hooks"].size(), 1u) << "only the verified delivery is stored";
+  // Verified deliveries are stored, the malformed one too, with its verdict;
+  // the unsigned and wrongly signed ones are not.
+  ASSERT_EQ(hooks["hooks"].size(), 2u) << hooks.dump(1);
   EXPECT_EQ(hooks["hooks"][0]["delivery_id"], "d-2");
   EXPECT_EQ(hooks["hooks"][0]["commit"], sha);
+  EXPECT_EQ(hooks["hooks"][1]["verdict"].get<std::string>().rfind("malformed: ", 0), 0u)
+      << hooks.dump(1);
 }
 
 TEST_F(TriggersTest, FiveQuickPushesCoalesceIntoAtMostTwoBuilds) {
