@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "http/client.h"
+#include "http/json.h"
 #include "http/url.h"
 #include "store/records.h"
 
@@ -30,11 +31,15 @@ constexpr int kExitUsage = 2;         // the command line is wrong; nothing was 
 constexpr int kExitRefused = 3;       // the daemon said no (unknown project, bad ref, token)
 constexpr int kExitDeployFailed = 4;  // the deployment ended other than succeeded
 
+// JSON for people: indented, and bytes that are not UTF-8 (a ref or user
+// name from outside) shown as U+FFFD instead of ending the program.
+std::string Pretty(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
+
 std::string Str(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "";
   if (it->is_string()) return it->get<std::string>();
-  return it->dump();
+  return http::Dump(*it);
 }
 
 std::string Ago(const std::string& rfc3339) {
@@ -48,7 +53,7 @@ std::string Ago(const std::string& rfc3339) {
 // answer's JSON, or an error with the daemon's reason.
 Result<json> SendJson(const config::Config& cfg, const std::string& method,
                       const std::string& target, const json& body) {
-  auto r = http::Fetch(method, cfg.server.listen, target, body.is_null() ? "" : body.dump(),
+  auto r = http::Fetch(method, cfg.server.listen, target, body.is_null() ? "" : http::Dump(body),
                        cfg.server.token);
   if (!r.ok()) return r.status();
   json answer = json::parse(r->body, nullptr, false);
@@ -146,7 +151,7 @@ int Follow(const config::Config& cfg, int64_t id, bool as_json) {
     std::string status = Str(*d, "status");
     if (status != "queued" && status != "running") {
       if (as_json) {
-        std::cout << d->dump(2) << "\n";
+        std::cout << Pretty(*d) << "\n";
       } else {
         std::cout << "deployment " << id << " " << status << ": "
                   << (Str(*d, "from_version").empty() ? "(nothing)" : Str(*d, "from_version"))
@@ -166,7 +171,7 @@ int Act(const config::Config& cfg, const std::string& target, const json& body, 
   if (!answer.ok()) return ReportError(answer.status());
   const json& dep = (*answer)["deployment"];
   if (!wait || !dep.is_number()) {
-    std::cout << (as_json ? answer->dump() : Str(*answer, "message")) << "\n";
+    std::cout << (as_json ? http::Dump(*answer) : Str(*answer, "message")) << "\n";
     return 0;
   }
   if (!as_json) std::cout << Str(*answer, "message") << "\n";
@@ -245,7 +250,7 @@ int ShowQueue(const config::Config& cfg, bool as_json) {
   auto body = GetJson(cfg, "/api/v1/queue");
   if (!body.ok()) return ReportError(body.status());
   if (as_json) {
-    std::cout << body->dump(2) << "\n";
+    std::cout << Pretty(*body) << "\n";
     return 0;
   }
   Table t({"PROJECT", "RUNNING", "PHASE", "WAITING", "WHY"});
@@ -269,7 +274,7 @@ int ShowStatus(const config::Config& cfg, bool as_json) {
   auto body = GetJson(cfg, "/api/v1/projects");
   if (!body.ok()) return ReportError(body.status());
   if (as_json) {
-    std::cout << (*body)["projects"].dump(2) << "\n";
+    std::cout << Pretty((*body)["projects"]) << "\n";
     return 0;
   }
   Table t(
@@ -304,7 +309,7 @@ int ShowDeployments(const config::Config& cfg, const std::string& project,
   auto body = GetJson(cfg, target);
   if (!body.ok()) return ReportError(body.status());
   if (as_json) {
-    std::cout << (*body)["deployments"].dump(2) << "\n";
+    std::cout << Pretty((*body)["deployments"]) << "\n";
     return 0;
   }
   Table t({"ID", "PROJECT", "STATUS", "FROM", "TO", "TRIGGER", "STARTED", "DURATION", "STEPS"});

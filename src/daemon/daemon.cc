@@ -147,6 +147,7 @@ int Serve(const config::Config& config) {
 
   http::ApiContext api{store->get(), &projects, data_dir, config.server.machine,
                        config.server.token};
+  api.allowed_hosts = config.server.allowed_hosts;
   http::Server server(io, http::MakeApi(api));
   Status listening = server.Listen(config.server.listen);
   if (!listening.ok()) {

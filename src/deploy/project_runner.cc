@@ -681,7 +681,8 @@ asio::awaitable<void> ProjectRunner::StopUnverified() {
     auto out = co_await (*adopted)->Stop(project_.stop_signal, project_.stop_timeout);
     store::ProgramEvent e{0, project_.name, Now(), "stopped", c.version, c.pid,
                           c.version + " never passed its health check (Anthill stopped during "
-                          "it): " + out.Describe() + "; " + before};
+                          "it): stopped it, " + (out.killed ? "with SIGKILL" : "it exited") +
+                          " after " + FormatDuration(out.took) + "; " + before};
     (void)ctx_.store->AddProgramEvent(e);
     spdlog::warn("project {}: {}", project_.name, e.detail);
   }

@@ -89,6 +89,13 @@ void AnthillTest::StartAnthill() {
       << "anthill did not answer on its port";
 }
 
+void AnthillTest::KillAnthill() {
+  kill(anthill_->pid(), SIGKILL);
+  int status = 0;
+  waitpid(anthill_->pid(), &status, 0);
+  anthill_.reset();
+}
+
 void AnthillTest::StopAnthill() {
   kill(anthill_->pid(), SIGTERM);
   int status = 0;

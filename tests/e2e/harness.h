@@ -48,6 +48,8 @@ class AnthillTest : public ::testing::Test {
   void StartAnthill();
   // SIGTERM to anthill and wait for it to exit.
   void StopAnthill();
+  // SIGKILL to anthill (a crash at any moment) and reap it.
+  void KillAnthill();
   // Runs the anthill binary with args; returns {exit code, output}.
   std::pair<int, std::string> RunCli(const std::vector<std::string>& args);
   // POST to anthill's API (or a hook) with extra headers; {status, body}.

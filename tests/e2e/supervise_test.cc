@@ -23,12 +23,6 @@ class SuperviseTest : public AnthillTest {
   std::vector<os::ProcessInfo> Programs() {
     return os::ProcessesWithCwdUnder(dir_ / "data/projects/hello", "ANTHILL_PROJECT=hello");
   }
-  void KillAnthill() {
-    kill(anthill_->pid(), SIGKILL);
-    int status = 0;
-    waitpid(anthill_->pid(), &status, 0);
-    anthill_.reset();
-  }
   json Events() {
     json j = Api("/api/v1/projects/hello/events");
     return j.is_null() ? json::array() : j["events"];

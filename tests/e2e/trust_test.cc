@@ -19,11 +19,18 @@ namespace fs = std::filesystem;
 
 class TrustTest : public AnthillTest {
  protected:
-  void KillAnthill() {
-    kill(anthill_->pid(), SIGKILL);
-    int status = 0;
-    waitpid(anthill_->pid(), &status, 0);
-    anthill_.reset();
+  // SIGKILLs Anthill while the newest deployment's health check runs;
+  // returns that deployment's id (0 when none got there within a minute).
+  int64_t KillDuringHealthCheck() {
+    int64_t id = 0;
+    bool there = testing::WaitUntil(
+        [&] {
+          id = NewestId();
+          return id > 0 && WaitStep(id, "healthcheck", "running", std::chrono::seconds(0));
+        },
+        std::chrono::seconds(60));
+    KillAnthill();
+    return there ? id : 0;
   }
   // Waits until a restarted Anthill has recovered the project.
   void WaitRecovered() {
@@ -113,7 +120,8 @@ TEST_F(TrustTest, FourProjectsOnOneRepositoryAllDeployAtStartUp) {
         std::chrono::seconds(60)))
         << name << ": " << Api("/api/v1/projects").dump(1);
   }
-  for (const auto& p : Api("/api/v1/projects")["projects"]) {
+  const json projects = Api("/api/v1/projects");
+  for (const auto& p : projects["projects"]) {
     EXPECT_EQ(p["last_error"], "") << p.dump(1);
   }
 }
@@ -158,32 +166,44 @@ TEST_P(UnverifiedTest, AKillDuringTheHealthCheckNeverPromotesTheUnverifiedVersio
     o.extra = "listen = [\"tcp://127.0.0.1:" + std::to_string(app_port_) + "\"]\nready = \"notify\"\n";
   }
   o.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
-             "/healthz\", timeout = \"20s\", interval = \"50ms\" }";
+             "/healthz\", timeout = \"3s\", interval = \"50ms\" }";
   WriteConfig(o);
   std::string good = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
   const int64_t good_pid = Project()["pid"];
 
-  // Never healthy (500 on /healthz), or never READY=1: the check runs 20 s.
+  // Never healthy (500 on /healthz), or never READY=1.
   std::string bad = CommitMode(zero_downtime ? "never-ready" : "unhealthy");
-  int64_t id = 0;
-  ASSERT_TRUE(testing::WaitUntil([&] {
-    id = NewestId();
-    return id > 0 && WaitStep(id, "healthcheck", "running", std::chrono::seconds(0));
-  }, std::chrono::seconds(60)));
-  KillAnthill();
+  const int64_t id = KillDuringHealthCheck();
+  ASSERT_GT(id, 0);
 
   StartAnthill();
   WaitRecovered();
+  // The unchecked program was stopped at start-up, and said so.
+  bool said = false;
+  const json events = Api("/api/v1/projects/hello/events");
+  for (const auto& e : events["events"]) {
+    said |= e["detail"].get<std::string>().find(Label(bad) + " never passed its health check "
+                                                "(Anthill stopped during it)") != std::string::npos;
+  }
+  EXPECT_TRUE(said) << events.dump(1);
+  EXPECT_EQ(Api("/api/v1/deployments/" + std::to_string(id))["status"], "interrupted");
+  // The commit was not proven bad, so it is tried again, checked, and rolled back.
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    for (const auto& d : Deployments()) {
+      if (d["id"].get<int64_t>() > id && d["to_commit"] == bad && !d["finished_at"].is_null()) {
+        return d["status"] == "rolled_back";
+      }
+    }
+    return false;
+  }, std::chrono::seconds(60))) << Deployments().dump(1);
   json p = Project();
   EXPECT_EQ(p["version"], Label(good)) << p.dump(1);
   EXPECT_EQ(p["state"], "running") << p.dump(1);
   EXPECT_NE(Serving().find(Label(good)), std::string::npos);
   if (zero_downtime) EXPECT_EQ(p["pid"].get<int64_t>(), good_pid) << "the old one kept serving";
-  json d = Api("/api/v1/deployments/" + std::to_string(id));
-  EXPECT_EQ(d["status"], "interrupted");
-  // Exactly one program: the unverified one was stopped.
+  // Exactly one program: the unchecked ones were stopped.
   EXPECT_EQ(os::ProcessesWithCwdUnder(dir_ / "data/projects/hello/releases", "ANTHILL_PROJECT=hello").size(), 1u);
 }
 
@@ -202,12 +222,7 @@ TEST_F(TrustTest, AKillDuringARollbackNeitherUndoesItNorLeavesItHalfDone) {
 
   auto [code, out] = RunCli({"rollback", "hello", "--no-wait", "-c", config_path_.string()});
   ASSERT_EQ(code, 0) << out;
-  int64_t id = 0;
-  ASSERT_TRUE(testing::WaitUntil([&] {
-    id = NewestId();
-    return id > 0 && WaitStep(id, "healthcheck", "running", std::chrono::seconds(0));
-  }, std::chrono::seconds(30)));
-  KillAnthill();
+  ASSERT_GT(KillDuringHealthCheck(), 0);
 
   StartAnthill();
   WaitRecovered();
