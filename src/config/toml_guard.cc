@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 namespace anthill::config {
 namespace {
@@ -97,6 +98,10 @@ class Scanner {
     if (c == '\n') {
       ++line_;
       line_start_ = true;
+      bare_ = false;
+      // A new line at the top level starts a key; in an array the next
+      // element may follow on it.
+      if (open_.empty()) value_next_ = false;
       // Single-line strings and comments end here (an unterminated string is
       // toml++'s error to report).
       if (mode_ != Mode::kMultiBasic && mode_ != Mode::kMultiLiteral) mode_ = Mode::kCode;
@@ -137,43 +142,80 @@ class Scanner {
     return Status::Ok();
   }
 
+  // A terminator ends a bare value in toml++ (is_value_terminator()).
+  static bool IsTerminator(unsigned char c) {
+    return IsBlank(c) || c == '\r' || c == '\n' || c == ',' || c == ']' || c == '}' || c == '#';
+  }
+
+  // Outside strings and comments. What a quote means depends on where it is:
+  // toml++ starts a string only where a key or a value starts; a value that
+  // starts with anything else (a number, a date, true, garbage) is read as
+  // one bare run up to a terminator, quotes and brackets included, and each
+  // code point of it is asked "is this a terminator?" (so must be ASCII).
   Status Code(unsigned char c) {
     const bool at_line_start = line_start_;
     if (!IsBlank(c) && c != '\r') line_start_ = false;
+    if (bare_) {
+      if (!IsTerminator(c)) {
+        ++i_;
+        return Status::Ok();
+      }
+      bare_ = false;
+    }
+    const bool in_array = !open_.empty() && open_.back() == '[';
+    // toml++ parses an array element without checking that one starts there:
+    // "[,", "[1,,", "[}" reach an assertion in parse_value().
+    if (value_next_ && in_array && (c == ',' || c == '}')) {
+      return Fail("an array needs a value before '" + std::string(1, static_cast<char>(c)) + "'");
+    }
     switch (c) {
+      case ' ':
+      case '\t':
+      case '\r':
+        break;
       case '#':
         mode_ = Mode::kComment;
         break;
       case '"':
-        if (Has("\"\"\"")) {
-          mode_ = Mode::kMultiBasic;
+      case '\'': {
+        value_next_ = false;
+        const std::string triple(3, static_cast<char>(c));
+        if (Has(triple)) {
+          mode_ = c == '"' ? Mode::kMultiBasic : Mode::kMultiLiteral;
           i_ += 3;
           return Status::Ok();
         }
-        mode_ = Mode::kBasic;
+        mode_ = c == '"' ? Mode::kBasic : Mode::kLiteral;
         break;
-      case '\'':
-        if (Has("'''")) {
-          mode_ = Mode::kMultiLiteral;
-          i_ += 3;
-          return Status::Ok();
-        }
-        mode_ = Mode::kLiteral;
+      }
+      case '=':
+        value_next_ = true;
         break;
       case '[':
-        // At the top level a '[' that starts a line opens a table header;
-        // anywhere else it opens an array value.
-        if (depth_ == 0 && at_line_start) return TableHeader();
-        ++depth_;
+        // A '[' that starts a line outside any value opens a table header;
+        // where a value starts it opens an array.
+        if (open_.empty() && at_line_start) return TableHeader();
+        if (value_next_) open_.push_back('[');
         break;
       case '{':
-        ++depth_;
+        if (value_next_) {
+          open_.push_back('{');
+          value_next_ = false;  // keys come first
+        }
         break;
       case ']':
       case '}':
-        if (depth_ > 0) --depth_;
+        if (!open_.empty() && open_.back() == (c == ']' ? '[' : '{')) open_.pop_back();
+        value_next_ = false;
+        break;
+      case ',':
+        value_next_ = in_array;
         break;
       default:
+        if (value_next_) {
+          bare_ = true;
+          value_next_ = false;
+        }
         break;
     }
     ++i_;
@@ -243,8 +285,10 @@ class Scanner {
   size_t i_ = 0;
   int line_ = 1;
   Mode mode_ = Mode::kCode;
-  int depth_ = 0;           // open '[' and '{' of values
-  bool line_start_ = true;  // only blanks so far on this line (in kCode)
+  std::string open_;         // the '[' and '{' of the values we are in
+  bool value_next_ = false;  // a value starts at the next significant byte
+  bool bare_ = false;        // inside a value that is not a string, array or table
+  bool line_start_ = true;   // only blanks so far on this line (in kCode)
 };
 
 }  // namespace

@@ -64,6 +64,37 @@ TEST(TomlGuard, RefusesWithFileAndLine) {
   }
 }
 
+// Found by fuzz/config_fuzz after the first guard (fuzz/corpus/config/crash-*):
+// a quote inside a bare value is not a string to toml++, which then asks of
+// each code point whether it ends the value (TOML_UNREACHABLE for most
+// non-ASCII ones); and an array element that starts with ',' or '}' reaches
+// the assertion in parse_value().
+TEST(TomlGuard, BareValuesAndEmptyArrayElementsAreRefused) {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"listen = 1.0282.1\"d\xc3\xa9p\"\n",
+       "a.toml:1: non-ASCII character U+00E9 outside a string or comment"},
+      {"listen =---'----d\xc3\xa9ploiement\n",
+       "a.toml:1: non-ASCII character U+00E9 outside a string or comment"},
+      {"x = 1.\"\xc3\xa9\"\n", "a.toml:1: non-ASCII character U+00E9 outside a string or comment"},
+      {"x = [0[\"\xc3\xa9\"]]\n",
+       "a.toml:1: non-ASCII character U+00E9 outside a string or comment"},
+      {"x = true=\"\xc3\xa9\"\n",
+       "a.toml:1: non-ASCII character U+00E9 outside a string or comment"},
+      {"a = [,]\n", "a.toml:1: an array needs a value before ','"},
+      {"a = [1,\n  ,2]\n", "a.toml:2: an array needs a value before ','"},
+      {"listen2 =[[[[}\n", "a.toml:1: an array needs a value before '}'"},
+      {"a = [ # c\n }]\n", "a.toml:2: an array needs a value before '}'"},
+  };
+  for (const auto& c : cases) {
+    Status s = GuardToml(c.text, "a.toml");
+    EXPECT_EQ(s.message(), c.error) << "input: " << c.text;
+  }
+}
+
 TEST(TomlGuard, LetsValidTomlThrough) {
   const char* cases[] = {
       "",
@@ -79,6 +110,11 @@ TEST(TomlGuard, LetsValidTomlThrough) {
       "a = '''x'''''\n[t]\n",
       "a = \"\\\"[\"\nb = '\\'\n[t]\n",  // an escaped quote; a literal string has no escapes
       "a = \"\\\xc3\xa9\"\n",            // toml++'s own error (unknown escape), no UB there
+      "a = [1, 2,]\nb = [\n  1,\n  # c\n  \"\xc3\xa9\",\n]\n",
+      "t = { \"\xc3\xa9\" = 1, b = [ '\xc3\xa9', {c = \"\xc3\xa9\"} ] }\n",
+      "a.\"\xc3\xa9\".b = \"\xc3\xa9\"\n",
+      "d = 1979-05-27 07:32:00\ne = \"\xc3\xa9\"\n",
+      "x = 1\ny = \"\xc3\xa9\"\n[t]\nz = [[1], [\"\xc3\xa9\"]]\n",
   };
   for (const char* text : cases) {
     Status s = GuardToml(text, "a.toml");
