@@ -12,6 +12,7 @@
 #include "base/files.h"
 #include "base/strings.h"
 #include "build/step_runner.h"
+#include "deploy/output_summary.h"
 #include "os/sockets.h"
 #include "deploy/project_runner.h"
 #include "supervise/health.h"
@@ -347,18 +348,8 @@ void ProjectRunner::PromoteCandidate() {
 }
 
 std::string ProjectRunner::OutputSinceStart() const {
-  std::string tail = ReadFileTail(AppLog(), output_offset_, 2048);
-  std::vector<std::string> lines;
-  for (auto& line : SplitLines(tail)) {
-    std::string_view t = Trim(line);
-    if (!t.empty()) lines.emplace_back(t);
-  }
-  if (lines.empty()) return "";
-  const size_t first = lines.size() > 3 ? lines.size() - 3 : 0;
-  std::string out;
-  for (size_t i = first; i < lines.size(); ++i) out += (out.empty() ? "" : " / ") + lines[i];
-  if (out.size() > 500) out = "..." + out.substr(out.size() - 500);
-  return "; its last output: " + out;
+  std::string summary = SummarizeOutput(ReadFileTail(AppLog(), output_offset_, 8192));
+  return summary.empty() ? "" : "; its last output: " + summary;
 }
 
 std::string ProjectRunner::DiskFullHint() const {
