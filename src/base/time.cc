@@ -109,6 +109,12 @@ Result<Duration> ParseDuration(std::string_view text) {
       return Status::Error("bad duration '" + original +
                            "': a number needs a unit (ms, s, m or h), e.g. \"10s\"");
     }
+    // A year is more than any timeout or interval means; past it the sum
+    // could overflow (found by fuzzing the config parser).
+    constexpr int64_t kMaxMs = 366LL * 24 * 60 * 60 * 1000;
+    if (n > kMaxMs / factor || total_ms + n * factor > kMaxMs) {
+      return Status::Error("bad duration '" + original + "': longer than a year");
+    }
     total_ms += n * factor;
   }
   return Duration(total_ms);

@@ -40,5 +40,13 @@ TEST(Duration, RefusesNumbersWithoutUnitsAndUnknownUnits) {
             "bad duration '10': a number needs a unit (ms, s, m or h), e.g. \"10s\"");
 }
 
+// Found by fuzzing the config parser: the sum overflowed int64 (UBSan).
+TEST(Duration, RefusesWhatIsLongerThanAYearInsteadOfOverflowing) {
+  for (const char* bad : {"9223372036854775807h", "4000000000000000ms4000000000000000ms", "8785h"}) {
+    EXPECT_EQ(ParseDuration(bad).error(), std::string("bad duration '") + bad + "': longer than a year");
+  }
+  EXPECT_EQ(ParseDuration("8784h")->count(), 8784LL * 3600 * 1000);
+}
+
 }  // namespace
 }  // namespace anthill
