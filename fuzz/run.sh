@@ -44,8 +44,10 @@ for name in "${names[@]}"; do
           -artifact_prefix="$build/artifacts/$name-" "$build/corpus/$name" "$src/corpus/$name")
   fi
   echo "fuzz: $bin ${args[*]}"
+  start=$(date +%s)
   "$bin" "${args[@]}" >"$log" 2>&1
   rc=$?
+  ran=$(( $(date +%s) - start ))  # less than asked when it stopped on a crash
   # The last status line ("#123 DONE cov: ... ft: ... corp: ..." or INITED)
   # and the final stats.
   status=$(grep -E '^#[0-9]+\s+(DONE|INITED|NEW|REDUCE|pulse)' "$log" | tail -1)
@@ -59,11 +61,11 @@ for name in "${names[@]}"; do
     verdict="CRASH (exit $rc; see $log)"
     failed=1
   fi
-  summary+=("$(printf '%-13s %-9s execs=%-10s exec/s=%-7s cov=%-6s ft=%-6s corpus=%-12s %s' \
-    "$name" "${seconds}s" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$verdict")")
+  summary+=("$(printf '%-13s ran=%-6s execs=%-10s exec/s=%-7s cov=%-6s ft=%-6s corpus=%-12s %s' \
+    "$name" "${ran}s" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$verdict")")
   echo "${summary[-1]}"
 done
 echo "---- summary"
 printf '%s\n' "${summary[@]}"
-ls "$build/artifacts" 2>/dev/null | sed 's/^/artifact: /'
+[[ "$seconds" == 0 ]] || ls "$build/artifacts" 2>/dev/null | sed 's/^/artifact: /'
 exit $failed

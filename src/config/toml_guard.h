@@ -10,7 +10,10 @@
 //    outside strings and comments ("\xcb\x8b", U+02CB, hits a
 //    TOML_UNREACHABLE in is_non_ascii_horizontal_whitespace()), and inside a
 //    multi-line basic string right after a backslash or a line-ending
-//    backslash's whitespace.
+//    backslash's whitespace. A quote inside a bare value ("1.0\"é\"") does
+//    not start a string for toml++, so it does not here either.
+//  - An array element that starts with ',' or '}' ("[,]", "[}"): toml++'s
+//    parse_value() asserts a value starts there.
 //
 // TOML itself allows non-ASCII only in strings and comments, so only the last
 // case refuses valid TOML ("\"\"\"\\\n  été\"\"\""), and its message says so.
