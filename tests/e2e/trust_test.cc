@@ -19,6 +19,15 @@ namespace fs = std::filesystem;
 
 class TrustTest : public AnthillTest {
  protected:
+  // Writes the config, starts Anthill and waits for the first commit to be
+  // deployed; returns that commit.
+  std::string DeployFirst(const ProjectOptions& o) {
+    WriteConfig(o);
+    const std::string head = Head();
+    StartAnthill();
+    EXPECT_EQ(WaitFinished(head)["status"], "succeeded");
+    return head;
+  }
   // SIGKILLs Anthill while the newest deployment's health check runs;
   // returns that deployment's id (0 when none got there within a minute).
   int64_t KillDuringHealthCheck() {
@@ -72,10 +81,8 @@ TEST_F(TrustTest, ARollbackRunsTheOldCodeWhenTheBuildLinksIntoACache) {
   o.build = "make && mkdir -p " + cache + " && { cp mode " + cache +
             "/mode 2>/dev/null || echo normal > " + cache + "/mode; } && rm -f mode && ln -s " +
             cache + "/mode mode";
-  WriteConfig(o);
-  std::string good = Head();
-  StartAnthill();
-  ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
+  const std::string good = DeployFirst(o);
+  ASSERT_FALSE(HasFailure());
 
   std::string bad = CommitMode("crash");
   json d = WaitFinished(bad);
@@ -167,10 +174,8 @@ TEST_P(UnverifiedTest, AKillDuringTheHealthCheckNeverPromotesTheUnverifiedVersio
   }
   o.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
              "/healthz\", timeout = \"3s\", interval = \"50ms\" }";
-  WriteConfig(o);
-  std::string good = Head();
-  StartAnthill();
-  ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
+  const std::string good = DeployFirst(o);
+  ASSERT_FALSE(HasFailure());
   const int64_t good_pid = Project()["pid"];
 
   // Never healthy (500 on /healthz), or never READY=1.
@@ -239,10 +244,8 @@ TEST_F(TrustTest, AKillDuringARollbackNeitherUndoesItNorLeavesItHalfDone) {
 TEST_F(TrustTest, APollDuringADeployByHandOfTheSameCommitAddsNothing) {
   ProjectOptions o;
   o.poll = "0";
-  WriteConfig(o);
-  std::string first = Head();
-  StartAnthill();
-  ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
+  const std::string first = DeployFirst(o);
+  ASSERT_FALSE(HasFailure());
   std::string next = CommitChange("next");
   auto [code, out] = RunCli({"deploy", "hello", "--no-wait", "-c", config_path_.string()});
   ASSERT_EQ(code, 0) << out;
@@ -266,10 +269,8 @@ TEST_F(TrustTest, APollDuringADeployByHandOfTheSameCommitAddsNothing) {
 TEST_F(TrustTest, ALockedDatabaseStallsNothingAndLosesNoRecord) {
   ProjectOptions o;
   o.poll = "0";
-  WriteConfig(o);
-  std::string first = Head();
-  StartAnthill();
-  ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
+  const std::string first = DeployFirst(o);
+  ASSERT_FALSE(HasFailure());
 
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "data/anthill.db").c_str(), &other), SQLITE_OK);
@@ -314,10 +315,8 @@ TEST_F(TrustTest, ABuildToolServerOutlivesAnAnthillCrash) {
   // workspace with the build's environment: as Bazel's is.
   o.build = "make && { test -f server.pid && kill -0 $(cat server.pid) 2>/dev/null || "
             "{ setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > server.pid; }; }";
-  WriteConfig(o);
-  std::string first = Head();
-  StartAnthill();
-  ASSERT_EQ(WaitFinished(first)["status"], "succeeded");
+  const std::string first = DeployFirst(o);
+  ASSERT_FALSE(HasFailure());
   const pid_t server = std::atoi(testing::ReadFile(dir_ / "data/projects/hello/workspace/server.pid").c_str());
   ASSERT_GT(server, 0);
   ASSERT_TRUE(ProcessAlive(server));
@@ -335,10 +334,8 @@ TEST_F(TrustTest, AVersionThatDiesSoonAfterItsCheckIsRolledBack) {
   ProjectOptions o;
   o.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
              "/healthz\", timeout = \"10s\", interval = \"50ms\", min_healthy_time = \"3s\" }";
-  WriteConfig(o);
-  std::string good = Head();
-  StartAnthill();
-  ASSERT_EQ(WaitFinished(good)["status"], "succeeded");
+  const std::string good = DeployFirst(o);
+  ASSERT_FALSE(HasFailure());
   std::string flaky = CommitMode("crash-later");
   json d = WaitFinished(flaky);
   EXPECT_EQ(d["status"], "rolled_back") << d.dump(1);
