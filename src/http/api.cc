@@ -11,6 +11,7 @@
 #include "http/json.h"
 #include "http/live_events.h"
 #include "http/page.h"
+#include "http/request_body.h"
 #include "http/request_guard.h"
 #include "http/webhooks.h"
 #include "ui/assets.h"
@@ -69,20 +70,9 @@ Result<store::DeploymentFilter> ReadFilter(const Request& req, int default_limit
 }
 
 // The JSON object of a POST body; an empty body is {}. Errors mean a 400.
-Result<json> ReadObject(const Request& req) {
-  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Status::Error("body must be a JSON object");
-  return j;
-}
+Result<json> ReadObject(const Request& req) { return ReadJsonObject(req.body); }
 
-// A string member of a body, "" when absent; errors name the member.
-Result<std::string> Member(const json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return Status::Error("'" + std::string(name) + "' must be a string");
-  return it->get<std::string>();
-}
+Result<std::string> Member(const json& body, const char* name) { return StringMember(body, name); }
 
 Response Outcome(const deploy::ActionOutcome& out) {
   if (out.status >= 400) return Error(out.status, out.message);
