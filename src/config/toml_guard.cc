@@ -69,6 +69,12 @@ class Scanner {
     if (text_.substr(0, 3) == "\xef\xbb\xbf") i_ = 3;
     while (i_ < text_.size()) {
       const unsigned char c = At(i_);
+      // TOML allows no control character but tab and line breaks anywhere,
+      // not even in strings and comments (there it must be escaped); a NUL
+      // reached an assertion in toml++'s parse_value (found by fuzzing).
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+        return Fail("control character " + ByteName(c) + " (TOML allows only tab and line breaks)");
+      }
       if (c >= 0x80) {
         uint32_t cp = 0;
         size_t len = 0;

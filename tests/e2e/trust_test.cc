@@ -339,11 +339,13 @@ TEST_F(TrustTest, AVersionThatDiesSoonAfterItsCheckIsRolledBack) {
   std::string flaky = CommitMode("crash-later");
   json d = WaitFinished(flaky);
   EXPECT_EQ(d["status"], "rolled_back") << d.dump(1);
-  EXPECT_EQ(d["error"].get<std::string>().rfind("exited (killed by SIGALRM) ", 0), 0u) << d.dump(1);
-  EXPECT_NE(d["error"].get<std::string>().find("after passing its health check, within "
-                                              "min_healthy_time 3.0 s"),
-            std::string::npos)
-      << d.dump(1);
+  // Seen exiting, or seen refusing a probe first: either way, after it passed.
+  const std::string error = d["error"];
+  EXPECT_TRUE(error.rfind("exited (killed by SIGALRM) ", 0) == 0 ||
+              error.rfind("failed its health check ", 0) == 0)
+      << error;
+  EXPECT_NE(error.find(" after passing"), std::string::npos) << error;
+  EXPECT_NE(error.find("within min_healthy_time 3.0 s"), std::string::npos) << error;
   EXPECT_EQ(Project()["version"], Label(good));
   EXPECT_NE(Serving().find(Label(good)), std::string::npos);
 }
