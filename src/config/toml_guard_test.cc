@@ -98,7 +98,8 @@ TEST(TomlGuard, BareValuesAndEmptyArrayElementsAreRefused) {
 // Found by fuzz/config_fuzz at the end of the session: a NUL byte (raw, as
 // TOML never allows it) reached the assertion in parse_value().
 TEST(TomlGuard, ControlCharactersAreRefusedEvenInStringsAndComments) {
-  const std::string nul_in_value("0=1180-11-[' 0#11\0\0\0+iet\0\"\0[1", 35);
+  const char raw[] = "0=1180-11-[' 0#11\0\0\0+iet\0\"\0[1";
+  const std::string nul_in_value(raw, sizeof raw - 1);
   EXPECT_EQ(GuardToml(nul_in_value, "a.toml").message(),
             "a.toml:1: control character byte 0x00 (TOML allows only tab and line breaks)");
   EXPECT_EQ(GuardToml("a = \"x\x1by\"\n", "a.toml").message(),
