@@ -358,7 +358,7 @@ bool ProjectRunner::DropIfRedundant(const queue::Request& r, const Candidate& c)
   if (r.manual || r.kind != queue::Kind::kDeploy || c.commit.empty()) return false;
   if (!program_ || program_->exited() || commit_ != c.commit) return false;
   RecordCancelled(r.deployment_id, c.version + " is already running; nothing to deploy");
-  last_deployment_status_ = "cancelled";
+  last_deployment_status_ = std::string(store::ToString(store::DeploymentStatus::kCancelled));
   return true;
 }
 
@@ -491,16 +491,7 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
     Pin(commit_, "rolled back from by " + actor);
   }
   Unpin(target->to_commit);
-  queue::Request r;
-  r.kind = queue::Kind::kRollback;
-  r.trigger = store::Trigger::kRollback;
-  r.actor = actor;
-  r.ref = target->ref;
-  r.commit = target->to_commit;
-  r.version = target->to_version;
-  r.release = target->release;
-  r.manual = true;
-  return Enqueue(std::move(r));
+  return Enqueue(RollbackTo(*target, actor));
 }
 
 ActionOutcome ProjectRunner::Notify(const std::string& ref, const std::string& commit,
@@ -645,6 +636,19 @@ asio::awaitable<void> ProjectRunner::Recover() {
   }
 }
 
+queue::Request ProjectRunner::RollbackTo(const store::Deployment& made, const std::string& actor) {
+  queue::Request r;
+  r.kind = queue::Kind::kRollback;
+  r.trigger = store::Trigger::kRollback;
+  r.actor = actor;
+  r.ref = made.ref;
+  r.commit = made.to_commit;
+  r.version = made.to_version;
+  r.release = made.release;
+  r.manual = true;
+  return r;
+}
+
 void ProjectRunner::FinishInterruptedRollback() {
   auto newest = ctx_.store->LatestDeployment(project_.name);
   if (!newest.ok() || !newest->has_value()) return;
@@ -656,16 +660,7 @@ void ProjectRunner::FinishInterruptedRollback() {
   if (there || !releases_.Exists(d.release)) return;
   spdlog::info("project {}: finishing the rollback to {} that deployment {} did not end",
                project_.name, d.to_version, d.id);
-  queue::Request r;
-  r.kind = queue::Kind::kRollback;
-  r.trigger = store::Trigger::kRollback;
-  r.actor = d.actor;
-  r.ref = d.ref;
-  r.commit = d.to_commit;
-  r.version = d.to_version;
-  r.release = d.release;
-  r.manual = true;
-  (void)Enqueue(std::move(r));
+  (void)Enqueue(RollbackTo(d, d.actor));
 }
 
 asio::awaitable<void> ProjectRunner::StopUnverified() {

@@ -104,6 +104,8 @@ class ProjectRunner {
   // A rollback a person asked for that Anthill stopped during (or before it
   // started) is asked for again: it is what they wanted running.
   void FinishInterruptedRollback();
+  // A rollback to the release deployment `made` built (no build, by hand).
+  static queue::Request RollbackTo(const store::Deployment& made, const std::string& actor);
   // Pins a commit out of automatic deploys (kept in the store), or lifts it.
   void Pin(const std::string& commit, const std::string& reason);
   void Unpin(const std::string& commit);
