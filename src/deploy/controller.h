@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ struct ProjectState {
   std::string last_deployment_status;
   std::string last_error;          // of the last failed deployment or poll, else empty
   std::string pinned_out_commit;   // not redeployed by polling (it failed or was rolled back)
+  std::map<std::string, std::string> pinned_out;  // every such commit -> why
   int64_t restarts = 0;            // automatic restarts of the running version
   std::string last_exit;           // how it last exited on its own ("killed by SIGSEGV after 3 s up")
   bool held = false;               // stopped by hand

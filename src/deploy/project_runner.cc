@@ -145,6 +145,7 @@ ProjectState ProjectRunner::State() const {
   s.last_deployment_status = last_deployment_status_;
   s.last_error = last_error_;
   s.pinned_out_commit = newest_pin_;
+  s.pinned_out = pins_;
   s.restarts = restarts_;
   s.last_exit = last_exit_;
   s.held = held_;

@@ -8,6 +8,12 @@ namespace {
 
 json Time(const std::optional<TimePoint>& t) { return t ? json(FormatRfc3339(*t)) : json(nullptr); }
 
+json PinnedOutJson(const std::map<std::string, std::string>& pins) {
+  json out = json::array();
+  for (const auto& [commit, reason] : pins) out.push_back({{"commit", commit}, {"reason", reason}});
+  return out;
+}
+
 json DurationMs(TimePoint start, const std::optional<TimePoint>& end) {
   if (!end) return nullptr;
   return (*end - start).count();
@@ -76,6 +82,7 @@ json ToJson(const deploy::ProjectState& p) {
               {"last_deployment_status", p.last_deployment_status},
               {"last_error", p.last_error},
               {"pinned_out_commit", p.pinned_out_commit},
+              {"pinned_out", PinnedOutJson(p.pinned_out)},
               {"restarts", p.restarts},
               {"last_exit", p.last_exit},
               {"held", p.held}};
