@@ -158,8 +158,9 @@ TEST_F(TrustTest, EveryFailedOrLeftCommitStaysPinnedAcrossRestarts) {
   EXPECT_NE(Notify(broken).find("is pinned out"), std::string::npos);
   EXPECT_EQ(DeploymentsOf(broken), 1);
   std::set<std::string> listed;
-  for (const auto& pin : Project()["pinned_out"]) listed.insert(pin["commit"].get<std::string>());
-  EXPECT_EQ(listed, (std::set<std::string>{broken, second})) << Project().dump(1);
+  const json project = Project();
+  for (const auto& pin : project["pinned_out"]) listed.insert(pin["commit"].get<std::string>());
+  EXPECT_EQ(listed, (std::set<std::string>{broken, second})) << project.dump(1);
   EXPECT_EQ(Project()["version"], Label(first));
   EXPECT_NE(Serving().find(Label(first)), std::string::npos);
 }
