@@ -1,15 +1,14 @@
 #include "build/step_runner.h"
 
-#include <fstream>
+#include "base/files.h"
 
 namespace anthill::build {
 
 boost::asio::awaitable<Status> RunShellStep(const ShellStep& step, const std::string& log_shown,
                                             std::shared_ptr<os::CommandStopper> stopper) {
-  {
-    std::ofstream log(step.log, std::ios::app | std::ios::binary);
-    log << "==> " << step.name << ": " << step.command << "\n";
-  }
+  // The log is the step's record for people; a line that cannot be written
+  // there does not fail the build.
+  (void)AppendToFile(step.log, "==> " + step.name + ": " + step.command + "\n");
   os::SpawnOptions opts;
   opts.argv = {"/bin/sh", "-c", step.command};
   opts.cwd = step.workspace;
@@ -18,19 +17,22 @@ boost::asio::awaitable<Status> RunShellStep(const ShellStep& step, const std::st
   // Its own process group, so a timeout or a cancel ends the whole build tree
   // (compilers, test runners), not just the shell.
   opts.new_session = true;
-  auto result = co_await os::RunCommand(opts, step.timeout, Duration(5000), stopper, step.on_started);
-  std::ofstream log(step.log, std::ios::app | std::ios::binary);
+  const Duration kill_grace(5000);
+  auto result = co_await os::RunCommand(opts, step.timeout, kill_grace, stopper, step.on_started);
   if (!result.ok()) {
-    log << "==> " << step.name << " could not start: " << result.error() << "\n";
-    co_return Status::Error(step.name + " could not start: " + result.error());
+    (void)AppendToFile(step.log, "==> " + step.name + " could not start: " + result.error() + "\n");
+    co_return result.status().Prefixed(step.name + " could not start");
   }
-  log << "==> " << step.name << ": " << result->Describe() << " after "
-      << FormatDuration(result->elapsed) << "\n";
-  if (result->status.success() && !result->timed_out && !result->stopped) co_return Status::Ok();
-  std::string what = result->timed_out ? "timed out" : result->stopped ? "stopped" : "failed";
-  std::string detail = result->timed_out || result->stopped ? "" : " (" + result->Describe() + ")";
-  co_return Status::Error(step.name + " " + what + detail + " after " +
-                          FormatDuration(result->elapsed) + "; see " + log_shown);
+  (void)AppendToFile(step.log, "==> " + step.name + ": " + result->Describe() + " after " +
+                                   FormatDuration(result->elapsed) + "\n");
+  const StatusCode code = result->code();
+  if (code == StatusCode::kOk) co_return Status::Ok();
+  std::string what = code == StatusCode::kTimedOut    ? "timed out"
+                     : code == StatusCode::kCancelled ? "stopped"
+                                                      : "failed";
+  std::string detail = code == StatusCode::kInternal ? " (" + result->Describe() + ")" : "";
+  co_return Status::Error(code, step.name + " " + what + detail + " after " +
+                                    FormatDuration(result->elapsed) + "; see " + log_shown);
 }
 
 }  // namespace anthill::build

@@ -17,6 +17,9 @@
 
 namespace anthill::build {
 
+// Stops the commands of a step (a cancel, a shutdown).
+using CommandStopper = os::CommandStopper;
+
 struct ShellStep {
   std::string name;     // "build", "test": used in messages and the log
   std::string command;  // shell text from the project's config (trusted: the operator wrote it)
@@ -32,6 +35,9 @@ struct ShellStep {
 // Ok when the command exits 0. Otherwise the error reads
 // "build failed (exit 2) after 4.1 s; see logs/build/42.log" (or "timed out
 // after 30 s", or "stopped"). `log_shown` is how the log is named in it.
+// Its kind: kTimedOut when build_timeout ended it, kCancelled when `stopper`
+// did, kInternal when it failed on its own; a command that could not start
+// keeps the kind os::Spawn gave (kNotFound for a missing workspace).
 boost::asio::awaitable<Status> RunShellStep(const ShellStep& step, const std::string& log_shown,
                                             std::shared_ptr<os::CommandStopper> stopper = nullptr);
 

@@ -30,7 +30,8 @@ Status RunStep(const ShellStep& step, std::shared_ptr<os::CommandStopper> stoppe
 class StepRunnerTest : public ::testing::Test {
  protected:
   ShellStep Step(const std::string& command, Duration timeout = Duration(0)) {
-    return ShellStep{"build", command, dir_.path(), os::CurrentEnvironment(), dir_ / "log", timeout};
+    return ShellStep{"build",      command, dir_.path(), os::CurrentEnvironment(),
+                     dir_ / "log", timeout};
   }
   testing::TempDir dir_;
 };
@@ -48,6 +49,7 @@ TEST_F(StepRunnerTest, SucceedsInTheWorkspaceAndLogsTheOutput) {
 TEST_F(StepRunnerTest, FailureNamesTheExitCodeAndTheLog) {
   Status s = RunStep(Step("echo oops >&2; exit 2"));
   ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
   EXPECT_EQ(s.message().rfind("build failed (exit 2) after ", 0), 0u) << s.message();
   EXPECT_NE(s.message().find("; see the.log"), std::string::npos) << s.message();
   EXPECT_NE(testing::ReadFile(dir_ / "log").find("oops"), std::string::npos);
@@ -58,6 +60,7 @@ TEST_F(StepRunnerTest, TimeoutEndsTheWholeProcessGroup) {
   // end the grandchild too, not just the shell.
   Status s = RunStep(Step("sleep 300 & echo $! > grandchild.pid; wait", Duration(300)));
   ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kTimedOut);
   EXPECT_EQ(s.message().rfind("build timed out after ", 0), 0u) << s.message();
   std::string pid = testing::ReadFile(dir_ / "grandchild.pid");
   ASSERT_FALSE(pid.empty());
@@ -72,7 +75,19 @@ TEST_F(StepRunnerTest, AStoppedStepSaysSo) {
   auto stopper = std::make_shared<os::CommandStopper>();
   stopper->Stop();
   Status s = RunStep(Step("exit 0"), stopper);
+  EXPECT_EQ(s.code(), StatusCode::kCancelled);
   EXPECT_EQ(s.message().rfind("build stopped after ", 0), 0u) << s.message();
+}
+
+TEST_F(StepRunnerTest, AStepThatCannotStartSaysWhy) {
+  ShellStep step = Step("exit 0");
+  step.workspace = dir_ / "gone";
+  Status s = RunStep(step);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "build could not start: cannot chdir to " + (dir_ / "gone").string() +
+                             ": No such file or directory");
+  EXPECT_NE(testing::ReadFile(dir_ / "log").find("==> build could not start: cannot chdir"),
+            std::string::npos);
 }
 
 TEST(ProjectEnvironment, AnthillVariablesDescribeTheDeploymentAndProjectEnvIsAdded) {

@@ -22,6 +22,14 @@ std::string CommandResult::Describe() const {
   return status.Describe();
 }
 
+StatusCode CommandResult::code() const {
+  // A timeout is checked first: a command stopped after its limit passed was
+  // ended by the limit, whatever else happened.
+  if (timed_out) return StatusCode::kTimedOut;
+  if (stopped) return StatusCode::kCancelled;
+  return status.success() ? StatusCode::kOk : StatusCode::kInternal;
+}
+
 namespace {
 
 // The state the kill timer shares with the coroutine. The timer's handler may

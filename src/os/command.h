@@ -33,6 +33,11 @@ struct CommandResult {
   Duration elapsed{0};
   // "exit 2", "timed out after 30 s", "stopped"
   std::string Describe() const;
+  // What kind of end it was: kOk when it exited 0 in time and unstopped;
+  // kTimedOut when it ran past its limit; kCancelled when stopped through a
+  // CommandStopper; kInternal when it ended otherwise (non-zero exit, a
+  // signal from elsewhere). Callers build their own message and give it this.
+  StatusCode code() const;
 };
 
 // Spawns options and waits for the process to exit. With timeout > 0, the

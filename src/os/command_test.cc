@@ -58,6 +58,7 @@ TEST(RunCommand, AStopperEndsEvenACommandThatIgnoresSigterm) {
   EXPECT_TRUE(out->status.signaled);
   EXPECT_EQ(out->status.signal, SIGKILL);
   EXPECT_EQ(out->Describe(), "stopped");
+  EXPECT_EQ(out->code(), StatusCode::kCancelled);
 }
 
 TEST(RunCommand, AStopperBeforeTheStartRunsNothing) {
@@ -75,7 +76,39 @@ TEST(RunCommand, AStopperBeforeTheStartRunsNothing) {
   io.run();
   ASSERT_TRUE(out.ok());
   EXPECT_TRUE(out->stopped);
+  EXPECT_EQ(out->code(), StatusCode::kCancelled);
   EXPECT_FALSE(std::filesystem::exists(dir / "ran"));
+}
+
+// The kind of each end, which build/ and git/ pass on so that no caller reads
+// "timed out" back out of a message.
+TEST(RunCommand, EachEndHasItsKind) {
+  testing::TempDir dir;
+  const struct {
+    const char* script;
+    Duration timeout;
+    StatusCode code;
+  } cases[] = {
+      {"exit 0", Duration(0), StatusCode::kOk},
+      {"exit 2", Duration(0), StatusCode::kInternal},
+      {"kill -KILL $$", Duration(0), StatusCode::kInternal},
+      {"sleep 30", Duration(100), StatusCode::kTimedOut},
+  };
+  for (const auto& c : cases) {
+    asio::io_context io;
+    Result<CommandResult> out = Status::Error("did not run");
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          const SpawnOptions options = Sh(c.script, dir);
+          const Duration grace(200);
+          out = co_await RunCommand(options, c.timeout, grace);
+        },
+        asio::detached);
+    io.run();
+    ASSERT_TRUE(out.ok()) << c.script << ": " << out.error();
+    EXPECT_EQ(out->code(), c.code) << c.script << ": " << out->Describe();
+  }
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ Result<FileLock> FileLock::Acquire(const std::filesystem::path& file) {
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK) {
-      return Status::Error("another anthill is already using this data dir (" + file.string() +
-                           " is locked)");
+      return Status::Conflict("another anthill is already using this data dir (" + file.string() +
+                              " is locked)");
     }
     return Status::Error("cannot lock " + file.string() + ": " + strerror(err));
   }

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/files.h"
 #include "os/signals.h"
 
 extern char** environ;
@@ -28,6 +29,12 @@ namespace {
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 std::string Errno(int err) { return strerror(err); }
+
+// A missing program, directory or file is "not found"; anything else has no
+// kind a caller acts on.
+StatusCode NotFoundOr(int err) {
+  return err == ENOENT ? StatusCode::kNotFound : StatusCode::kInternal;
+}
 
 // Looks argv0 up in PATH (from env when it has one) in the parent, so the
 // child only has to call execve: no allocation after fork.
@@ -107,7 +114,7 @@ int Child::release_pidfd() {
 }
 
 Result<Child> Spawn(const SpawnOptions& options) {
-  if (options.argv.empty()) return Status::Error("cannot start: empty command");
+  if (options.argv.empty()) return Status::InvalidArgument("cannot start: empty command");
   // Everything the child needs is prepared before fork: after fork only
   // async-signal-safe calls are allowed (another thread may hold malloc's lock).
   std::string program = ResolveProgram(options.argv[0], options.env);
@@ -201,13 +208,14 @@ Result<Child> Spawn(const SpawnOptions& options) {
     waitpid(pid, &st, 0);
     switch (err.stage) {
       case 0:
-        return Status::Error("cannot chdir to " + cwd + ": " + Errno(err.err));
+        return Status::Error(NotFoundOr(err.err), "cannot chdir to " + cwd + ": " + Errno(err.err));
       case 1:
-        return Status::Error("cannot open " + output + ": " + Errno(err.err));
+        return Status::Error(NotFoundOr(err.err), "cannot open " + output + ": " + Errno(err.err));
       case 2:
         return Status::Error("cannot pass file descriptors: " + Errno(err.err));
       default:
-        return Status::Error("cannot start '" + options.argv[0] + "': " + Errno(err.err));
+        return Status::Error(NotFoundOr(err.err),
+                             "cannot start '" + options.argv[0] + "': " + Errno(err.err));
     }
   }
   int pidfd = PidfdOpen(pid);
@@ -224,28 +232,31 @@ Result<Child> Spawn(const SpawnOptions& options) {
 
 Result<Child> Adopt(pid_t pid) {
   int fd = PidfdOpen(pid);
-  if (fd < 0) return Status::Error("process " + std::to_string(pid) + ": " + Errno(errno));
+  if (fd < 0) {
+    const int err = errno;
+    return Status::Error(err == ESRCH ? StatusCode::kNotFound : StatusCode::kInternal,
+                         "process " + std::to_string(pid) + ": " + Errno(err));
+  }
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   return Child(pid, fd, false);
 }
 
 Result<unsigned long long> ProcessStartTime(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string stat = ss.str();
+  const std::string stat = ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
   // comm (field 2) may hold spaces and ')': the fields after it start after
   // the last ')'.
   size_t close_paren = stat.rfind(')');
   if (stat.empty() || close_paren == std::string::npos) {
-    return Status::Error("no process " + std::to_string(pid));
+    return Status::NotFound("no process " + std::to_string(pid));
   }
   std::istringstream rest(stat.substr(close_paren + 2));
   std::string field;
   char state = 0;
   rest >> state;  // field 3
   // A zombie has finished: it is no longer a program to adopt.
-  if (state == 'Z' || state == 'X') return Status::Error("process " + std::to_string(pid) + " has exited");
+  if (state == 'Z' || state == 'X') {
+    return Status::NotFound("process " + std::to_string(pid) + " has exited");
+  }
   for (int i = 4; i < 22; ++i) rest >> field;
   unsigned long long ticks = 0;
   if (!(rest >> ticks)) return Status::Error("cannot parse /proc/" + std::to_string(pid) + "/stat");
@@ -402,10 +413,7 @@ Result<RunOutput> RunSync(const std::vector<std::string>& argv, const std::files
     out.status.signaled = true;
     out.status.signal = info.si_status;
   }
-  std::ifstream f(tmpl, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  out.output = ss.str();
+  out.output = ReadWholeFile(tmpl);
   unlink(tmpl);
   return out;
 }

@@ -37,7 +37,7 @@ Result<int> SignalFromName(std::string_view name) {
   for (const auto& s : kSignals) {
     if (upper == s.name) return s.number;
   }
-  return Status::Error("unknown signal '" + std::string(name) + "'");
+  return Status::InvalidArgument("unknown signal '" + std::string(name) + "'");
 }
 
 std::string SignalName(int sig) {

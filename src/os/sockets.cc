@@ -12,6 +12,8 @@
 
 #include <filesystem>
 
+#include "base/host_port.h"
+
 namespace anthill::os {
 
 namespace {
@@ -31,7 +33,7 @@ Result<Address> Resolve(const std::string& spec) {
     sockaddr_un un{};
     un.sun_family = AF_UNIX;
     if (path.empty() || path.size() >= sizeof un.sun_path) {
-      return Status::Error("'" + spec + "': socket path empty or too long");
+      return Status::InvalidArgument("'" + spec + "': socket path empty or too long");
     }
     memcpy(un.sun_path, path.c_str(), path.size() + 1);
     memcpy(&a.storage, &un, sizeof un);
@@ -39,19 +41,20 @@ Result<Address> Resolve(const std::string& spec) {
     a.family = AF_UNIX;
     return a;
   }
-  if (spec.rfind("tcp://", 0) != 0) return Status::Error("'" + spec + "': want tcp:// or unix://");
-  std::string host_port = spec.substr(6);
-  size_t colon = host_port.rfind(':');
-  if (colon == std::string::npos) return Status::Error("'" + spec + "': no port");
-  std::string host = host_port.substr(0, colon), port = host_port.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (spec.rfind("tcp://", 0) != 0) {
+    return Status::InvalidArgument("'" + spec + "': want tcp:// or unix://");
+  }
+  auto hp = SplitHostPort(std::string_view(spec).substr(6));
+  if (!hp.ok() || !hp->has_port) return Status::InvalidArgument("'" + spec + "': no port");
+  const std::string& host = hp->host;
+  const std::string& port = hp->port;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
   addrinfo* found = nullptr;
   int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
   if (rc != 0 || found == nullptr) {
-    return Status::Error("'" + spec + "': " + gai_strerror(rc));
+    return Status::InvalidArgument("'" + spec + "': " + gai_strerror(rc));
   }
   memcpy(&a.storage, found->ai_addr, found->ai_addrlen);
   a.length = found->ai_addrlen;
