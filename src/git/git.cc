@@ -4,9 +4,8 @@
 #include <string.h>
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
 
+#include "base/files.h"
 #include "base/strings.h"
 #include "os/command.h"
 
@@ -59,7 +58,7 @@ std::string VersionLabel(const std::string& ref, const std::string& commit) {
 
 Status ValidateBranchName(std::string_view b) {
   auto bad = [&](const std::string& why) {
-    return Status::Error("bad branch name '" + std::string(b) + "': " + why);
+    return Status::InvalidArgument("bad branch name '" + std::string(b) + "': " + why);
   };
   if (b.empty()) return bad("empty");
   if (b.front() == '-') return bad("starts with '-'");
@@ -86,13 +85,6 @@ Git::Git(fs::path scratch_dir, Duration timeout)
     : scratch_dir_(std::move(scratch_dir)), timeout_(timeout) {}
 
 namespace {
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // GCC 12 cannot keep a braced list of strings in a coroutine frame ("array
 // used as initializer"), so coroutines build argv through this plain function.
@@ -135,20 +127,19 @@ asio::awaitable<Status> Git::Run(std::vector<std::string> args, const fs::path& 
   opts.env = GitEnvironment();
   opts.output = out;
   auto result = co_await os::RunCommand(opts, timeout_);
-  std::string text = ReadAll(out);
+  std::string text = ReadWholeFile(out);
   fs::remove(out, ec);
 
   std::string shown = "git";
   for (const auto& a : args) shown += " " + a;
-  if (!log.empty()) {
-    std::ofstream l(log, std::ios::app | std::ios::binary);
-    l << "$ " << shown << "\n" << text;
-  }
+  // The log is a record for people; a line that cannot be written there
+  // does not fail the fetch.
+  if (!log.empty()) (void)AppendToFile(log, "$ " + shown + "\n" + text);
   if (output) *output = text;
   if (!result.ok()) co_return result.status();
-  if (!result->status.success() || result->timed_out) {
-    co_return Status::Error(shown + " failed (" + result->Describe() +
-                            "): " + std::string(Trim(Tail(text, 2000))));
+  if (result->code() != StatusCode::kOk) {
+    co_return Status::Error(result->code(), shown + " failed (" + result->Describe() +
+                                                "): " + std::string(Trim(Tail(text, 2000))));
   }
   co_return Status::Ok();
 }
@@ -167,7 +158,9 @@ asio::awaitable<Result<std::vector<RemoteRef>>> Git::LsRemote(
 asio::awaitable<Status> Git::FetchAndCheckout(const fs::path& workspace, const std::string& repo,
                                               const std::string& ref, const std::string& commit,
                                               const fs::path& log) {
-  if (!IsFullSha(commit)) co_return Status::Error("not a full commit id: '" + commit + "'");
+  if (!IsFullSha(commit)) {
+    co_return Status::InvalidArgument("not a full commit id: '" + commit + "'");
+  }
   std::error_code ec;
   if (!fs::exists(workspace / ".git", ec)) {
     fs::create_directories(workspace, ec);
@@ -185,8 +178,8 @@ asio::awaitable<Status> Git::FetchAndCheckout(const fs::path& workspace, const s
   const std::string commit_object = commit + "^{commit}";
   s = co_await Run(Argv("cat-file", "-e", commit_object), workspace, log, nullptr);
   if (!s.ok()) {
-    co_return Status::Error("commit " + commit + " is not on " + ref +
-                            " any more (the branch was rewritten?)");
+    co_return Status::NotFound("commit " + commit + " is not on " + ref +
+                               " any more (the branch was rewritten?)");
   }
   s = co_await Run(Argv("checkout", "--quiet", "--force", "--detach", commit), workspace, log, nullptr);
   co_return s;

@@ -41,6 +41,10 @@ class Git {
   // scratch_dir holds output files of git runs; env is the base environment.
   Git(std::filesystem::path scratch_dir, Duration timeout = Duration(10 * 60 * 1000));
 
+  // Errors of a git run carry its kind: kTimedOut past the time limit, kInternal
+  // when git failed (its exit code says nothing a caller could act on), the
+  // kind os::Spawn gave when git could not start.
+
   // Refs of `repo` matching the patterns (e.g. "refs/heads/main", "refs/tags/*").
   boost::asio::awaitable<Result<std::vector<RemoteRef>>> LsRemote(
       const std::string& repo, const std::vector<std::string>& patterns);
@@ -48,7 +52,9 @@ class Git {
   // Makes `workspace` a git checkout of `commit` fetched from repo's `ref`:
   // init on first use, fetch the ref, then check out the exact commit
   // (detached, forced: tracked files match the commit; untracked build outputs
-  // stay for incremental builds). Appends git's output to `log`.
+  // stay for incremental builds). Appends git's output to `log`. A commit
+  // that is not on `ref` (any more) is kNotFound; a commit that is not 40 hex
+  // is kInvalidArgument.
   boost::asio::awaitable<Status> FetchAndCheckout(const std::filesystem::path& workspace,
                                                   const std::string& repo, const std::string& ref,
                                                   const std::string& commit,

@@ -1,6 +1,10 @@
 #include "git/git.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -77,6 +81,7 @@ TEST(ValidateBranchName, RefusesWhatGitOrAShellWouldMisread) {
   for (const auto& c : bad) {
     Status s = ValidateBranchName(c.name);
     EXPECT_EQ(s.message(), std::string("bad branch name '") + c.name + "': " + c.why);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << c.name;
   }
 }
 
@@ -136,6 +141,7 @@ TEST_F(GitRepoTest, LsRemoteOfAMissingRepoSaysWhy) {
   const std::vector<std::string> patterns = {"refs/heads/main"};
   auto refs = RunAwait(git.LsRemote(repo, patterns));
   ASSERT_FALSE(refs.ok());
+  EXPECT_EQ(refs.code(), StatusCode::kInternal) << "git's exit 128 tells no kind";
   EXPECT_NE(refs.error().find("git ls-remote --end-of-options"), std::string::npos)
       << refs.error();
   EXPECT_NE(refs.error().find("does not appear to be a git repository"), std::string::npos)
@@ -165,8 +171,34 @@ TEST_F(GitRepoTest, ACommitNotOnTheBranchIsRefused) {
   const std::string missing(40, 'e'), repo = (dir_ / "origin").string(), ref = "refs/heads/main";
   const std::filesystem::path ws = dir_ / "ws", log = dir_ / "log";
   Status s = RunAwait(git.FetchAndCheckout(ws, repo, ref, missing, log));
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
   EXPECT_EQ(s.message(), "commit " + missing +
                              " is not on refs/heads/main any more (the branch was rewritten?)");
+  s = RunAwait(git.FetchAndCheckout(ws, repo, ref, "e", log));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "not a full commit id: 'e'");
+}
+
+TEST_F(GitRepoTest, AGitThatRunsPastItsTimeIsTimedOut) {
+  // A git:// remote that takes the connection (the kernel's backlog does)
+  // and never answers.
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Git git(dir_ / "scratch", Duration(300));
+  const std::string repo = "git://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/silent";
+  const std::vector<std::string> patterns = {"refs/heads/main"};
+  auto refs = RunAwait(git.LsRemote(repo, patterns));
+  ASSERT_FALSE(refs.ok());
+  EXPECT_EQ(refs.code(), StatusCode::kTimedOut) << refs.error();
+  EXPECT_NE(refs.error().find("timed out after"), std::string::npos) << refs.error();
+  close(fd);
 }
 
 }  // namespace
