@@ -1,17 +1,17 @@
 // anthill.toml -> Config. Every error names the file, the line and the key.
 #include "config/config.h"
 
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
-#include <toml++/toml.h>
 
+#include "base/files.h"
+#include "base/host_port.h"
 #include "config/toml_guard.h"
 #include "os/signals.h"
 
@@ -44,12 +44,13 @@ class TableReader {
   // The first failure is the one reported.
   void Fail(int line, const std::string& key, const std::string& what) {
     if (status_.ok()) {
-      status_ = Status::Error(file_ + ":" + std::to_string(line) + ": key '" + key + "' in " +
-                              where_ + ": " + what);
+      status_ = Status::InvalidArgument(file_ + ":" + std::to_string(line) + ": key '" + key +
+                                        "' in " + where_ + ": " + what);
     }
   }
   void FailPlain(int line, const std::string& message) {
-    if (status_.ok()) status_ = Status::Error(file_ + ":" + std::to_string(line) + ": " + message);
+    if (status_.ok())
+      status_ = Status::InvalidArgument(file_ + ":" + std::to_string(line) + ": " + message);
   }
 
   const toml::node* Get(const std::string& key) {
@@ -165,21 +166,12 @@ bool IsLocalRelative(const std::string& repo) {
 }
 
 Status ValidateHostPort(const std::string& text) {
-  std::string port;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return Status::Error("'" + text + "' is not host:port");
-    }
-    port = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string::npos || colon == 0) return Status::Error("'" + text + "' is not host:port");
-    port = text.substr(colon + 1);
+  auto hp = SplitHostPort(text);
+  if (!hp.ok() || !hp->has_port || hp->host.empty()) {
+    return Status::InvalidArgument("'" + text + "' is not host:port");
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) < 1 || std::stoi(port) > 65535) {
-    return Status::Error("'" + text + "' has no valid port (1-65535)");
+  if (!ParsePort(hp->port)) {
+    return Status::InvalidArgument("'" + text + "' has no valid port (1-65535)");
   }
   return Status::Ok();
 }
@@ -191,20 +183,22 @@ Status ValidateHostName(const std::string& host) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-');
   }
   if (!ok) {
-    return Status::Error("'" + host + "' is not a host name (like \"deploy.example.com\": no "
-                         "scheme, port or path)");
+    return Status::InvalidArgument("'" + host +
+                                   "' is not a host name (like \"deploy.example.com\": no "
+                                   "scheme, port or path)");
   }
   return Status::Ok();
 }
 
 Status ValidateBranch(const std::string& b) {
-  if (b.empty()) return Status::Error("must not be empty");
-  if (b.front() == '-') return Status::Error("'" + b + "' must not start with '-'");
-  if (b.find("..") != std::string::npos) return Status::Error("'" + b + "' must not contain '..'");
+  if (b.empty()) return Status::InvalidArgument("must not be empty");
+  if (b.front() == '-') return Status::InvalidArgument("'" + b + "' must not start with '-'");
+  if (b.find("..") != std::string::npos)
+    return Status::InvalidArgument("'" + b + "' must not contain '..'");
   for (char c : b) {
     unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f || std::string(" ~^:?*[\\").find(c) != std::string::npos) {
-      return Status::Error("'" + b + "' is not a valid branch name");
+      return Status::InvalidArgument("'" + b + "' is not a valid branch name");
     }
   }
   return Status::Ok();
@@ -281,17 +275,17 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
   try {
     root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
-    return Status::Error(name + ":" + std::to_string(e.source().begin.line) + ":" +
-                         std::to_string(e.source().begin.column) + ": " +
-                         std::string(e.description()));
+    return Status::InvalidArgument(name + ":" + std::to_string(e.source().begin.line) + ":" +
+                                   std::to_string(e.source().begin.column) + ": " +
+                                   std::string(e.description()));
   }
   fs::path base = file.has_parent_path() ? fs::absolute(file).parent_path() : fs::current_path();
 
   TableReader top(root, name, "the top level");
   if (const toml::node* server = top.Get("server")) {
     if (!server->is_table()) {
-      return Status::Error(name + ":" + std::to_string(top.Line(*server)) +
-                           ": 'server' must be a table ([server])");
+      return Status::InvalidArgument(name + ":" + std::to_string(top.Line(*server)) +
+                                     ": 'server' must be a table ([server])");
     }
     TableReader r(*server->as_table(), name, "[server]");
     ReadServer(r, cfg.server);
@@ -299,28 +293,28 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
     Status s = ValidateHostPort(cfg.server.listen);
     if (!s.ok()) {
       const toml::node* n = server->as_table()->get("listen");
-      return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
-                           ": key 'listen' in [server]: " + s.message());
+      return Status::InvalidArgument(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
+                                     ": key 'listen' in [server]: " + s.message());
     }
     if (cfg.server.max_parallel_builds < 1) {
       const toml::node* n = server->as_table()->get("max_parallel_builds");
-      return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
-                           ": key 'max_parallel_builds' in [server]: must be at least 1");
+      return Status::InvalidArgument(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
+                                     ": key 'max_parallel_builds' in [server]: must be at least 1");
     }
     for (const auto& host : cfg.server.allowed_hosts) {
       Status h = ValidateHostName(host);
       if (!h.ok()) {
         const toml::node* n = server->as_table()->get("allowed_hosts");
-        return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
-                             ": key 'allowed_hosts' in [server]: " + h.message());
+        return Status::InvalidArgument(name + ":" + std::to_string(n ? r.Line(*n) : r.Line()) +
+                                       ": key 'allowed_hosts' in [server]: " + h.message());
       }
     }
   }
   std::map<std::string, int> names;
   if (const toml::node* projects = top.Get("project")) {
     if (!projects->is_array_of_tables()) {
-      return Status::Error(name + ":" + std::to_string(top.Line(*projects)) +
-                           ": 'project' must be written as [[project]] tables");
+      return Status::InvalidArgument(name + ":" + std::to_string(top.Line(*projects)) +
+                                     ": 'project' must be written as [[project]] tables");
     }
     for (const auto& item : *projects->as_array()) {
       const toml::table& t = *item.as_table();
@@ -401,14 +395,14 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
 
       auto fail = [&](const std::string& key, const std::string& what) {
         const toml::node* n = t.get(key);
-        return Status::Error(name + ":" + std::to_string(n ? r.Line(*n) : p.line) + ": key '" +
-                             key + "' in " + label + ": " + what);
+        return Status::InvalidArgument(name + ":" + std::to_string(n ? r.Line(*n) : p.line) +
+                                       ": key '" + key + "' in " + label + ": " + what);
       };
       for (const char* required : {"name", "repo", "run"}) {
         const toml::node* n = t.get(required);
         if (!n || (n->is_string() && n->as_string()->get().empty())) {
-          return Status::Error(name + ":" + std::to_string(p.line) + ": " + label +
-                               " is missing required key '" + required + "'");
+          return Status::InvalidArgument(name + ":" + std::to_string(p.line) + ": " + label +
+                                         " is missing required key '" + required + "'");
         }
       }
       static const std::regex kName("[A-Za-z0-9._-]+");
@@ -416,8 +410,9 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
         return fail("name", "'" + p.name + "' may only hold letters, digits, '.', '_' and '-'");
       }
       if (auto it = names.find(p.name); it != names.end()) {
-        return Status::Error(name + ":" + std::to_string(p.line) + ": duplicate project name '" +
-                             p.name + "' (first at line " + std::to_string(it->second) + ")");
+        return Status::InvalidArgument(name + ":" + std::to_string(p.line) +
+                                       ": duplicate project name '" + p.name + "' (first at line " +
+                                       std::to_string(it->second) + ")");
       }
       names[p.name] = p.line;
       if (t.contains("branch") && t.contains("tags")) {
@@ -470,11 +465,9 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
 }
 
 Result<Config> Load(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Status::Error("cannot read " + file.string() + ": " + strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str(), file);
+  auto text = ReadFile(file);
+  if (!text.ok()) return text.status();
+  return Parse(*text, file);
 }
 
 }  // namespace anthill::config

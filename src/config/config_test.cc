@@ -114,7 +114,12 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
     std::string error;
   } cases[] = {
       {head + "bogus = 1\n", "anthill.toml:5: unknown key 'bogus' in [[project]] 'hello'"},
-      {"[server]\nlisten = \"x\"\n", "anthill.toml:2: key 'listen' in [server]: 'x' is not host:port"},
+      {"[server]\nlisten = \"x\"\n",
+       "anthill.toml:2: key 'listen' in [server]: 'x' is not host:port"},
+      {"[server]\nlisten = \"[::1]\"\n",
+       "anthill.toml:2: key 'listen' in [server]: '[::1]' is not host:port"},
+      {"[server]\nlisten = \"h:70000\"\n",
+       "anthill.toml:2: key 'listen' in [server]: 'h:70000' has no valid port (1-65535)"},
       {"[server]\nmax_parallel_builds = 0\n",
        "anthill.toml:2: key 'max_parallel_builds' in [server]: must be at least 1"},
       {"[server]\nport = 1\n", "anthill.toml:2: unknown key 'port' in [server]"},
@@ -142,7 +147,8 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
        "anthill.toml:1: [[project]] is missing required key 'name'"},
       {head + "\n" + head, "anthill.toml:6: duplicate project name 'hello' (first at line 1)"},
       {head + "tags = \"release-*\"\nbranch = \"main\"\n",
-       "anthill.toml:5: key 'tags' in [[project]] 'hello': set either 'branch' or 'tags', not both"},
+       "anthill.toml:5: key 'tags' in [[project]] 'hello': set either 'branch' or 'tags', not "
+       "both"},
       {head + "branch = \"-rf\"\n",
        "anthill.toml:5: key 'branch' in [[project]] 'hello': '-rf' must not start with '-'"},
       {head + "health = { http = \"x\", bogus = 1 }\n",
@@ -166,11 +172,21 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
     auto r = Parse(c.text, "anthill.toml");
     ASSERT_FALSE(r.ok()) << c.text;
     EXPECT_EQ(r.error(), c.error) << c.text;
+    EXPECT_EQ(r.code(), StatusCode::kInvalidArgument) << c.text;
+  }
+}
+
+TEST(Config, ListenTakesEveryHostPortForm) {
+  for (const char* listen : {"127.0.0.1:7070", "[::1]:7070", "localhost:1", "0.0.0.0:65535"}) {
+    auto c = Parse(std::string("[server]\nlisten = \"") + listen + "\"\n", "anthill.toml");
+    ASSERT_TRUE(c.ok()) << listen << ": " << c.error();
+    EXPECT_EQ(c->server.listen, listen);
   }
 }
 
 TEST(Config, LoadNamesAMissingFile) {
   auto r = Load("/no/such/anthill.toml");
+  EXPECT_EQ(r.code(), StatusCode::kNotFound);
   EXPECT_EQ(r.error(), "cannot read /no/such/anthill.toml: No such file or directory");
 }
 

@@ -96,7 +96,7 @@ class Scanner {
   bool Has(std::string_view s) const { return text_.substr(i_, s.size()) == s; }
 
   Status Fail(const std::string& what) const {
-    return Status::Error(file_ + ":" + std::to_string(line_) + ": " + what);
+    return Status::InvalidArgument(file_ + ":" + std::to_string(line_) + ": " + what);
   }
 
   // One ASCII byte at i_, in the current mode; advances i_.
