@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <iostream>
+#include <optional>
 
 #include "base/event.h"
 #include "deploy/project_runner.h"
@@ -13,6 +14,7 @@
 #include "http/server.h"
 #include "os/lock.h"
 #include "os/signals.h"
+#include "store/database.h"
 #include "store/store.h"
 
 namespace anthill::daemon {
@@ -99,6 +101,25 @@ class Registry : public deploy::Controller {
 // How long a clean stop waits for builds in flight to notice and record it.
 constexpr Duration kShutdownGrace{15000};
 
+// The record and this machine's state, where [server] database says (a
+// relative path is the config file's, as data_dir is). A database file
+// outside the data dir gets a lock of its own, held in *lock: Anthill gives
+// the ids of deployments and steps itself, so two writing one file would
+// give the same ones.
+Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config,
+                                                const fs::path& data_dir,
+                                                std::optional<os::FileLock>* lock) {
+  const fs::path config_dir = fs::absolute(config.file).parent_path();
+  auto database = store::ParseDatabase(config.server.database, data_dir, config_dir);
+  if (!database.ok()) return database.status().Prefixed(config.file.string());
+  if (database->sqlite_file != data_dir / "anthill.db") {
+    auto held = os::FileLock::Acquire(database->sqlite_file.string() + ".lock");
+    if (!held.ok()) return held.status().Prefixed("database " + database->sqlite_file.string());
+    lock->emplace(std::move(held.value()));
+  }
+  return store::Open(*database, config.server.machine);
+}
+
 }  // namespace
 
 int Serve(const config::Config& config) {
@@ -117,7 +138,8 @@ int Serve(const config::Config& config) {
     std::cerr << "anthill: " << lock.error() << "\n";
     return 1;
   }
-  auto store = store::OpenSqlite(data_dir / "anthill.db");
+  std::optional<os::FileLock> database_lock;
+  auto store = OpenStore(config, data_dir, &database_lock);
   if (!store.ok()) {
     std::cerr << "anthill: " << store.error() << "\n";
     return 1;

@@ -1,5 +1,8 @@
 // Who wants to know that a record changed: the live web UI (server-sent
-// events) subscribes; the store publishes after each write that commits.
+// events) subscribes; a ChangeSource publishes. The SQLite store publishes
+// after each write that commits; a PostgreSQL backend will publish what
+// LISTEN/NOTIFY tells it, so a change made by another orchestrator reaches
+// this one's subscribers too. Subscribers depend on ChangeSource alone.
 // Thread: the io_context thread, like the Store. Callbacks run inside the
 // write that caused them, so they must be quick and must not write to the
 // store (the event stream only notes the id and wakes its writer).
@@ -47,6 +50,15 @@ class ChangeFeed {
  private:
   std::shared_ptr<std::map<int64_t, Callback>> subscribers_;
   int64_t next_id_ = 1;
+};
+
+// Where changes to the record and to a machine's programs are heard.
+class ChangeSource {
+ public:
+  virtual ~ChangeSource() = default;
+  // Every committed change to a deployment, its steps or a project's
+  // program (not the start-up InterruptUnfinished: nobody listens yet).
+  virtual ChangeFeed& changes() = 0;
 };
 
 }  // namespace anthill::store

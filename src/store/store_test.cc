@@ -27,7 +27,7 @@ Deployment Sample(const std::string& project, const std::string& machine = "m1")
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = OpenSqlite(dir_ / "anthill.db");
+    auto s = OpenSqlite(dir_ / "anthill.db", "m1");  // the machine of Sample()
     ASSERT_TRUE(s.ok()) << s.error();
     store_ = std::move(s.value());
   }
