@@ -1,7 +1,8 @@
 // The HTTP request target and query decoding (http/url.h), on whatever a
-// client sends as the target of a request line, and host:port splitting.
-// Checked: PercentEncode output decodes back to its input, both as a path and
-// as a query value; SplitHostPort only says yes with a non-empty host and port.
+// client sends as the target of a request line, and host:port splitting
+// (base/host_port.h). Checked: PercentEncode output decodes back to its
+// input, both as a path and as a query value; what SplitHostPort splits joins
+// back into its input.
 // Corpus: fuzz/corpus/url/ (the API's and the UI's paths and queries).
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/host_port.h"
 #include "base/strings.h"
 #include "http/url.h"
 
@@ -34,9 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(q2["v"] == input);
   Check(q2.count("w") == 1 && q2["w"].empty());
 
-  std::string host, port;
-  if (anthill::http::SplitHostPort(std::string(input), &host, &port)) {
-    Check(!host.empty() && !port.empty());
+  if (auto hp = anthill::SplitHostPort(input); hp.ok()) {
+    const bool bracketed = !input.empty() && input.front() == '[';
+    std::string back = bracketed ? "[" + hp->host + "]" : hp->host;
+    if (hp->has_port) back += ":" + hp->port;
+    Check(back == input);
   }
   return 0;
 }

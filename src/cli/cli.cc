@@ -15,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "http/client.h"
 #include "http/json.h"
+#include "http/status_codes.h"
 #include "http/url.h"
 #include "store/records.h"
 
@@ -49,6 +50,13 @@ std::string Ago(const std::string& rfc3339) {
   return FormatDuration(d) + " ago";
 }
 
+// The daemon's refusal of a request: "the daemon said 404: no project 'x'",
+// of the kind of its HTTP status (kNotFound for a 404).
+Status Refusal(int http_status, const std::string& reason) {
+  return Status::Error(http::StatusCodeForHttp(http_status),
+                       "the daemon said " + std::to_string(http_status) + ": " + reason);
+}
+
 // Sends `body` (none when null) to the daemon named in the config; the
 // answer's JSON, or an error with the daemon's reason.
 Result<json> SendJson(const config::Config& cfg, const std::string& method,
@@ -57,11 +65,9 @@ Result<json> SendJson(const config::Config& cfg, const std::string& method,
                        cfg.server.token);
   if (!r.ok()) return r.status();
   json answer = json::parse(r->body, nullptr, false);
-  if (answer.is_discarded()) return Status::Error("the daemon answered with bad JSON");
-  if (r->status >= 400) {
-    return Status::Error("the daemon said " + std::to_string(r->status) + ": " +
-                         Str(answer, "error"));
-  }
+  // Whatever answers with something other than JSON is not Anthill.
+  if (answer.is_discarded()) return Status::Unavailable("the daemon answered with bad JSON");
+  if (r->status >= 400) return Refusal(r->status, Str(answer, "error"));
   return answer;
 }
 
@@ -69,15 +75,14 @@ Result<json> GetJson(const config::Config& cfg, const std::string& target) {
   return SendJson(cfg, "GET", target, nullptr);
 }
 
-// True when the daemon answered with an error (SendJson's "the daemon said"),
-// false when it was not reached.
-bool Refused(const Status& s) { return s.message().rfind("the daemon said", 0) == 0; }
-
-// Prints a failed request's error; its exit code: refused by the daemon, or
-// the daemon not reached.
+// Prints a failed request's error; its exit code, by the error's kind: the
+// daemon not reached (http::Fetch's kUnavailable and kTimedOut, an answer
+// that is not Anthill's, a daemon answering 503 while it stops), or refused
+// by the daemon (any other kind: a 404, 400, 401, 409...).
 int ReportError(const Status& s) {
   std::cerr << "anthill: " << s.message() << "\n";
-  return Refused(s) ? kExitRefused : kExitUnreachable;
+  const bool unreached = s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kTimedOut;
+  return unreached ? kExitUnreachable : kExitRefused;
 }
 
 // The words `--status` accepts, in the store's order: "queued, running, ...".
@@ -184,15 +189,10 @@ int ShowLog(const config::Config& cfg, const std::string& target, bool follow) {
   std::string sep = target.find('?') == std::string::npos ? "?" : "&";
   auto r =
       http::Fetch("GET", cfg.server.listen, target + sep + "bytes=65536", "", cfg.server.token);
-  if (!r.ok()) {
-    std::cerr << "anthill: " << r.error() << "\n";
-    return kExitUnreachable;
-  }
+  if (!r.ok()) return ReportError(r.status());
   if (r->status >= 400) {
     json body = json::parse(r->body, nullptr, false);
-    std::cerr << "anthill: the daemon said " << r->status << ": "
-              << (body.is_discarded() ? r->body : Str(body, "error")) << "\n";
-    return kExitRefused;
+    return ReportError(Refusal(r->status, body.is_discarded() ? r->body : Str(body, "error")));
   }
   std::cout << r->body << std::flush;
   if (!follow) return 0;

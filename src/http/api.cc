@@ -5,8 +5,8 @@
 
 #include <charconv>
 #include <fstream>
-#include <sstream>
 
+#include "base/files.h"
 #include "http/auth.h"
 #include "http/json.h"
 #include "http/live_events.h"
@@ -21,12 +21,6 @@ namespace anthill::http {
 using nlohmann::json;
 
 namespace {
-
-Response Json(int status, const json& body) { return JsonResponse(status, body); }
-
-Response Error(int status, const std::string& message) {
-  return Json(status, json{{"error", message}});
-}
 
 // Parses a non-negative integer; nullopt when it is not one.
 std::optional<int64_t> ParseId(std::string_view s) {
@@ -49,21 +43,22 @@ Result<store::DeploymentFilter> ReadFilter(const Request& req, int default_limit
   f.machine = get("machine");
   if (std::string s = get("status"); !s.empty()) {
     f.status = store::ParseDeploymentStatus(s);
-    if (!f.status) return Status::Error("bad status '" + s + "'");
+    if (!f.status) return Status::InvalidArgument("bad status '" + s + "'");
   }
   if (std::string s = get("limit"); !s.empty()) {
     auto v = ParseId(s);
-    if (!v || *v < 1 || *v > 1000) return Status::Error("bad limit '" + s + "' (1 to 1000)");
+    if (!v || *v < 1 || *v > 1000)
+      return Status::InvalidArgument("bad limit '" + s + "' (1 to 1000)");
     f.limit = static_cast<int>(*v);
   }
   if (std::string s = get("before"); !s.empty()) {
     auto v = ParseId(s);
-    if (!v) return Status::Error("bad before '" + s + "' (a deployment id)");
+    if (!v) return Status::InvalidArgument("bad before '" + s + "' (a deployment id)");
     f.before_id = *v;
   }
   if (std::string s = get("after"); !s.empty()) {
     auto v = ParseId(s);
-    if (!v) return Status::Error("bad after '" + s + "' (a deployment id)");
+    if (!v) return Status::InvalidArgument("bad after '" + s + "' (a deployment id)");
     f.after_id = *v;
   }
   return f;
@@ -75,10 +70,10 @@ Result<json> ReadObject(const Request& req) { return ReadJsonObject(req.body); }
 Result<std::string> Member(const json& body, const char* name) { return StringMember(body, name); }
 
 Response Outcome(const deploy::ActionOutcome& out) {
-  if (out.status >= 400) return Error(out.status, out.message);
+  if (out.status >= 400) return ErrorResponse(out.status, out.message);
   json body{{"message", out.message}};
   body["deployment"] = out.deployment_id != 0 ? json(out.deployment_id) : json(nullptr);
-  return Json(out.status, body);
+  return JsonResponse(out.status, body);
 }
 
 class Api {
@@ -93,7 +88,8 @@ class Api {
   Response operator()(const Request& req) {
     if (auto refusal = GuardRequest(req, host_rule_)) return *refusal;
     const std::string& p = req.path;
-    if (p == "/healthz") return Only(req, "GET", [&] { return Json(200, {{"status", "ok"}}); });
+    if (p == "/healthz")
+      return Only(req, "GET", [&] { return JsonResponse(200, {{"status", "ok"}}); });
     if (p == "/") {
       return Only(req, "GET", [&] {
         return Response{302, "text/plain; charset=utf-8", "see /deployments\n",
@@ -158,7 +154,7 @@ class Api {
         return Only(req, "GET", [&] { return log ? Log(req, *id) : Deployment(*id); });
       }
     }
-    if (p.rfind("/api/", 0) == 0) return Error(404, "no route for " + req.method + " " + p);
+    if (p.rfind("/api/", 0) == 0) return ErrorResponse(404, "no route for " + req.method + " " + p);
     return Response{404, "text/html; charset=utf-8", NotFoundPage(p), {}};
   }
 
@@ -166,7 +162,7 @@ class Api {
   template <typename F>
   Response Only(const Request& req, const char* method, F f) {
     if (req.method != method && !(req.method == "HEAD" && std::string(method) == "GET")) {
-      Response r = Error(405, req.method + " is not allowed on " + req.path);
+      Response r = ErrorResponse(405, req.method + " is not allowed on " + req.path);
       r.headers.push_back({"Allow", method});
       return r;
     }
@@ -177,7 +173,7 @@ class Api {
   // ask again each time (no-cache) and get a bodiless 304 while it is the same.
   static Response Asset(const Request& req, const std::string& name) {
     const ui::Asset* a = ui::FindAsset(name);
-    if (!a) return Error(500, "the web UI was built without " + name);
+    if (!a) return ErrorResponse(500, "the web UI was built without " + name);
     std::vector<std::pair<std::string, std::string>> headers = {
         {"ETag", std::string(a->etag)},
         {"Cache-Control", "no-cache"},
@@ -199,7 +195,7 @@ class Api {
   Response Projects() {
     json list = json::array();
     for (const auto& p : ctx_.controller->Projects()) list.push_back(ToJson(p));
-    return Json(200, {{"projects", list}});
+    return JsonResponse(200, {{"projects", list}});
   }
 
   // Who asked: the body's "actor" (the CLI sends the user's name), else "api".
@@ -209,7 +205,7 @@ class Api {
   }
 
   Response Unauthorized() {
-    Response r = Error(401, "this call needs the token: Authorization: Bearer <token>");
+    Response r = ErrorResponse(401, "this call needs the token: Authorization: Bearer <token>");
     r.headers.push_back({"WWW-Authenticate", "Bearer"});
     return r;
   }
@@ -217,35 +213,35 @@ class Api {
   Response ProjectAction(const Request& req, const std::string& name, const std::string& action) {
     if (!Authorized(req, ctx_.token)) return Unauthorized();
     auto body = ReadObject(req);
-    if (!body.ok()) return Error(400, body.error());
+    if (!body.ok()) return ErrorResponse(body.status());
     const std::string actor = Actor(*body);
     if (action == "deploy") {
       auto ref = Member(*body, "ref");
-      if (!ref.ok()) return Error(400, ref.error());
+      if (!ref.ok()) return ErrorResponse(ref.status());
       return Outcome(ctx_.controller->Deploy(name, *ref, actor));
     }
     if (action == "stop") return Outcome(ctx_.controller->StopProgram(name, actor));
     if (action == "start") return Outcome(ctx_.controller->StartProgram(name, actor));
     if (action == "rollback") {
       auto version = Member(*body, "version");
-      if (!version.ok()) return Error(400, version.error());
+      if (!version.ok()) return ErrorResponse(version.status());
       return Outcome(ctx_.controller->Rollback(name, *version, actor));
     }
     auto ref = Member(*body, "ref");
     auto commit = Member(*body, "commit");
-    if (!ref.ok()) return Error(400, ref.error());
-    if (!commit.ok()) return Error(400, commit.error());
+    if (!ref.ok()) return ErrorResponse(ref.status());
+    if (!commit.ok()) return ErrorResponse(commit.status());
     return Outcome(ctx_.controller->Notify(name, *ref, *commit, store::Trigger::kNotify, actor));
   }
 
   Response CancelDeployment(const Request& req, int64_t id) {
     if (!Authorized(req, ctx_.token)) return Unauthorized();
     auto d = ctx_.store->GetDeployment(id);
-    if (!d.ok()) return Error(500, d.error());
-    if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
+    if (!d.ok()) return ErrorResponse(d.status());
+    if (!d->has_value()) return ErrorResponse(404, "no deployment " + std::to_string(id));
     if (store::IsFinished((*d)->status)) {
-      return Error(409, "deployment " + std::to_string(id) + " already ended " +
-                            std::string(store::ToString((*d)->status)));
+      return ErrorResponse(409, "deployment " + std::to_string(id) + " already ended " +
+                                    std::string(store::ToString((*d)->status)));
     }
     auto it = req.query.find("actor");
     std::string actor = it == req.query.end() ? "" : it->second;
@@ -254,12 +250,12 @@ class Api {
 
   Response Events(const Request& req, const std::string& project) {
     auto f = ReadFilter(req, 50);
-    if (!f.ok()) return Error(400, f.error());
+    if (!f.ok()) return ErrorResponse(f.status());
     auto list = ctx_.store->ListProgramEvents(project, f->limit);
-    if (!list.ok()) return Error(500, list.error());
+    if (!list.ok()) return ErrorResponse(list.status());
     json out = json::array();
     for (const auto& e : *list) out.push_back(ToJson(e));
-    return Json(200, {{"events", out}});
+    return JsonResponse(200, {{"events", out}});
   }
 
   // The program's log: the last `bytes` (default 64 KiB), or from `offset`
@@ -268,7 +264,7 @@ class Api {
   Response ProjectLog(const Request& req, const std::string& project) {
     bool known = false;
     for (const auto& p : ctx_.controller->Projects()) known |= p.name == project;
-    if (!known) return Error(404, "no project '" + project + "'");
+    if (!known) return ErrorResponse(404, "no project '" + project + "'");
     return FileRange(req, ctx_.data_dir / "logs" / "app" / (project + ".log"));
   }
 
@@ -280,7 +276,7 @@ class Api {
     };
     auto offset = number("offset", -1);
     auto bytes = number("bytes", 64 * 1024);
-    if (!offset || !bytes) return Error(400, "offset and bytes are byte counts");
+    if (!offset || !bytes) return ErrorResponse(400, "offset and bytes are byte counts");
     std::ifstream f(file, std::ios::binary);
     int64_t size = 0;
     if (f) {
@@ -358,55 +354,52 @@ class Api {
   Response Queue() {
     json list = json::array();
     for (const auto& q : ctx_.controller->Queue()) list.push_back(ToJson(q));
-    return Json(200, {{"projects", list},
-                      {"max_parallel_builds", ctx_.controller->max_parallel_builds()},
-                      {"builds_running", ctx_.controller->builds_running()}});
+    return JsonResponse(200, {{"projects", list},
+                              {"max_parallel_builds", ctx_.controller->max_parallel_builds()},
+                              {"builds_running", ctx_.controller->builds_running()}});
   }
 
   Response Hooks(const Request& req) {
     auto f = ReadFilter(req, 50);
-    if (!f.ok()) return Error(400, f.error());
+    if (!f.ok()) return ErrorResponse(f.status());
     auto list = ctx_.store->ListHookEvents(f->limit, f->before_id);
-    if (!list.ok()) return Error(500, list.error());
+    if (!list.ok()) return ErrorResponse(list.status());
     json out = json::array();
     for (const auto& e : *list) out.push_back(ToJson(e));
-    return Json(200, {{"hooks", out}});
+    return JsonResponse(200, {{"hooks", out}});
   }
 
   Response Deployments(const Request& req) {
     auto f = ReadFilter(req, 50);
-    if (!f.ok()) return Error(400, f.error());
+    if (!f.ok()) return ErrorResponse(f.status());
     auto list = ctx_.store->ListDeployments(*f);
-    if (!list.ok()) return Error(500, list.error());
+    if (!list.ok()) return ErrorResponse(list.status());
     json out = json::array();
     for (const auto& d : *list) out.push_back(ToJson(d));
     json next = nullptr;
     if (static_cast<int>(list->size()) == f->limit && !list->empty()) next = list->back().id;
-    return Json(200, {{"deployments", out}, {"next_before", next}});
+    return JsonResponse(200, {{"deployments", out}, {"next_before", next}});
   }
 
   Response Deployment(int64_t id) {
     auto d = ctx_.store->GetDeployment(id);
-    if (!d.ok()) return Error(500, d.error());
-    if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
+    if (!d.ok()) return ErrorResponse(d.status());
+    if (!d->has_value()) return ErrorResponse(404, "no deployment " + std::to_string(id));
     json out = ToJson(**d);
     auto n = ctx_.store->DeploymentNeighbours(id, (*d)->project);
-    if (!n.ok()) return Error(500, n.error());
+    if (!n.ok()) return ErrorResponse(n.status());
     out["previous_id"] = n->previous ? json(n->previous) : json(nullptr);
     out["next_id"] = n->next ? json(n->next) : json(nullptr);
-    return Json(200, out);
+    return JsonResponse(200, out);
   }
 
   Response Log(const Request& req, int64_t id) {
     auto d = ctx_.store->GetDeployment(id);
-    if (!d.ok()) return Error(500, d.error());
-    if (!d->has_value()) return Error(404, "no deployment " + std::to_string(id));
+    if (!d.ok()) return ErrorResponse(d.status());
+    if (!d->has_value()) return ErrorResponse(404, "no deployment " + std::to_string(id));
     const auto file = ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log");
     if (req.query.count("offset") || req.query.count("bytes")) return FileRange(req, file);
-    std::ifstream f(file, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return Response{200, "text/plain; charset=utf-8", ss.str(), {}};
+    return Response{200, "text/plain; charset=utf-8", ReadWholeFile(file), {}};
   }
 
   ApiContext ctx_;

@@ -617,10 +617,6 @@ TEST(Url, DecodesPathsAndQueries) {
   EXPECT_EQ(q["x"], "1");
   EXPECT_EQ(q["y"], "a b!");
   EXPECT_EQ(q.count("flag"), 1u);
-  std::string host, port;
-  EXPECT_TRUE(SplitHostPort("[::1]:80", &host, &port));
-  EXPECT_EQ(host, "::1");
-  EXPECT_FALSE(SplitHostPort("nohost", &host, &port));
 }
 
 TEST(Auth, BearerTokenIsComparedExactly) {

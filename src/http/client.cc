@@ -5,10 +5,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <cctype>
 
-#include "http/url.h"
+#include "base/host_port.h"
 
 namespace anthill::http {
 
@@ -17,14 +16,26 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using asio::ip::tcp;
 
+namespace {
+
+// The kind of a failure to reach the daemon or hear its answer: the time
+// limit passed, or it is not there (refused, reset, closed).
+StatusCode Unreached(const boost::system::error_code& ec) {
+  return ec == beast::error::timeout ? StatusCode::kTimedOut : StatusCode::kUnavailable;
+}
+
+}  // namespace
+
 Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
                              const std::string& target, const std::string& body,
                              const std::string& token,
                              const std::vector<std::pair<std::string, std::string>>& headers) {
-  std::string host, port;
-  if (!SplitHostPort(host_port, &host, &port)) {
-    return Status::Error("bad address '" + host_port + "' (want host:port)");
+  auto hp = SplitHostPort(host_port);
+  if (!hp.ok() || hp->host.empty() || hp->port.empty()) {
+    return Status::InvalidArgument("bad address '" + host_port + "' (want host:port)");
   }
+  std::string host = hp->host;
+  const std::string& port = hp->port;
   // A daemon listening on every address is reached on loopback.
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
@@ -35,12 +46,12 @@ Result<ClientResponse> Fetch(const std::string& method, const std::string& host_
   beast::tcp_stream stream(io);
   boost::system::error_code ec;
   auto endpoints = resolver.resolve(host, port, ec);
-  if (ec) return Status::Error("cannot reach " + where + ": " + ec.message());
+  if (ec) return Status::Unavailable("cannot reach " + where + ": " + ec.message());
   stream.expires_after(std::chrono::seconds(10));
   stream.connect(endpoints, ec);
   if (ec) {
-    return Status::Error("cannot reach " + where + ": " + ec.message() +
-                         " (is `anthill serve` running?)");
+    return Status::Error(Unreached(ec), "cannot reach " + where + ": " + ec.message() +
+                                            " (is `anthill serve` running?)");
   }
   bhttp::verb verb = bhttp::string_to_verb(method);
   bhttp::request<bhttp::string_body> req{verb, target, 11};
@@ -74,8 +85,11 @@ Result<ClientResponse> Fetch(const std::string& method, const std::string& host_
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   bhttp::read(stream, buffer, parser, ec);
-  if (ec && write_ec) return Status::Error("cannot talk to " + where + ": " + write_ec.message());
-  if (ec) return Status::Error("no answer from " + where + ": " + ec.message());
+  if (ec && write_ec) {
+    return Status::Error(Unreached(write_ec),
+                         "cannot talk to " + where + ": " + write_ec.message());
+  }
+  if (ec) return Status::Error(Unreached(ec), "no answer from " + where + ": " + ec.message());
   auto& res = parser.get();
   ClientResponse out;
   out.status = static_cast<int>(res.result_int());

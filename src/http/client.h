@@ -23,7 +23,10 @@ struct ClientResponse {
 // empty. Sends the address reached as Host, and Content-Type:
 // application/json with any method but GET and HEAD. headers: more headers
 // (a webhook's signature), set last. Errors say which address could not be
-// reached and why.
+// reached and why; their kind is kTimedOut when an answer took too long,
+// kUnavailable when the daemon could not be reached or did not answer,
+// kInvalidArgument for an address that is not host:port. An answer of any
+// HTTP status is a ClientResponse.
 Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
                              const std::string& target, const std::string& body = "",
                              const std::string& token = "",

@@ -21,12 +21,6 @@ json DurationMs(TimePoint start, const std::optional<TimePoint>& end) {
 
 }  // namespace
 
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-Response JsonResponse(int status, const json& body) {
-  return Response{status, "application/json", Dump(body) + "\n", {}};
-}
-
 json ToJson(const store::Step& s, const store::Deployment& d) {
   return json{{"id", s.id},
               {"name", s.name},

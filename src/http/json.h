@@ -5,17 +5,10 @@
 #include <string>
 
 #include "deploy/controller.h"
-#include "http/server.h"
+#include "http/reply.h"  // Dump(), JsonResponse()
 #include "store/records.h"
 
 namespace anthill::http {
-
-// The JSON text of j. Every string written goes through here: stored data
-// may hold bytes that are not UTF-8 (a tag "v9\xe9", an actor "%ff"), which
-// plain dump() throws on; here each such byte becomes U+FFFD. Never throws.
-std::string Dump(const nlohmann::json& j);
-// An answer whose body is Dump(body) and a newline.
-Response JsonResponse(int status, const nlohmann::json& body);
 
 nlohmann::json ToJson(const store::Deployment& d);
 nlohmann::json ToJson(const store::Step& s, const store::Deployment& d);

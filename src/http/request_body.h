@@ -13,10 +13,11 @@
 namespace anthill::http {
 
 // The JSON object of a POST body; an empty (or blank) body is {}. Errors
-// mean a 400.
+// are kInvalidArgument (a 400).
 Result<nlohmann::json> ReadJsonObject(std::string_view body);
 
-// A string member of a body, "" when absent or null; errors name the member.
+// A string member of a body, "" when absent or null; errors
+// (kInvalidArgument) name the member.
 Result<std::string> StringMember(const nlohmann::json& body, const char* name);
 
 }  // namespace anthill::http

@@ -3,7 +3,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <cctype>
 
-#include "http/json.h"
+#include "base/host_port.h"
+#include "http/reply.h"
 
 namespace anthill::http {
 
@@ -15,21 +16,17 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// "Name:port" -> name "name", port "port" (empty when absent); "[::1]:80" ->
-// "::1", "80". False when it is not of that form.
+// A Host header's or an origin's "Name:port" -> name "name", port "port"
+// (empty when absent); "[::1]:80" -> "::1", "80". False when it is not of
+// that form: no name, a port that is not digits, or a name with a ':' outside
+// brackets ("::1:80" is no Host a browser sends).
 bool SplitHost(std::string_view hp, std::string* name, std::string* port) {
-  if (!hp.empty() && hp.front() == '[') {
-    size_t close = hp.find(']');
-    if (close == std::string_view::npos) return false;
-    *name = Lower(hp.substr(1, close - 1));
-    std::string_view rest = hp.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') return false;
-    *port = rest.empty() ? "" : std::string(rest.substr(1));
-  } else {
-    size_t colon = hp.find(':');
-    *name = Lower(hp.substr(0, colon));
-    *port = colon == std::string_view::npos ? "" : std::string(hp.substr(colon + 1));
-  }
+  auto split = SplitHostPort(hp);
+  if (!split.ok()) return false;
+  const bool bracketed = !hp.empty() && hp.front() == '[';
+  if (!bracketed && split->host.find(':') != std::string::npos) return false;
+  *name = Lower(split->host);
+  *port = split->port;
   if (!name->empty() && name->back() == '.') name->pop_back();  // "localhost." is localhost
   return !name->empty() && port->find_first_not_of("0123456789") == std::string::npos;
 }
@@ -60,10 +57,6 @@ bool SameOrigin(std::string_view origin, std::string_view host_header) {
   return o_name == h_name && o_port == h_port;
 }
 
-Response Refusal(int status, const std::string& message) {
-  return JsonResponse(status, {{"error", message}});
-}
-
 }  // namespace
 
 bool HostAllowed(std::string_view host_header, const HostRule& rule) {
@@ -85,28 +78,31 @@ std::optional<Response> GuardRequest(const Request& req, const HostRule& rule) {
   if (host != req.headers.end() && !HostAllowed(host->second, rule)) {
     std::string name, port;
     SplitHost(host->second, &name, &port);
-    return Refusal(421, "this Anthill does not answer to the name '" + host->second +
-                            "' (a guard against DNS rebinding); if it is yours, add \"" + name +
-                            "\" to allowed_hosts in [server] of anthill.toml");
+    return ErrorResponse(421, "this Anthill does not answer to the name '" + host->second +
+                                  "' (a guard against DNS rebinding); if it is yours, add \"" +
+                                  name + "\" to allowed_hosts in [server] of anthill.toml");
   }
   if (p.rfind("/api/", 0) != 0 || !Mutating(req.method)) return std::nullopt;
   const std::string site = Lower(req.Header("sec-fetch-site"));
   if (site == "cross-site" || site == "same-site") {
-    return Refusal(403, "refused a " + site +
-                            " request: the API acts only for its own pages, the CLI and tokens");
+    return ErrorResponse(
+        403,
+        "refused a " + site + " request: the API acts only for its own pages, the CLI and tokens");
   }
   const auto origin = req.headers.find("origin");
   if (origin != req.headers.end() &&
       (host == req.headers.end() || !SameOrigin(origin->second, host->second))) {
-    return Refusal(403, "refused a request from the page of another origin (" + origin->second +
-                            "): the API acts only for its own pages, the CLI and tokens");
+    return ErrorResponse(403, "refused a request from the page of another origin (" +
+                                  origin->second +
+                                  "): the API acts only for its own pages, the CLI and tokens");
   }
   std::string type = Lower(req.Header("content-type"));
   type = type.substr(0, type.find(';'));
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
   if (type != "application/json") {
-    return Refusal(415, req.method + " " + p +
-                            " needs Content-Type: application/json (even with an empty body)");
+    return ErrorResponse(
+        415,
+        req.method + " " + p + " needs Content-Type: application/json (even with an empty body)");
   }
   return std::nullopt;
 }

@@ -20,6 +20,8 @@
 #include <optional>
 #include <set>
 
+#include "base/host_port.h"
+#include "http/reply.h"
 #include "http/url.h"
 
 namespace anthill::http {
@@ -53,11 +55,6 @@ bhttp::response<Body> Head(const Response& r) {
   return res;
 }
 
-std::string ErrorBody(const std::string& message) {
-  // Messages here are ours (ASCII, no quotes): no JSON library needed.
-  return "{\"error\":\"" + message + "\"}\n";
-}
-
 std::string Size(size_t bytes) {
   if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
@@ -78,16 +75,12 @@ std::optional<Response> RefusalFor(const boost::system::error_code& ec,
     case bhttp::error::short_read:
       return std::nullopt;
     case bhttp::error::body_limit:
-      return Response{
-          413, "application/json", ErrorBody("request body over " + Size(limits.body_limit)), {}};
+      return ErrorResponse(413, "request body over " + Size(limits.body_limit));
     case bhttp::error::header_limit:
     case bhttp::error::buffer_overflow:
-      return Response{431,
-                      "application/json",
-                      ErrorBody("request headers over " + Size(limits.header_limit)),
-                      {}};
+      return ErrorResponse(431, "request headers over " + Size(limits.header_limit));
     default:
-      return Response{400, "application/json", ErrorBody("malformed request: " + ec.message()), {}};
+      return ErrorResponse(400, "malformed request: " + ec.message());
   }
 }
 
@@ -181,7 +174,7 @@ struct Server::Impl {
   // nothing kept. The client may see the reset instead of the 503.
   void Turn(tcp::socket& socket) {
     static const std::string kBusy = [] {
-      std::string body = ErrorBody("too many connections; try again shortly");
+      const std::string body = ErrorResponse(503, "too many connections; try again shortly").body;
       return "HTTP/1.1 503 Service Unavailable\r\nServer: anthill\r\nContent-Type: "
              "application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
              std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -222,10 +215,8 @@ struct Server::Impl {
           break;
         }
         if (!reservation.Take(wanted)) {
-          const Response busy{503,
-                              "application/json",
-                              ErrorBody("too many requests in flight; try again shortly"),
-                              {{"Retry-After", "1"}}};
+          Response busy = ErrorResponse(503, "too many requests in flight; try again shortly");
+          busy.headers.push_back({"Retry-After", "1"});
           co_await Refuse(*stream, busy);
           break;
         }
@@ -252,7 +243,7 @@ struct Server::Impl {
       try {
         res = handler(req);
       } catch (const std::exception& e) {
-        res = Response{500, "application/json", ErrorBody("internal error"), {}};
+        res = ErrorResponse(500, "internal error");
       }
       if (res.events) {
         co_await Stream(*stream, res, ec);
@@ -347,13 +338,13 @@ Server::Server(asio::io_context& io, Handler handler, ServerLimits limits)
 Server::~Server() { Stop(); }
 
 Status Server::Listen(const std::string& host_port) {
-  std::string host, port;
-  if (!SplitHostPort(host_port, &host, &port)) {
-    return Status::Error("cannot listen on '" + host_port + "': not host:port");
+  auto hp = SplitHostPort(host_port);
+  if (!hp.ok() || hp->host.empty() || hp->port.empty()) {
+    return Status::InvalidArgument("cannot listen on '" + host_port + "': not host:port");
   }
   boost::system::error_code ec;
   tcp::resolver resolver(impl_->io);
-  auto endpoints = resolver.resolve(host, port, tcp::resolver::passive, ec);
+  auto endpoints = resolver.resolve(hp->host, hp->port, tcp::resolver::passive, ec);
   if (ec || endpoints.empty()) {
     return Status::Error("cannot listen on " + host_port + ": " + ec.message());
   }

@@ -24,21 +24,6 @@ void SplitTarget(std::string_view target, std::string* path,
   }
 }
 
-bool SplitHostPort(const std::string& hp, std::string* host, std::string* port) {
-  if (!hp.empty() && hp.front() == '[') {
-    size_t close = hp.find(']');
-    if (close == std::string::npos || close + 1 >= hp.size() || hp[close + 1] != ':') return false;
-    *host = hp.substr(1, close - 1);
-    *port = hp.substr(close + 2);
-  } else {
-    size_t colon = hp.rfind(':');
-    if (colon == std::string::npos) return false;
-    *host = hp.substr(0, colon);
-    *port = hp.substr(colon + 1);
-  }
-  return !host->empty() && !port->empty();
-}
-
 std::string PercentEncode(std::string_view s) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

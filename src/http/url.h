@@ -1,4 +1,5 @@
-// Small URL helpers: percent-decoding, query strings, host:port.
+// Small URL helpers: percent-decoding, query strings (host:port is
+// base/host_port.h).
 #pragma once
 
 #include <map>
@@ -13,7 +14,5 @@ std::string PercentEncode(std::string_view s);
 // "/x/y?a=1&b=%20" -> path "/x/y", query {a: "1", b: " "}.
 void SplitTarget(std::string_view target, std::string* path,
                  std::map<std::string, std::string>* query);
-// "127.0.0.1:7070", "[::1]:80", "localhost:0". False when not host:port.
-bool SplitHostPort(const std::string& host_port, std::string* host, std::string* port);
 
 }  // namespace anthill::http

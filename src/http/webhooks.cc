@@ -5,19 +5,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "http/json.h"
+#include "http/reply.h"
 
 namespace anthill::http {
 
 using nlohmann::json;
-
-namespace {
-
-Response Answer(int status, const json& body) {
-  return JsonResponse(status, body);
-}
-
-}  // namespace
 
 Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* store,
                        deploy::Controller* controller) {
@@ -30,18 +22,18 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
     if (!t.webhook_secret.empty()) secrets.insert(t.webhook_secret);
   }
   std::string signer;
-  std::string why = "no project has a webhook_secret, so no hook is accepted";
+  Status why = Status::Unauthenticated("no project has a webhook_secret, so no hook is accepted");
   for (const auto& secret : secrets) {
     Status s = watch::VerifySignature(forge, req.headers, req.body, secret);
     if (s.ok()) {
       signer = secret;
       break;
     }
-    why = s.message();
+    why = s;
   }
   if (signer.empty()) {
-    spdlog::warn("hook {}: refused: {}", source, why);
-    return Answer(401, {{"error", why}});
+    spdlog::warn("hook {}: refused: {}", source, why.message());
+    return ErrorResponse(why);
   }
 
   // 2. What it says.
@@ -65,20 +57,22 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
   auto id = store->RecordHookEvent(e);
   if (!id.ok()) {
     spdlog::error("hook {}: {}", source, id.error());
-    return Answer(500, {{"error", "cannot store the hook"}});
+    return ErrorResponse(500, "cannot store the hook");
   }
   if (!push.ok()) {
     spdlog::warn("hook {}: malformed: {}", source, push.error());
-    return Answer(400, {{"error", push.error()}});
+    return ErrorResponse(push.status());
   }
   if (!id->has_value()) {
     spdlog::info("hook {}: delivery {} seen before: ignored", source, push->delivery_id);
-    return Answer(200, {{"status", "duplicate"}, {"delivery_id", push->delivery_id}});
+    return JsonResponse(200, {{"status", "duplicate"}, {"delivery_id", push->delivery_id}});
   }
   const int64_t event_id = **id;
 
-  // 4. Acted on.
+  // 4. Acted on, or ignored (not a push, a deletion, no project of this
+  // repository); the verdict is stored for people, `ignored` answers.
   std::string verdict;
+  bool ignored = true;
   json deployments = json::array();
   if (!push->is_push) {
     verdict = "ignored: '" + push->event + "' is not a push";
@@ -90,6 +84,7 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
       if (t.webhook_secret != signer || !watch::RepoMatches(push->repo_urls, t.repo)) continue;
       deploy::ActionOutcome out =
           controller->Notify(t.project, push->ref, push->commit, store::Trigger::kWebhook, actor);
+      ignored = false;
       if (!verdict.empty()) verdict += "; ";
       verdict += t.project + ": " + out.message;
       if (out.deployment_id != 0) deployments.push_back(out.deployment_id);
@@ -99,10 +94,9 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
   (void)store->SetHookVerdict(event_id, verdict);
   spdlog::info("hook {} {} {} {}: {}", source, push->delivery_id, push->ref,
                push->commit.substr(0, 8), verdict);
-  bool ignored = verdict.rfind("ignored", 0) == 0;
-  return Answer(202, {{"status", ignored ? "ignored" : "accepted"},
-                      {"hook_event", event_id},
-                      {"deployments", deployments}});
+  return JsonResponse(202, {{"status", ignored ? "ignored" : "accepted"},
+                            {"hook_event", event_id},
+                            {"deployments", deployments}});
 }
 
 }  // namespace anthill::http

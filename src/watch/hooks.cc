@@ -58,20 +58,21 @@ Status CheckHmacHeader(const Headers& headers, const std::string& name,
                        std::string_view display_name, std::string_view prefix,
                        std::string_view body, std::string_view secret) {
   auto value = Header(headers, name);
-  if (!value) return Status::Error("missing " + std::string(display_name) + " header");
+  if (!value) return Status::Unauthenticated("missing " + std::string(display_name) + " header");
   std::string_view got = *value;
   if (!prefix.empty()) {
     // The algorithm label is not secret; a wrong one is a configuration error
     // worth naming rather than a plain mismatch.
     if (got.size() < prefix.size() || !EqualsIgnoreCase(got.substr(0, prefix.size()), prefix)) {
-      return Status::Error(std::string(display_name) + " is not " + std::string(prefix) + "<hex>");
+      return Status::Unauthenticated(std::string(display_name) + " is not " + std::string(prefix) +
+                                     "<hex>");
     }
     got.remove_prefix(prefix.size());
   }
   std::string expected = HmacSha256Hex(secret, body);
   // Hex case carries no meaning; senders are free to use either.
   if (expected.empty() || !SafeEqual(Lower(got), expected)) {
-    return Status::Error("signature does not match");
+    return Status::Unauthenticated("signature does not match");
   }
   return Status::Ok();
 }
@@ -110,10 +111,10 @@ Result<std::string> JsonText(const Headers& headers, std::string_view body) {
     if (!key || *key != "payload") continue;
     auto value =
         FormDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!value) return Status::Error("form body: bad percent-encoding in 'payload'");
+    if (!value) return Status::InvalidArgument("form body: bad percent-encoding in 'payload'");
     return std::move(*value);
   }
-  return Status::Error("form body without 'payload' field");
+  return Status::InvalidArgument("form body without 'payload' field");
 }
 
 // Accessors that never throw: absent, null and wrongly-typed fields all read
@@ -158,14 +159,16 @@ std::string FirstOf(std::initializer_list<std::string> values) {
 // field in errors so the sender can find it.
 Status TakePushTarget(PushEvent* ev, const json& body, const char* after_key, std::string commit) {
   ev->ref = Str(body, "ref");
-  if (ev->ref.empty()) return Status::Error("push event without 'ref'");
+  if (ev->ref.empty()) return Status::InvalidArgument("push event without 'ref'");
   if (!StartsWith(ev->ref, "refs/") || ev->ref.size() == 5) {
-    return Status::Error("push event ref '" + ev->ref + "' is not refs/...");
+    return Status::InvalidArgument("push event ref '" + ev->ref + "' is not refs/...");
   }
-  if (commit.empty()) return Status::Error(std::string("push event without '") + after_key + "'");
+  if (commit.empty())
+    return Status::InvalidArgument(std::string("push event without '") + after_key + "'");
   commit = Lower(commit);
   if (!IsFullSha(commit)) {
-    return Status::Error(std::string("push event '") + after_key + "' is not a 40-hex commit id");
+    return Status::InvalidArgument(std::string("push event '") + after_key +
+                                   "' is not a 40-hex commit id");
   }
   ev->commit = std::move(commit);
   if (ev->commit == kZeroSha) ev->deleted = true;
@@ -181,7 +184,7 @@ void TakeLooseTarget(PushEvent* ev, const json& body, const std::string& commit)
 
 // Each parser starts from DescribeDelivery(): event and delivery id are set.
 Status ParseGithub(const json& body, PushEvent* ev) {
-  if (ev->event.empty()) return Status::Error("missing X-GitHub-Event header");
+  if (ev->event.empty()) return Status::InvalidArgument("missing X-GitHub-Event header");
   ev->is_push = ev->event == "push";
 
   const json& repo = Obj(body, "repository");
@@ -201,7 +204,7 @@ Status ParseGithub(const json& body, PushEvent* ev) {
 }
 
 Status ParseGitea(const json& body, PushEvent* ev) {
-  if (ev->event.empty()) return Status::Error("missing X-Gitea-Event header");
+  if (ev->event.empty()) return Status::InvalidArgument("missing X-Gitea-Event header");
   ev->is_push = ev->event == "push";
 
   const json& repo = Obj(body, "repository");
@@ -224,7 +227,7 @@ Status ParseGitlab(const json& body, PushEvent* ev) {
   // event_name, with the same fields as a push hook otherwise.
   std::string kind = FirstOf({Str(body, "object_kind"), Str(body, "event_name")});
   if (ev->event.empty()) ev->event = kind;
-  if (ev->event.empty()) return Status::Error("missing X-Gitlab-Event header");
+  if (ev->event.empty()) return Status::InvalidArgument("missing X-Gitlab-Event header");
   bool push_kind = kind == "push" || kind == "tag_push";
   // System hooks carry pushes too ("System Hook" with a push kind).
   ev->is_push = ev->event == "Push Hook" || ev->event == "Tag Push Hook" ||
@@ -253,7 +256,7 @@ Status ParseGeneric(const json& body, PushEvent* ev) {
   ev->repository = Str(body, "repository");
   // Our own format: without a repository it can match nothing, which the
   // sender should hear about rather than get a silent no-op.
-  if (ev->repository.empty()) return Status::Error("push event without 'repository'");
+  if (ev->repository.empty()) return Status::InvalidArgument("push event without 'repository'");
   AddUrl(ev, ev->repository);
   ev->pusher = Str(body, "pusher");
   return TakePushTarget(ev, body, "commit", Str(body, "commit"));
@@ -352,7 +355,7 @@ std::string HmacSha256Hex(std::string_view secret, std::string_view body) {
 Status VerifySignature(Forge forge, const Headers& headers, std::string_view body,
                        std::string_view secret) {
   // An empty key would make every signature computable by anyone.
-  if (secret.empty()) return Status::Error("no webhook secret configured");
+  if (secret.empty()) return Status::Unauthenticated("no webhook secret configured");
   switch (forge) {
     case Forge::kGithub:
       return CheckHmacHeader(headers, "x-hub-signature-256", "X-Hub-Signature-256", "sha256=", body,
@@ -366,12 +369,13 @@ Status VerifySignature(Forge forge, const Headers& headers, std::string_view bod
       // GitLab signs nothing: the token itself is the proof, so it is compared
       // like a password.
       auto token = Header(headers, "x-gitlab-token");
-      if (!token) return Status::Error("missing X-Gitlab-Token header");
-      if (!SafeEqual(*token, secret)) return Status::Error("X-Gitlab-Token does not match");
+      if (!token) return Status::Unauthenticated("missing X-Gitlab-Token header");
+      if (!SafeEqual(*token, secret))
+        return Status::Unauthenticated("X-Gitlab-Token does not match");
       return Status::Ok();
     }
   }
-  return Status::Error("unknown forge");
+  return Status::Unauthenticated("unknown forge");
 }
 
 PushEvent DescribeDelivery(Forge forge, const Headers& headers) {
@@ -409,9 +413,9 @@ Result<PushEvent> ParsePush(Forge forge, const Headers& headers, std::string_vie
     try {
       doc = json::parse(text.value());
     } catch (const json::exception& e) {
-      return Status::Error(std::string("body is not JSON: ") + e.what());
+      return Status::InvalidArgument(std::string("body is not JSON: ") + e.what());
     }
-    if (!doc.is_object()) return Status::Error("body is not a JSON object");
+    if (!doc.is_object()) return Status::InvalidArgument("body is not a JSON object");
 
     PushEvent ev = DescribeDelivery(forge, headers);
     Status s;
@@ -432,7 +436,7 @@ Result<PushEvent> ParsePush(Forge forge, const Headers& headers, std::string_vie
     if (!s.ok()) return s;
     return ev;
   } catch (const std::exception& e) {
-    return Status::Error(std::string("bad payload: ") + e.what());
+    return Status::InvalidArgument(std::string("bad payload: ") + e.what());
   }
 }
 

@@ -31,8 +31,9 @@ using Headers = std::map<std::string, std::string>;
 //   gitea:   X-Gitea-Signature: <hex HMAC-SHA256(secret, body)>
 //   gitlab:  X-Gitlab-Token: <secret>            (GitLab sends the token itself)
 //   generic: X-Anthill-Signature: sha256=<hex HMAC-SHA256(secret, body)>
-// An empty secret never verifies. The error says what was wrong ("missing
-// X-Hub-Signature-256 header", "signature does not match") but never the secret.
+// An empty secret never verifies. The error, of kind kUnauthenticated, says
+// what was wrong ("missing X-Hub-Signature-256 header", "signature does not
+// match") but never the secret.
 Status VerifySignature(Forge forge, const Headers& headers, std::string_view body,
                        std::string_view secret);
 
@@ -56,7 +57,8 @@ struct PushEvent {
 
 // Parses a verified body. GitHub's form encoding (payload=<urlencoded JSON>,
 // Content-Type application/x-www-form-urlencoded) is accepted too.
-// Errors ("body is not JSON: ...", "push event without 'after'") mean a 400.
+// Errors ("body is not JSON: ...", "push event without 'after'") are of kind
+// kInvalidArgument (a 400).
 // The generic format is JSON:
 //   {"repository": "<url>", "ref": "refs/heads/main", "commit": "<40 hex>",
 //    "pusher": "alice"}
