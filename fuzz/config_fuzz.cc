@@ -1,5 +1,6 @@
 // The config parser (config::Parse): the guard in config/toml_guard.cc, then
-// toml++ (compiled here header-only, instrumented, assertions on), then
+// toml++ (compiled here header-only and instrumented, its assertions as in
+// Debian's build: fuzz/toml_asserts_as_shipped.h), then
 // Anthill's own validation. Any text in, a Config or an error out: an error
 // must name the file like every config error ("anthill.toml:<line>: ...").
 // Corpus: fuzz/corpus/config/ (the README's config, the examples, and the
