@@ -11,20 +11,20 @@
 
 namespace anthill::http {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using asio::ip::tcp;
-
 namespace {
 
 // The kind of a failure to reach the daemon or hear its answer: the time
 // limit passed, or it is not there (refused, reset, closed).
 StatusCode Unreached(const boost::system::error_code& ec) {
-  return ec == beast::error::timeout ? StatusCode::kTimedOut : StatusCode::kUnavailable;
+  return ec == boost::beast::error::timeout ? StatusCode::kTimedOut : StatusCode::kUnavailable;
 }
 
 }  // namespace
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::ip::tcp;
 
 Result<ClientResponse> Fetch(const std::string& method, const std::string& host_port,
                              const std::string& target, const std::string& body,
