@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "base/files.h"
 #include "os/process.h"
 
 namespace anthill::testing {
@@ -61,11 +61,10 @@ void WriteFile(const std::filesystem::path& path, const std::string& text) {
   f << text;
 }
 
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+std::string ReadFile(const std::filesystem::path& path) { return ReadWholeFile(path); }
+
+std::filesystem::path SourcePath(const std::string& rel) {
+  return std::filesystem::path(ANTHILL_SOURCE_DIR) / rel;
 }
 
 int FreePort() {

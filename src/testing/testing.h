@@ -36,7 +36,12 @@ std::string Sh(const std::filesystem::path& dir, const std::string& script);
 
 // Writes text to path, creating parent dirs.
 void WriteFile(const std::filesystem::path& path, const std::string& text);
+// The whole file; empty when it cannot be read (base's ReadWholeFile).
 std::string ReadFile(const std::filesystem::path& path);
+
+// A file of the source tree, e.g. SourcePath("src/watch/testdata/github/push.http"):
+// fixtures are read where they are checked in, not copied into the build.
+std::filesystem::path SourcePath(const std::string& rel);
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
