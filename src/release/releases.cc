@@ -40,7 +40,7 @@ Result<std::string> Releases::Create(const fs::path& workspace,
   const fs::path final_dir = PathOf(name);
   const fs::path tmp = releases_dir() / (name + std::string(kTmpSuffix));
   std::error_code ec;
-  if (fs::exists(final_dir, ec)) return Status::Error("release " + name + " exists already");
+  if (fs::exists(final_dir, ec)) return Status::Conflict("release " + name + " exists already");
   UnsealForRemoval(tmp);
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
@@ -59,12 +59,13 @@ Result<std::string> Releases::Create(const fs::path& workspace,
     for (const auto& a : artifacts) {
       fs::path rel = fs::path(a).lexically_normal();
       if (rel.is_absolute() || rel.empty() || *rel.begin() == "..") {
-        return fail(Status::Error("artifact '" + a + "' is not a path inside the workspace"));
+        return fail(
+            Status::InvalidArgument("artifact '" + a + "' is not a path inside the workspace"));
       }
       // "static/" normalises to "static/"; copy to the same relative place.
       if (rel.filename().empty()) rel = rel.parent_path();
       if (!fs::exists(fs::symlink_status(workspace / rel, ec))) {
-        return fail(Status::Error("artifact '" + a + "' not found in the workspace"));
+        return fail(Status::NotFound("artifact '" + a + "' not found in the workspace"));
       }
       kept.push_back(rel);
     }
@@ -98,7 +99,7 @@ Result<std::string> Releases::Create(const fs::path& workspace,
 }
 
 Status Releases::SwitchCurrent(const std::string& name) {
-  if (!Exists(name)) return Status::Error("no release " + name);
+  if (!Exists(name)) return Status::NotFound("no release " + name);
   // A new symlink under a temporary name, then rename(2) over `current`:
   // atomic, so a reader sees the old target or the new one, never none.
   fs::path tmp = project_dir_ / ("current.tmp-" + std::to_string(::getpid()));

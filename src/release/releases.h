@@ -32,7 +32,9 @@ class Releases {
   // holds stays a symlink; any other link is replaced by a copy of what it
   // points to (see Snapshot), at most `max_followed_bytes` in all. The
   // release is made read-only. Builds into "<name>.tmp" and renames, so a
-  // release dir that exists is complete. Errors name the missing artifact.
+  // release dir that exists is complete. Errors name the missing artifact
+  // (kNotFound); an artifact outside the workspace is kInvalidArgument, a
+  // release of that name already there kConflict.
   // Returns the release name; `notes` (if given) says what was followed or
   // left out, for the build log.
   Result<std::string> Create(const std::filesystem::path& workspace,
@@ -48,6 +50,7 @@ class Releases {
 
   // Points `current` at release_name atomically (symlink to a temp name, then
   // rename over `current`): a reader sees the old or the new target, never none.
+  // kNotFound when there is no such release.
   Status SwitchCurrent(const std::string& release_name);
   // The release `current` points to, if any.
   std::optional<std::string> Current() const;

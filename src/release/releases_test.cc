@@ -57,6 +57,7 @@ TEST_F(ReleasesTest, ArtifactsKeepTheirRelativePath) {
 TEST_F(ReleasesTest, AMissingArtifactIsAnErrorAndLeavesNothing) {
   auto r = releases_.Create(dir_ / "ws", {"hello", "dist/app"}, Now(), std::string(40, 'c'));
   EXPECT_EQ(r.error(), "artifact 'dist/app' not found in the workspace");
+  EXPECT_EQ(r.code(), StatusCode::kNotFound);
   EXPECT_TRUE(releases_.List().empty());
   EXPECT_TRUE(fs::is_empty(releases_.releases_dir()));
 }
@@ -75,6 +76,7 @@ TEST_F(ReleasesTest, SwitchCurrentIsOneRelativeSymlink) {
   }
   EXPECT_EQ(entries, 2);  // releases/ and current: no temporary links left
   EXPECT_EQ(releases_.SwitchCurrent("nope").message(), "no release nope");
+  EXPECT_EQ(releases_.SwitchCurrent("nope").code(), StatusCode::kNotFound);
 }
 
 TEST_F(ReleasesTest, PruneKeepsTheNewestCurrentAndProtected) {
