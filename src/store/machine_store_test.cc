@@ -11,8 +11,15 @@ namespace anthill::store {
 namespace {
 
 Process Proc(const std::string& project, int64_t pid, const std::string& release) {
-  return Process{project, pid, pid, 1000 + static_cast<unsigned long long>(pid), release,
-                 "main-" + release, std::string(40, 'a'), 7, FromUnixMillis(5)};
+  return Process{project,
+                 pid,
+                 pid,
+                 1000 + static_cast<unsigned long long>(pid),
+                 release,
+                 "main-" + release,
+                 std::string(40, 'a'),
+                 7,
+                 FromUnixMillis(5)};
 }
 
 std::unique_ptr<Store> OpenFor(const std::filesystem::path& file, std::string_view machine) {

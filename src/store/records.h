@@ -57,7 +57,8 @@ struct Deployment {
   std::vector<Step> steps;   // in order of start; filled by reads
 };
 
-// The program Anthill started for a project. One row per project at most.
+// The program Anthill started for a project on one machine (MachineStore):
+// one row per (machine, project) at most.
 struct Process {
   std::string project;
   int64_t pid = 0;

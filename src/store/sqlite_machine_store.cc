@@ -99,7 +99,8 @@ Result<std::optional<Process>> SqliteMachineStore::GetCandidate(std::string_view
 }
 
 Status SqliteMachineStore::PromoteCandidate(std::string_view project) {
-  return b_.Deferrable("promote", [this, project = std::string(project)] { return Promote(project); });
+  return b_.Deferrable("promote",
+                       [this, project = std::string(project)] { return Promote(project); });
 }
 
 Status SqliteMachineStore::Promote(const std::string& project) {
@@ -129,9 +130,10 @@ Status SqliteMachineStore::Promote(const std::string& project) {
 
 Status SqliteMachineStore::Put(const std::string& table, const Process& p) {
   return b_.Deferrable("put " + table, [this, table, p] {
-    Stmt s(b_.db(), "INSERT OR REPLACE INTO " + table +
-                        " (machine, project, pid, pgid, start_ticks, release, version, commit_sha, "
-                        "deployment_id, started_at) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    Stmt s(b_.db(),
+           "INSERT OR REPLACE INTO " + table +
+               " (machine, project, pid, pgid, start_ticks, release, version, commit_sha, "
+               "deployment_id, started_at) VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     s.Bind(1, p.project).Bind(2, p.pid).Bind(3, p.pgid);
     s.Bind(4, static_cast<int64_t>(p.start_ticks)).Bind(5, p.release).Bind(6, p.version);
     s.Bind(7, p.commit).Bind(8, p.deployment_id).Bind(9, ToUnixMillis(p.started_at));
@@ -164,8 +166,8 @@ Result<std::vector<Process>> SqliteMachineStore::Processes(const std::string& ta
                                                            std::string_view project) {
   Stmt s(b_.db(),
          "SELECT project, pid, pgid, start_ticks, release, version, commit_sha, deployment_id, "
-         "started_at FROM " + table +
-             " WHERE machine = ?2 AND (?1 = '' OR project = ?1) ORDER BY project");
+         "started_at FROM " +
+             table + " WHERE machine = ?2 AND (?1 = '' OR project = ?1) ORDER BY project");
   s.Bind(1, project).Bind(2, b_.machine());
   std::vector<Process> out;
   while (s.Step()) {

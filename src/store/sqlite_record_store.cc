@@ -329,14 +329,14 @@ Status SqliteRecordStore::AddPin(const Pin& pin) {
 }
 
 Status SqliteRecordStore::RemovePin(std::string_view project, std::string_view commit) {
-  return b_.Deferrable("unpin", [this, project = std::string(project),
-                                 commit = std::string(commit)] {
-    Stmt s(b_.db(), "DELETE FROM pins WHERE project=?1 AND commit_sha=?2");
-    s.Bind(1, project).Bind(2, commit);
-    Status st = s.Run().Prefixed("store: unpin");
-    if (st.ok()) b_.PublishProject(project);
-    return st;
-  });
+  return b_.Deferrable("unpin",
+                       [this, project = std::string(project), commit = std::string(commit)] {
+                         Stmt s(b_.db(), "DELETE FROM pins WHERE project=?1 AND commit_sha=?2");
+                         s.Bind(1, project).Bind(2, commit);
+                         Status st = s.Run().Prefixed("store: unpin");
+                         if (st.ok()) b_.PublishProject(project);
+                         return st;
+                       });
 }
 
 Result<std::vector<Pin>> SqliteRecordStore::ListPins(std::string_view project) {
@@ -394,7 +394,8 @@ Status SqliteRecordStore::InsertStep(const Step& step) {
 int64_t SqliteRecordStore::NextId(const std::string& table) {
   Stmt s(b_.db(),
          "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name=?1), 0), "
-         "coalesce((SELECT max(id) FROM " + table + "), 0))");
+         "coalesce((SELECT max(id) FROM " +
+             table + "), 0))");
   s.Bind(1, table);
   return (s.Step() ? s.Int(0) : 0) + 1;
 }
@@ -411,7 +412,8 @@ Status SqliteRecordStore::LoadSteps(std::vector<Deployment>& list) {
   }
   Stmt s(b_.db(),
          "SELECT id, deployment_id, name, status, started_at, finished_at, error FROM steps "
-         "WHERE deployment_id IN (" + placeholders + ") ORDER BY deployment_id, id");
+         "WHERE deployment_id IN (" +
+             placeholders + ") ORDER BY deployment_id, id");
   int i = 1;
   for (const auto& d : list) s.Bind(i++, d.id);
   while (s.Step()) {

@@ -201,8 +201,8 @@ Status MigrateSchema(Db& db, int up_to) {
   const int64_t latest = static_cast<int64_t>(std::size(kMigrations));
   const int64_t target = up_to > 0 ? std::min<int64_t>(up_to, latest) : latest;
   for (int64_t i = version; i < target; ++i) {
-    s = db.Exec(std::string("BEGIN IMMEDIATE;") + kMigrations[i] + "PRAGMA user_version=" +
-                std::to_string(i + 1) + "; COMMIT;");
+    s = db.Exec(std::string("BEGIN IMMEDIATE;") + kMigrations[i] +
+                "PRAGMA user_version=" + std::to_string(i + 1) + "; COMMIT;");
     if (!s.ok()) {
       (void)db.Exec("ROLLBACK");
       return s.Prefixed("migration " + std::to_string(i + 1));
@@ -225,14 +225,16 @@ Status AdoptUnnamedRows(Db& db, std::string_view machine) {
     if (!q.status().ok()) return q.status().Prefixed("adopting rows recorded without a machine");
     if (!found) return Status::Ok();
   }  // finalized: no statement open while writing
-  std::vector<std::string> statements = {"UPDATE program_events SET machine = ?1 WHERE machine = ''"};
+  std::vector<std::string> statements = {
+      "UPDATE program_events SET machine = ?1 WHERE machine = ''"};
   for (const char* table : kKeyedByMachine) {
     statements.push_back(std::string("UPDATE OR IGNORE ") + table +
                          " SET machine = ?1 WHERE machine = ''");
     // What is left collided with a row of the machine's own: that one wins.
     statements.push_back(std::string("DELETE FROM ") + table + " WHERE machine = ''");
   }
-  return InTransaction(db, machine, statements).Prefixed("adopting rows recorded without a machine");
+  return InTransaction(db, machine, statements)
+      .Prefixed("adopting rows recorded without a machine");
 }
 
 Result<std::vector<std::string>> OtherMachines(Db& db, std::string_view machine) {
@@ -241,8 +243,9 @@ Result<std::vector<std::string>> OtherMachines(Db& db, std::string_view machine)
     sql += std::string(sql.empty() ? "" : " UNION ") + "SELECT machine FROM " + table +
            " WHERE machine NOT IN ('', ?1)";
   }
-  sql += " UNION SELECT machine FROM deployments WHERE status IN ('queued', 'running') "
-         "AND machine != ?1 ORDER BY 1";
+  sql +=
+      " UNION SELECT machine FROM deployments WHERE status IN ('queued', 'running') "
+      "AND machine != ?1 ORDER BY 1";
   Stmt s(db, sql);
   s.Bind(1, machine);
   std::vector<std::string> out;

@@ -57,9 +57,7 @@ namespace anthill::store {
 
 // Virtual bases: a backend may implement each scope in a class of its own
 // (the SQLite record and machine halves are) and combine them here.
-class Store : public virtual RecordStore,
-              public virtual MachineStore,
-              public virtual ChangeSource {
+class Store : public virtual RecordStore, public virtual MachineStore, public virtual ChangeSource {
  public:
   ~Store() override = default;
 
