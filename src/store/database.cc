@@ -39,15 +39,17 @@ Result<Database> ParseDatabase(std::string_view value, const std::filesystem::pa
   const std::string scheme = Lower(SchemeOf(value));
   if (scheme == "postgresql" || scheme == "postgres") {
     // Only the scheme is repeated: the rest may hold a password.
-    return Status::Error(std::string(kKey) + ": \"" + scheme +
-                         "://...\" asks for PostgreSQL, and its backend is not built yet "
-                         "(issue 14); leave database empty for SQLite in data_dir, or give a "
-                         "SQLite file path");
+    return Status::InvalidArgument(
+        std::string(kKey) + ": \"" + scheme +
+        "://...\" asks for PostgreSQL, and its backend is not built yet "
+        "(issue 14); leave database empty for SQLite in data_dir, or give a "
+        "SQLite file path");
   }
   if (!scheme.empty() && scheme != "sqlite") {
-    return Status::Error(std::string(kKey) + ": unknown scheme \"" + scheme +
-                         "://\"; give a SQLite file path (or sqlite:PATH), or leave it empty for "
-                         "SQLite in data_dir");
+    return Status::InvalidArgument(
+        std::string(kKey) + ": unknown scheme \"" + scheme +
+        "://\"; give a SQLite file path (or sqlite:PATH), or leave it empty for "
+        "SQLite in data_dir");
   }
   if (Lower(path.substr(0, kSqlite.size())) == kSqlite) {
     path.remove_prefix(kSqlite.size());
@@ -62,8 +64,8 @@ Result<Database> ParseDatabase(std::string_view value, const std::filesystem::pa
   if (file.is_relative()) file = config_dir / file;
   db.sqlite_file = file.lexically_normal();
   if (!db.sqlite_file.has_filename()) {
-    return Status::Error(std::string(kKey) + ": \"" + std::string(value) +
-                         "\" names a directory; give the SQLite file's path");
+    return Status::InvalidArgument(std::string(kKey) + ": \"" + std::string(value) +
+                                   "\" names a directory; give the SQLite file's path");
   }
   return db;
 }

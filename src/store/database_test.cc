@@ -47,6 +47,7 @@ TEST(ParseDatabase, APostgresqlUrlIsRefusedNamingTheKeyAndNotThePassword) {
                               "(issue 14); leave database empty for SQLite in data_dir, or give "
                               "a SQLite file path");
     EXPECT_EQ(db.error().find("s3cret"), std::string::npos);
+    EXPECT_EQ(db.status().code(), StatusCode::kInvalidArgument);
   }
 }
 
