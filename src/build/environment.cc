@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "os/process.h"
+
 namespace anthill::build {
 
 std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base,
@@ -28,6 +30,10 @@ std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base
   env.reserve(vars.size());
   for (const auto& [k, v] : vars) env.push_back(k + "=" + v);
   return env;
+}
+
+std::vector<std::string> ProjectEnvironment(const config::Project& project, const Identity& id) {
+  return ProjectEnvironment(os::CurrentEnvironment(), project, id);
 }
 
 }  // namespace anthill::build

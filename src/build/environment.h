@@ -24,5 +24,7 @@ struct Identity {
 // always describe the deployment truthfully.
 std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base,
                                             const config::Project& project, const Identity& id);
+// The same over Anthill's own environment (os::CurrentEnvironment()).
+std::vector<std::string> ProjectEnvironment(const config::Project& project, const Identity& id);
 
 }  // namespace anthill::build

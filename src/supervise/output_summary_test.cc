@@ -1,8 +1,8 @@
-#include "deploy/output_summary.h"
+#include "supervise/output_summary.h"
 
 #include <gtest/gtest.h>
 
-namespace anthill::deploy {
+namespace anthill::supervise {
 namespace {
 
 TEST(SummarizeOutput, TheLastLinesAndTheErrorAboveAStackTrace) {
@@ -26,4 +26,4 @@ TEST(SummarizeOutput, TheLastLinesAndTheErrorAboveAStackTrace) {
 }
 
 }  // namespace
-}  // namespace anthill::deploy
+}  // namespace anthill::supervise

@@ -1,4 +1,4 @@
-#include "deploy/output_summary.h"
+#include "supervise/output_summary.h"
 
 #include <algorithm>
 #include <iterator>
@@ -6,7 +6,7 @@
 
 #include "base/strings.h"
 
-namespace anthill::deploy {
+namespace anthill::supervise {
 
 std::string SummarizeOutput(std::string_view output) {
   std::vector<std::string> lines;
@@ -31,4 +31,4 @@ std::string SummarizeOutput(std::string_view output) {
   return out;
 }
 
-}  // namespace anthill::deploy
+}  // namespace anthill::supervise

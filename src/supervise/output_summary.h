@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace anthill::deploy {
+namespace anthill::supervise {
 
 // The last three non-empty lines of `output`, joined by " / ", preceded by
 // the first earlier line that names an error ("Error: boom ... at f (x.js:1)
@@ -14,4 +14,4 @@ namespace anthill::deploy {
 // most about 600 bytes; empty when there is no output.
 std::string SummarizeOutput(std::string_view output);
 
-}  // namespace anthill::deploy
+}  // namespace anthill::supervise

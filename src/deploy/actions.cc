@@ -1,0 +1,192 @@
+// What a person or a push asks of one project, and what start-up resumes.
+#include <fnmatch.h>
+#include <spdlog/spdlog.h>
+
+#include "base/strings.h"
+#include "deploy/project_runner.h"
+
+namespace anthill::deploy {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+ActionOutcome ProjectRunner::RequestDeploy(const std::string& ref, const std::string& actor) {
+  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  if (!ref.empty()) {
+    std::string name = ref.rfind("refs/", 0) == 0 ? ref.substr(5) : ref;
+    if (Status s = git::ValidateBranchName(name); !s.ok()) {
+      return ActionOutcome{400, 0, "bad ref: " + s.message()};
+    }
+  }
+  queue::Request r;
+  r.trigger = store::Trigger::kManual;
+  r.actor = actor;
+  r.ref = ref;
+  r.manual = true;
+  return intake_.Enqueue(std::move(r), WhatRuns());
+}
+
+ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
+                                             const std::string& actor) {
+  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  // The newest deployment that made the wanted release: by default the last
+  // good one other than what runs now; else the named version (or release dir).
+  const supervise::Running& now = supervisor_.running();
+  store::DeploymentFilter f;
+  f.project = project_.name;
+  f.limit = 1000;
+  std::optional<store::Deployment> target;
+  for (int page = 0; page < 100 && !target; ++page) {
+    auto list = ctx_.store->ListDeployments(f);
+    if (!list.ok()) return ActionOutcome{500, 0, list.error()};
+    for (const auto& d : *list) {
+      if (d.release.empty() || !releases_.Exists(d.release)) continue;
+      bool wanted = version.empty() ? d.status == store::DeploymentStatus::kSucceeded &&
+                                          d.release != now.what.release
+                                    : d.to_version == version || d.release == version;
+      if (wanted) {
+        target = d;
+        break;
+      }
+    }
+    if (static_cast<int>(list->size()) < f.limit) break;
+    f.before_id = list->back().id;
+  }
+  if (!target) {
+    return ActionOutcome{404, 0,
+                         version.empty()
+                             ? "no earlier good release of " + project_.name + " to roll back to"
+                             : "no release of " + project_.name + " with version '" + version +
+                                   "' (see anthill deployments " + project_.name + ")"};
+  }
+  // What the person leaves must not come back by itself, even when Anthill
+  // stops before the rollback ends; what they go back to is theirs to run.
+  if (now.alive() && !now.what.commit.empty() && now.what.commit != target->to_commit) {
+    intake_.Pin(now.what.commit, "rolled back from by " + actor);
+  }
+  intake_.Unpin(target->to_commit);
+  return intake_.Enqueue(RollbackTo(*target, actor), WhatRuns());
+}
+
+ActionOutcome ProjectRunner::Notify(const std::string& ref, const std::string& commit,
+                                    store::Trigger trigger, const std::string& actor) {
+  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  if (!ref.empty() && !project_.tags.empty()) {
+    // Tag projects deploy the newest matching tag, whichever was pushed, and
+    // a pushed annotated tag names a tag object, not a commit: ask git.
+    std::string tag = ref.rfind("refs/tags/", 0) == 0 ? ref.substr(10) : "";
+    if (tag.empty() || fnmatch(project_.tags.c_str(), tag.c_str(), 0) != 0) {
+      return ActionOutcome{200, 0, "ref " + ref + " does not match tags '" + project_.tags + "'"};
+    }
+  }
+  const std::string rule = poller_.RuleRef();
+  if (project_.tags.empty() && !ref.empty() && ref != rule && ref != project_.branch) {
+    return ActionOutcome{200, 0, "ref " + ref + " is not the deployed branch " + rule};
+  }
+  if (project_.tags.empty() && IsFullSha(commit)) {
+    watch::Candidate c{rule, commit, git::VersionLabel(rule, commit)};
+    return intake_.OfferAutomatic(c, trigger, actor, WhatRuns());
+  }
+  poller_.PollNow(trigger, actor);
+  return ActionOutcome{202, 0, "looking at " + project_.repo + " now"};
+}
+
+std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string& actor) {
+  if (auto done = intake_.CancelWaiting(id, actor)) return done;
+  const auto& running = intake_.queue().running();
+  if (!running || running->deployment_id != id) return std::nullopt;
+  if (phase_ == Phase::kSwapping) {
+    return ActionOutcome{409, id,
+                         "deployment " + std::to_string(id) +
+                             " is already swapping the program; use rollback instead"};
+  }
+  if (cancelled_by_.empty()) {
+    cancelled_by_ = actor;
+    stopper_->Stop();
+    slot_wake_->Set();
+  }
+  return ActionOutcome{202, id, "deployment " + std::to_string(id) + " is being cancelled (" +
+                                    PhaseName(phase_) + ")"};
+}
+
+ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
+  supervise::HandOutcome out = supervisor_.StopByHand(actor);
+  using K = supervise::HandOutcome::Kind;
+  return ActionOutcome{out.kind == K::kConflict ? 409 : out.kind == K::kStarted ? 202 : 200, 0,
+                       out.message};
+}
+
+ActionOutcome ProjectRunner::StartProgram(const std::string& actor) {
+  supervise::HandOutcome out = supervisor_.StartByHand(actor);
+  using K = supervise::HandOutcome::Kind;
+  return ActionOutcome{out.kind == K::kConflict ? 409 : out.kind == K::kStarted ? 202 : 200, 0,
+                       out.message};
+}
+
+// --- Start-up ----------------------------------------------------------------
+
+asio::awaitable<void> ProjectRunner::Recover() {
+  // What the record says about the last decisions: the latest deployment that
+  // ended for a reason of its own (not cancelled or interrupted).
+  store::DeploymentFilter f;
+  f.project = project_.name;
+  f.limit = 20;
+  auto recent = ctx_.store->ListDeployments(f);
+  if (recent.ok()) {
+    if (!recent->empty()) {
+      last_deployment_id_ = recent->front().id;
+      last_deployment_status_ = std::string(store::ToString(recent->front().status));
+    }
+    for (const auto& d : *recent) {
+      using S = store::DeploymentStatus;
+      if (d.status == S::kFailed || d.status == S::kRolledBack) {
+        last_error_ = d.error;
+        break;
+      }
+      if (d.status == S::kSucceeded) break;
+    }
+  }
+  intake_.LoadPins();
+  co_await supervisor_.Recover([this](supervise::Deployed& what) {
+    if (what.release.empty() || !releases_.Exists(what.release)) return false;
+    what = DeployedOf({poller_.RefOfVersion(what.version), what.commit, what.version},
+                      what.release, what.deployment_id);
+    return true;
+  });
+  // What runs is the truth: a crash between switching `current` and
+  // starting the new version leaves `current` ahead of it.
+  const std::string& release = supervisor_.running().what.release;
+  if (!release.empty() && releases_.Current() != release && releases_.Exists(release)) {
+    (void)releases_.SwitchCurrent(release);
+  }
+}
+
+queue::Request ProjectRunner::RollbackTo(const store::Deployment& made, const std::string& actor) {
+  queue::Request r;
+  r.kind = queue::Kind::kRollback;
+  r.trigger = store::Trigger::kRollback;
+  r.actor = actor;
+  r.ref = made.ref;
+  r.commit = made.to_commit;
+  r.version = made.to_version;
+  r.release = made.release;
+  r.manual = true;
+  return r;
+}
+
+void ProjectRunner::FinishInterruptedRollback() {
+  auto newest = ctx_.store->LatestDeployment(project_.name);
+  if (!newest.ok() || !newest->has_value()) return;
+  const store::Deployment& d = **newest;
+  if (d.trigger != store::Trigger::kRollback || d.status != store::DeploymentStatus::kInterrupted) {
+    return;
+  }
+  const supervise::Running& now = supervisor_.running();
+  const bool there = now.alive() && now.what.commit == d.to_commit;
+  if (there || !releases_.Exists(d.release)) return;
+  spdlog::info("project {}: finishing the rollback to {} that deployment {} did not end",
+               project_.name, d.to_version, d.id);
+  (void)intake_.Enqueue(RollbackTo(d, d.actor), WhatRuns());
+}
+
+}  // namespace anthill::deploy

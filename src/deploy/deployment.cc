@@ -1,0 +1,225 @@
+// One deployment, step by step:
+//   fetch -> build -> test -> release -> stop -> start -> healthcheck
+// and, when the new version fails to start or to become healthy, rollback.
+// Every step is recorded when it starts and again when it ends (StepSink).
+// Nothing before `stop` touches the running program: a failed fetch, build
+// or test leaves it serving.
+#include <spdlog/spdlog.h>
+
+#include "deploy/outcome.h"
+#include "deploy/project_runner.h"
+#include "deploy/swap.h"
+
+namespace anthill::deploy {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+struct ProjectRunner::Attempt {
+  store::Deployment d;
+  watch::Candidate c;
+  BuildTarget build;
+  bool old_stopped = false;  // the old program was stopped (too late to cancel)
+};
+
+namespace {
+// Waits for a slot "until woken": Release() or a cancel wakes the waiter.
+constexpr Duration kForeverish{3600 * 1000};
+}  // namespace
+
+fs::path ProjectRunner::BuildLog(int64_t id) const {
+  return ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log");
+}
+
+std::string ProjectRunner::DiskFullHint() const {
+  std::error_code ec;
+  const fs::space_info space = fs::space(ctx_.data_dir, ec);
+  // Below 1 MiB nothing Anthill writes (a release, a log, git's output) fits.
+  if (ec || space.available >= (1u << 20)) return "";
+  return "; the data dir " + ctx_.data_dir.string() + " is full (" +
+         std::to_string(space.available) + " bytes free)";
+}
+
+asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
+  Attempt a;
+  auto row = ctx_.store->GetDeployment(r.deployment_id);
+  if (!row.ok() || !row->has_value()) {
+    spdlog::error("project {}: deployment {} vanished from the store", project_.name,
+                  r.deployment_id);
+    co_return;
+  }
+  a.d = **row;
+  a.d.steps.clear();
+  a.c = watch::Candidate{r.ref, r.commit, r.version};
+  // What runs now, which may differ from when it was queued.
+  const NowRunning now = WhatRuns();
+  a.d.from_version = now.alive ? now.version : "";
+  a.d.from_commit = now.alive ? now.commit : "";
+  a.d.status = store::DeploymentStatus::kRunning;
+  a.d.started_at = anthill::Now();
+  a.build.deployment_id = a.d.id;
+  a.build.log = BuildLog(a.d.id);
+  a.build.log_shown = "`anthill logs " + project_.name + " --build " + std::to_string(a.d.id) + "`";
+  std::error_code ec;
+  fs::create_directories(a.build.log.parent_path(), ec);
+  last_deployment_id_ = a.d.id;
+  last_deployment_status_ = "running";
+
+  Status outcome;
+  if (r.kind == queue::Kind::kRollback) {
+    a.d.release = r.release;
+    (void)ctx_.store->UpdateDeployment(a.d);
+    spdlog::info("project {}: deployment {}: rolling back {} -> {} (by {})", project_.name,
+                 a.d.id, a.d.from_version.empty() ? "(nothing)" : a.d.from_version,
+                 a.d.to_version, a.d.actor);
+  } else {
+    if (a.c.commit.empty()) {
+      // A manual deploy names a ref; which commit it is, git says now.
+      phase_ = Phase::kBuilding;
+      auto resolved = co_await poller_.Resolve(r.ref);
+      if (resolved.ok()) {
+        a.c = *resolved;
+        a.d.ref = a.c.ref;
+        a.d.to_commit = a.c.commit;
+        a.d.to_version = a.c.version;
+        intake_.Resolved(a.c);
+      } else {
+        outcome = resolved.status();
+      }
+    }
+    if (outcome.ok() && intake_.DropIfRedundant(r, a.c, WhatRuns())) {
+      last_deployment_status_ = std::string(store::ToString(store::DeploymentStatus::kCancelled));
+      co_return;
+    }
+    // A deploy by hand of a pinned commit is the person lifting the pin.
+    if (outcome.ok() && r.manual) intake_.Unpin(a.c.commit);
+    (void)ctx_.store->UpdateDeployment(a.d);
+    if (outcome.ok()) {
+      spdlog::info("project {}: deployment {}: {} -> {} ({} by {})", project_.name, a.d.id,
+                   a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
+                   store::ToString(a.d.trigger), a.d.actor);
+      outcome = co_await Build(a);
+    }
+  }
+  std::optional<Status> back;  // the rollback after a failed swap, if one ran
+  if (outcome.ok() && !Cancelled()) {
+    phase_ = Phase::kSwapping;
+    outcome = co_await SwapIn(a, back);
+  } else if (outcome.ok()) {
+    outcome = Status::Error("cancelled");
+  }
+  Finish(a, r, outcome, back);
+}
+
+asio::awaitable<bool> ProjectRunner::AcquireBuildSlot() {
+  queue::BuildSlots* slots = ctx_.build_slots;
+  if (slots == nullptr) co_return true;
+  phase_ = Phase::kWaitingForSlot;
+  for (;;) {
+    if (Cancelled()) {
+      slots->Forget(slot_wake_.get());
+      co_return false;
+    }
+    slot_wake_->Reset();
+    if (slots->TryAcquire(slot_wake_.get())) break;
+    co_await slot_wake_->Wait(kForeverish);
+  }
+  phase_ = Phase::kBuilding;
+  co_return true;
+}
+
+asio::awaitable<Status> ProjectRunner::Build(Attempt& a) {
+  a.build.candidate = a.c;
+  a.build.env = Environment(a.c, "");
+  // A release already built from this commit is reused: no fetch, no build.
+  std::optional<std::string> release = build_job_.Reuse(a.build);
+  if (!release) {
+    if (!co_await AcquireBuildSlot()) {
+      co_return Status::Error("cancelled while waiting for a build slot");
+    }
+    BuildControls controls;
+    controls.stopper = stopper_;
+    controls.stopped = [this] { return Cancelled(); };
+    controls.stopped_as = [this] {
+      return shutting_down_ ? store::StepStatus::kInterrupted : store::StepStatus::kCancelled;
+    };
+    controls.disk_full_hint = [this] { return DiskFullHint(); };
+    Result<std::string> made = co_await build_job_.Run(a.build, controls);
+    if (ctx_.build_slots != nullptr) ctx_.build_slots->Release();
+    if (!made.ok()) co_return made.status();
+    release = *made;
+  }
+  a.d.release = *release;
+  (void)ctx_.store->UpdateDeployment(a.d);
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a, std::optional<Status>& back) {
+  SwapPlan plan;
+  plan.deployment_id = a.d.id;
+  plan.target = DeployedOf(a.c, a.d.release, a.d.id);
+  plan.rollback = a.d.trigger == store::Trigger::kRollback;
+  plan.zero_downtime = !project_.listen.empty();
+  Swap swap(&supervisor_, &releases_, &steps_, project_.name, plan);
+  supervisor_.BeginSwap();
+  Status outcome = co_await swap.In();
+  if (!outcome.ok() && !shutting_down_) back = co_await swap.Back();
+  a.old_stopped = swap.old_stopped();
+  supervisor_.EndSwap();
+  co_return outcome;
+}
+
+void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
+                           const std::optional<Status>& back) {
+  EndFacts facts;
+  facts.ok = outcome.ok();
+  facts.shutting_down = shutting_down_;
+  facts.cancelled = !cancelled_by_.empty();
+  facts.swapped = a.old_stopped;
+  facts.rolled_back = back && back->ok();
+  a.d.status = DecideEnd(facts);
+  using S = store::DeploymentStatus;
+  switch (a.d.status) {
+    case S::kSucceeded: {
+      last_error_.clear();
+      supervisor_.ResetAfterDeploy();
+      if (r.kind == queue::Kind::kRollback && a.d.from_commit != a.d.to_commit) {
+        // The version we left is not to come back by itself (pinned when the
+        // rollback was asked for; this covers a deployment in between).
+        intake_.Pin(a.d.from_commit, "rolled back from by " + a.d.actor);
+      }
+      // The running release and the last good one (the same, now) are never pruned.
+      auto pruned = releases_.Prune(project_.keep_releases, {a.d.release});
+      if (!pruned.ok()) spdlog::warn("project {}: prune: {}", project_.name, pruned.error());
+      break;
+    }
+    case S::kInterrupted:
+      outcome = Status::Error("anthill stopped during the deployment (" + outcome.message() + ")");
+      break;
+    case S::kCancelled:
+      outcome = Status::Error("cancelled by " + cancelled_by_);
+      break;
+    default:
+      // A failed rollback is part of what went wrong.
+      if (back && !back->ok()) outcome = Status::Error(outcome.message() + "; " + back->message());
+      last_error_ = outcome.message();
+      break;
+  }
+  if (!a.c.commit.empty() && PinsItsCommit(r.kind, a.d.status)) {
+    intake_.Pin(a.c.commit, a.d.status == S::kCancelled
+                                ? outcome.message()
+                                : std::string(store::ToString(a.d.status)) + " in deployment " +
+                                      std::to_string(a.d.id));
+  }
+  a.d.error = outcome.ok() ? "" : outcome.message();
+  a.d.finished_at = anthill::Now();
+  Status s = ctx_.store->UpdateDeployment(a.d);
+  if (!s.ok()) {
+    spdlog::error("project {}: cannot record deployment end: {}", project_.name, s.message());
+  }
+  last_deployment_status_ = std::string(store::ToString(a.d.status));
+  spdlog::info("project {}: deployment {} {}{}{}", project_.name, a.d.id,
+               store::ToString(a.d.status), outcome.ok() ? "" : ": ", a.d.error);
+}
+
+}  // namespace anthill::deploy

@@ -1,0 +1,151 @@
+#include "deploy/intake.h"
+
+#include <spdlog/spdlog.h>
+
+namespace anthill::deploy {
+
+Intake::Intake(std::string project, std::string machine, store::Store* store,
+               std::function<void()> wake)
+    : project_(std::move(project)),
+      machine_(std::move(machine)),
+      store_(store),
+      wake_(std::move(wake)) {}
+
+void Intake::LoadPins() {
+  auto pins = store_->ListPins(project_);
+  if (!pins.ok()) {
+    spdlog::error("project {}: cannot read pinned commits: {}", project_, pins.error());
+    return;
+  }
+  for (const auto& p : *pins) pins_.emplace(p.commit, p.reason);
+  if (!pins->empty()) newest_pin_ = pins->front().commit;
+}
+
+void Intake::Pin(const std::string& commit, const std::string& reason) {
+  if (commit.empty()) return;
+  newest_pin_ = commit;
+  if (!pins_.emplace(commit, reason).second) return;
+  Status s = store_->AddPin({project_, commit, reason, Now()});
+  if (!s.ok()) spdlog::error("project {}: cannot record pin: {}", project_, s.message());
+  spdlog::info("project {}: {} pinned out of automatic deploys: {}", project_, commit, reason);
+}
+
+void Intake::Unpin(const std::string& commit) {
+  if (newest_pin_ == commit) newest_pin_.clear();
+  if (pins_.erase(commit) == 0) return;
+  Status s = store_->RemovePin(project_, commit);
+  if (!s.ok()) spdlog::error("project {}: cannot record unpin: {}", project_, s.message());
+}
+
+void Intake::RecordCancelled(int64_t id, const std::string& why) {
+  auto d = store_->GetDeployment(id);
+  if (!d.ok() || !d->has_value()) return;
+  store::Deployment row = **d;
+  row.status = store::DeploymentStatus::kCancelled;
+  row.error = why;
+  row.finished_at = Now();
+  Status s = store_->UpdateDeployment(row);
+  if (!s.ok()) spdlog::error("project {}: cannot record cancel: {}", project_, s.message());
+  spdlog::info("project {}: deployment {} cancelled: {}", project_, id, why);
+}
+
+ActionOutcome Intake::Enqueue(queue::Request r, const NowRunning& now) {
+  store::Deployment d;
+  d.project = project_;
+  d.machine = machine_;
+  d.trigger = r.trigger;
+  d.actor = r.actor;
+  d.ref = r.ref;
+  d.to_version = r.version;
+  d.to_commit = r.commit;
+  d.release = r.release;
+  if (now.alive) {
+    d.from_version = now.version;
+    d.from_commit = now.commit;
+  }
+  d.status = store::DeploymentStatus::kQueued;
+  d.started_at = Now();
+  auto id = store_->CreateDeployment(d);
+  if (!id.ok()) {
+    spdlog::error("project {}: cannot record a deployment: {}", project_, id.error());
+    return ActionOutcome{500, 0, "store: " + id.error()};
+  }
+  r.deployment_id = *id;
+  r.queued_at = d.started_at;
+  const std::string label = queue::Label(r);
+  spdlog::info("project {}: deployment {} queued: {} ({} by {})", project_, *id, label,
+               store::ToString(r.trigger), r.actor);
+  if (auto old = queue_.Offer(std::move(r))) {
+    RecordCancelled(old->deployment_id, "superseded by " + label);
+  }
+  wake_();
+  return ActionOutcome{202, *id, "deployment " + std::to_string(*id) + " queued: " + label};
+}
+
+ActionOutcome Intake::OfferAutomatic(const watch::Candidate& c, store::Trigger trigger,
+                                     const std::string& actor, const NowRunning& now) {
+  // What will run once the queue drains: a push of that commit adds nothing.
+  const std::string& ahead = queue_.waiting()   ? queue_.waiting()->commit
+                             : queue_.running() ? queue_.running()->commit
+                                                : now.commit;
+  if (c.commit == ahead || queue_.Covers(c.commit)) {
+    return ActionOutcome{200, 0, c.version + " is already running or queued"};
+  }
+  auto rolling_back = [](const std::optional<queue::Request>& r) {
+    return r && r->kind == queue::Kind::kRollback;
+  };
+  if (rolling_back(queue_.running()) || rolling_back(queue_.waiting())) {
+    // A person asked to go back; a push of what they left must not undo it.
+    return ActionOutcome{200, 0, "a rollback is in progress; " + c.version + " waits"};
+  }
+  if (auto pin = pins_.find(c.commit); pin != pins_.end()) {
+    return ActionOutcome{200, 0,
+                         c.version + " is pinned out (" + pin->second +
+                             "); deploy it by hand or push a newer commit"};
+  }
+  queue::Request r;
+  r.trigger = trigger;
+  r.actor = actor;
+  r.ref = c.ref;
+  r.commit = c.commit;
+  r.version = c.version;
+  return Enqueue(std::move(r), now);
+}
+
+std::optional<ActionOutcome> Intake::CancelWaiting(int64_t id, const std::string& actor) {
+  auto r = queue_.RemoveWaiting(id);
+  if (!r) return std::nullopt;
+  const std::string why = "cancelled by " + actor;
+  RecordCancelled(id, why);
+  // A person said no to this commit: pushes and polls leave it alone too.
+  if (r->kind == queue::Kind::kDeploy && !r->commit.empty()) Pin(r->commit, why);
+  return ActionOutcome{200, id, "deployment " + std::to_string(id) + " cancelled"};
+}
+
+bool Intake::DropIfRedundant(const queue::Request& r, const watch::Candidate& c,
+                             const NowRunning& now) {
+  // By hand, a person may mean "start it again"; a push or poll never does.
+  if (r.manual || r.kind != queue::Kind::kDeploy || c.commit.empty()) return false;
+  if (!now.alive || now.commit != c.commit) return false;
+  RecordCancelled(r.deployment_id, c.version + " is already running; nothing to deploy");
+  return true;
+}
+
+void Intake::Resolved(const watch::Candidate& c) {
+  queue::Request* running = queue_.mutable_running();
+  if (!running) return;
+  // Now the poller knows what is being deployed, and does not queue it again.
+  running->ref = c.ref;
+  running->commit = c.commit;
+  running->version = c.version;
+  const auto& waiting = queue_.waiting();
+  if (waiting && !waiting->manual && waiting->kind == queue::Kind::kDeploy &&
+      waiting->commit == c.commit) {
+    const int64_t dropped = waiting->deployment_id;
+    (void)queue_.RemoveWaiting(dropped);
+    RecordCancelled(dropped, c.version + " is already being deployed by deployment " +
+                                 std::to_string(running->deployment_id));
+  }
+}
+
+}  // namespace anthill::deploy
