@@ -19,6 +19,7 @@ struct ProjectRunner::Attempt {
   store::Deployment d;
   watch::Candidate c;
   BuildTarget build;
+  bool rollback = false;     // back to a release that passed its check before
   bool old_stopped = false;  // the old program was stopped (too late to cancel)
 };
 
@@ -51,6 +52,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   a.d = **row;
   a.d.steps.clear();
   a.c = watch::Candidate{r.ref, r.commit, r.version};
+  a.rollback = r.kind == queue::Kind::kRollback;
   // What runs now, which may differ from when it was queued.
   const NowRunning now = WhatRuns();
   a.d.from_version = now.alive ? now.version : "";
@@ -158,7 +160,7 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a, std::optional<Status>&
   SwapPlan plan;
   plan.deployment_id = a.d.id;
   plan.target = DeployedOf(a.c, a.d.release, a.d.id);
-  plan.rollback = a.d.trigger == store::Trigger::kRollback;
+  plan.rollback = a.rollback;
   plan.zero_downtime = !project_.listen.empty();
   Swap swap(&supervisor_, &releases_, &steps_, project_.name, plan);
   supervisor_.BeginSwap();

@@ -20,6 +20,12 @@ asio::awaitable<Status> Swap::StartRelease(const supervise::Deployed& what, bool
   co_return co_await supervisor_->Start(what, verified);
 }
 
+asio::awaitable<Status> Swap::StartStep() {
+  StepRecord step(*steps_, plan_.deployment_id, project_, "start");
+  Status s = step.End(co_await StartRelease(plan_.target, plan_.rollback));
+  co_return s.Prefixed("start failed");
+}
+
 asio::awaitable<Status> Swap::In() {
   previous_ = supervisor_->running();
   if (plan_.zero_downtime && previous_.alive()) co_return co_await InWithoutDowntime();
@@ -36,11 +42,7 @@ asio::awaitable<Status> Swap::In() {
   // Killed before the start below, a restarted Anthill starts this release
   // (it finishes the rollback) instead of the one left.
   if (plan_.rollback) supervisor_->RecordIntent(plan_.target);
-  {
-    StepRecord step(*steps_, plan_.deployment_id, project_, "start");
-    Status s = step.End(co_await StartRelease(plan_.target, plan_.rollback));
-    if (!s.ok()) co_return s.Prefixed("start failed");
-  }
+  if (Status s = co_await StartStep(); !s.ok()) co_return s;
   StepRecord step(*steps_, plan_.deployment_id, project_, "healthcheck");
   Status healthy = co_await supervisor_->CheckHealth();
   if (healthy.ok()) healthy = co_await supervisor_->StaysHealthy();
@@ -51,11 +53,7 @@ asio::awaitable<Status> Swap::In() {
 asio::awaitable<Status> Swap::InWithoutDowntime() {
   // start -> ready -> stop: the old program serves (on the same sockets)
   // until the new one is ready, so no connection is refused.
-  {
-    StepRecord step(*steps_, plan_.deployment_id, project_, "start");
-    Status s = step.End(co_await StartRelease(plan_.target, plan_.rollback));
-    if (!s.ok()) co_return s.Prefixed("start failed");
-  }
+  if (Status s = co_await StartStep(); !s.ok()) co_return s;
   {
     StepRecord step(*steps_, plan_.deployment_id, project_, "healthcheck");
     Status s = co_await supervisor_->WaitReady();

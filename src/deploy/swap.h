@@ -40,6 +40,9 @@ class Swap {
 
  private:
   boost::asio::awaitable<Status> InWithoutDowntime();
+  // The "start" step: the target's release started (recorded as the
+  // candidate unless it is a rollback).
+  boost::asio::awaitable<Status> StartStep();
   // Points `current` at the release and starts it.
   boost::asio::awaitable<Status> StartRelease(const supervise::Deployed& what, bool verified);
 
