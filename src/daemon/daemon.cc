@@ -69,9 +69,8 @@ class Registry : public deploy::Controller {
     for (auto& r : runners) {
       if (auto out = r->Cancel(id, actor)) return *out;
     }
-    return deploy::ActionOutcome{409, id,
-                                 "deployment " + std::to_string(id) +
-                                     " is not queued or running here"};
+    return deploy::ActionOutcome::Refused(StatusCode::kConflict, "deployment " + std::to_string(id) +
+                                     " is not queued or running here", id);
   }
 
   deploy::ActionOutcome StopProgram(const std::string& project, const std::string& actor) override {
@@ -94,7 +93,7 @@ class Registry : public deploy::Controller {
     return nullptr;
   }
   static deploy::ActionOutcome Unknown(const std::string& name) {
-    return deploy::ActionOutcome{404, 0, "no project '" + name + "'"};
+    return deploy::ActionOutcome::Refused(StatusCode::kNotFound, "no project '" + name + "'");
   }
 };
 

@@ -8,14 +8,25 @@
 namespace anthill::deploy {
 
 namespace asio = boost::asio;
-namespace fs = std::filesystem;
+
+namespace {
+ActionOutcome FromHand(const supervise::HandOutcome& out) {
+  using K = supervise::HandOutcome::Kind;
+  switch (out.kind) {
+    case K::kStarted: return ActionOutcome::Accepted(0, out.message);
+    case K::kConflict: return ActionOutcome::Refused(StatusCode::kConflict, out.message);
+    case K::kDone: break;
+  }
+  return ActionOutcome::Done(0, out.message);
+}
+}  // namespace
 
 ActionOutcome ProjectRunner::RequestDeploy(const std::string& ref, const std::string& actor) {
-  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  if (shutting_down_) return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
   if (!ref.empty()) {
     std::string name = ref.rfind("refs/", 0) == 0 ? ref.substr(5) : ref;
     if (Status s = git::ValidateBranchName(name); !s.ok()) {
-      return ActionOutcome{400, 0, "bad ref: " + s.message()};
+      return ActionOutcome::Refused(StatusCode::kInvalidArgument, "bad ref: " + s.message());
     }
   }
   queue::Request r;
@@ -28,7 +39,7 @@ ActionOutcome ProjectRunner::RequestDeploy(const std::string& ref, const std::st
 
 ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
                                              const std::string& actor) {
-  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  if (shutting_down_) return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
   // The newest deployment that made the wanted release: by default the last
   // good one other than what runs now; else the named version (or release dir).
   const supervise::Running& now = supervisor_.running();
@@ -38,7 +49,7 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
   std::optional<store::Deployment> target;
   for (int page = 0; page < 100 && !target; ++page) {
     auto list = ctx_.store->ListDeployments(f);
-    if (!list.ok()) return ActionOutcome{500, 0, list.error()};
+    if (!list.ok()) return ActionOutcome::Refused(StatusCode::kInternal, list.error());
     for (const auto& d : *list) {
       if (d.release.empty() || !releases_.Exists(d.release)) continue;
       bool wanted = version.empty() ? d.status == store::DeploymentStatus::kSucceeded &&
@@ -53,11 +64,10 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
     f.before_id = list->back().id;
   }
   if (!target) {
-    return ActionOutcome{404, 0,
-                         version.empty()
+    return ActionOutcome::Refused(StatusCode::kNotFound, version.empty()
                              ? "no earlier good release of " + project_.name + " to roll back to"
                              : "no release of " + project_.name + " with version '" + version +
-                                   "' (see anthill deployments " + project_.name + ")"};
+                                   "' (see anthill deployments " + project_.name + ")");
   }
   // What the person leaves must not come back by itself, even when Anthill
   // stops before the rollback ends; what they go back to is theirs to run.
@@ -70,25 +80,25 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
 
 ActionOutcome ProjectRunner::Notify(const std::string& ref, const std::string& commit,
                                     store::Trigger trigger, const std::string& actor) {
-  if (shutting_down_) return ActionOutcome{503, 0, "anthill is stopping"};
+  if (shutting_down_) return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
   if (!ref.empty() && !project_.tags.empty()) {
     // Tag projects deploy the newest matching tag, whichever was pushed, and
     // a pushed annotated tag names a tag object, not a commit: ask git.
     std::string tag = ref.rfind("refs/tags/", 0) == 0 ? ref.substr(10) : "";
     if (tag.empty() || fnmatch(project_.tags.c_str(), tag.c_str(), 0) != 0) {
-      return ActionOutcome{200, 0, "ref " + ref + " does not match tags '" + project_.tags + "'"};
+      return ActionOutcome::Done(0, "ref " + ref + " does not match tags '" + project_.tags + "'");
     }
   }
   const std::string rule = poller_.RuleRef();
   if (project_.tags.empty() && !ref.empty() && ref != rule && ref != project_.branch) {
-    return ActionOutcome{200, 0, "ref " + ref + " is not the deployed branch " + rule};
+    return ActionOutcome::Done(0, "ref " + ref + " is not the deployed branch " + rule);
   }
   if (project_.tags.empty() && IsFullSha(commit)) {
     watch::Candidate c{rule, commit, git::VersionLabel(rule, commit)};
     return intake_.OfferAutomatic(c, trigger, actor, WhatRuns());
   }
   poller_.PollNow(trigger, actor);
-  return ActionOutcome{202, 0, "looking at " + project_.repo + " now"};
+  return ActionOutcome::Accepted(0, "looking at " + project_.repo + " now");
 }
 
 std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string& actor) {
@@ -96,31 +106,24 @@ std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string
   const auto& running = intake_.queue().running();
   if (!running || running->deployment_id != id) return std::nullopt;
   if (phase_ == Phase::kSwapping) {
-    return ActionOutcome{409, id,
-                         "deployment " + std::to_string(id) +
-                             " is already swapping the program; use rollback instead"};
+    return ActionOutcome::Refused(StatusCode::kConflict, "deployment " + std::to_string(id) +
+                             " is already swapping the program; use rollback instead", id);
   }
   if (cancelled_by_.empty()) {
     cancelled_by_ = actor;
     stopper_->Stop();
     slot_wake_->Set();
   }
-  return ActionOutcome{202, id, "deployment " + std::to_string(id) + " is being cancelled (" +
-                                    PhaseName(phase_) + ")"};
+  return ActionOutcome::Accepted(id, "deployment " + std::to_string(id) + " is being cancelled (" +
+                                    PhaseName(phase_) + ")");
 }
 
 ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
-  supervise::HandOutcome out = supervisor_.StopByHand(actor);
-  using K = supervise::HandOutcome::Kind;
-  return ActionOutcome{out.kind == K::kConflict ? 409 : out.kind == K::kStarted ? 202 : 200, 0,
-                       out.message};
+  return FromHand(supervisor_.StopByHand(actor));
 }
 
 ActionOutcome ProjectRunner::StartProgram(const std::string& actor) {
-  supervise::HandOutcome out = supervisor_.StartByHand(actor);
-  using K = supervise::HandOutcome::Kind;
-  return ActionOutcome{out.kind == K::kConflict ? 409 : out.kind == K::kStarted ? 202 : 200, 0,
-                       out.message};
+  return FromHand(supervisor_.StartByHand(actor));
 }
 
 // --- Start-up ----------------------------------------------------------------

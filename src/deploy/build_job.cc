@@ -16,7 +16,7 @@ std::optional<std::string> BuildJob::Reuse(const BuildTarget& t) {
   auto existing = releases_->FindByCommit(t.candidate.commit);
   if (!existing) return std::nullopt;
   StepRecord step(*steps_, t.deployment_id, spec_.project, "release");
-  AppendToFile(t.log, "anthill: reusing release " + *existing + " built from " +
+  (void)AppendToFile(t.log, "anthill: reusing release " + *existing + " built from " +
                           t.candidate.commit + "; nothing to build\n");
   (void)step.End(Status::Ok());
   return existing;
@@ -34,7 +34,7 @@ asio::awaitable<Result<std::string>> BuildJob::Run(const BuildTarget& t, const B
                                                t.candidate.commit, t.log);
     std::error_code ec;
     if (s.ok() && fs::exists(dirty, ec)) {
-      AppendToFile(t.log, "anthill: the previous build was interrupted; cleaning the workspace "
+      (void)AppendToFile(t.log, "anthill: the previous build was interrupted; cleaning the workspace "
                           "(git clean -ffdx) for a fresh build\n");
       s = co_await git_->Clean(workspace, t.log);
       if (s.ok()) fs::remove(dirty, ec);
@@ -53,11 +53,11 @@ asio::awaitable<Result<std::string>> BuildJob::Run(const BuildTarget& t, const B
       std::ofstream out(dirty, std::ios::trunc | std::ios::binary);
       out << group << "\n";
     };
-    AppendToFile(dirty, "");
+    (void)AppendToFile(dirty, "");
     Status result = co_await build::RunShellStep(shell, t.log_shown, c.stopper);
     // Ended by itself (success or an honest failure): outputs are consistent.
     // Stopped or timed out: the next build starts clean.
-    bool killed = c.stopped() || result.message().find("timed out") != std::string::npos;
+    bool killed = c.stopped() || result.code() == StatusCode::kTimedOut;
     std::error_code ec;
     if (!killed) fs::remove(dirty, ec);
     if (!killed) result = result.Suffixed(c.disk_full_hint());
@@ -68,7 +68,7 @@ asio::awaitable<Result<std::string>> BuildJob::Run(const BuildTarget& t, const B
   StepRecord step(*steps_, t.deployment_id, spec_.project, "release");
   std::vector<std::string> notes;
   auto made = releases_->Create(workspace, spec_.artifacts, Now(), t.candidate.commit, &notes);
-  for (const auto& note : notes) AppendToFile(t.log, "anthill: release: " + note + "\n");
+  for (const auto& note : notes) (void)AppendToFile(t.log, "anthill: release: " + note + "\n");
   if (!made.ok()) {
     co_return step.End(made.status().Prefixed("release failed").Suffixed(c.disk_full_hint()));
   }

@@ -56,13 +56,27 @@ struct HookTarget {
   std::string webhook_secret;
 };
 
-// The answer to an action: an HTTP-like status (202 accepted, 200 done or
-// nothing to do, 404 unknown, 409 conflict, 400 bad input), the deployment it
-// made or touched, and a message for people.
+// The answer to an action: accepted (the work goes on, e.g. a deployment was
+// queued), done (or nothing to do), or refused with the kind of error
+// (unknown project: not found; swapping now: conflict; bad ref: invalid
+// argument; stopping: unavailable); the deployment it made or touched, and a
+// message for people. http/ picks the HTTP status from it.
 struct ActionOutcome {
-  int status = 202;
+  StatusCode code = StatusCode::kOk;  // kOk unless refused
+  bool accepted = true;               // when kOk: started and still going, or done
   int64_t deployment_id = 0;
   std::string message;
+
+  static ActionOutcome Accepted(int64_t id, std::string message) {
+    return {StatusCode::kOk, true, id, std::move(message)};
+  }
+  static ActionOutcome Done(int64_t id, std::string message) {
+    return {StatusCode::kOk, false, id, std::move(message)};
+  }
+  static ActionOutcome Refused(StatusCode code, std::string message, int64_t id = 0) {
+    return {code, false, id, std::move(message)};
+  }
+  bool ok() const { return code == StatusCode::kOk; }
 };
 
 class Controller {

@@ -205,6 +205,7 @@ void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
       // A failed rollback is part of what went wrong.
       if (back && !back->ok()) outcome = Status::Error(outcome.message() + "; " + back->message());
       last_error_ = outcome.message();
+      last_error_is_poll_ = false;
       break;
   }
   if (!a.c.commit.empty() && PinsItsCommit(r.kind, a.d.status)) {

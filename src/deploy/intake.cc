@@ -68,7 +68,7 @@ ActionOutcome Intake::Enqueue(queue::Request r, const NowRunning& now) {
   auto id = store_->CreateDeployment(d);
   if (!id.ok()) {
     spdlog::error("project {}: cannot record a deployment: {}", project_, id.error());
-    return ActionOutcome{500, 0, "store: " + id.error()};
+    return ActionOutcome::Refused(StatusCode::kInternal, "store: " + id.error());
   }
   r.deployment_id = *id;
   r.queued_at = d.started_at;
@@ -79,7 +79,7 @@ ActionOutcome Intake::Enqueue(queue::Request r, const NowRunning& now) {
     RecordCancelled(old->deployment_id, "superseded by " + label);
   }
   wake_();
-  return ActionOutcome{202, *id, "deployment " + std::to_string(*id) + " queued: " + label};
+  return ActionOutcome::Accepted(*id, "deployment " + std::to_string(*id) + " queued: " + label);
 }
 
 ActionOutcome Intake::OfferAutomatic(const watch::Candidate& c, store::Trigger trigger,
@@ -89,19 +89,18 @@ ActionOutcome Intake::OfferAutomatic(const watch::Candidate& c, store::Trigger t
                              : queue_.running() ? queue_.running()->commit
                                                 : now.commit;
   if (c.commit == ahead || queue_.Covers(c.commit)) {
-    return ActionOutcome{200, 0, c.version + " is already running or queued"};
+    return ActionOutcome::Done(0, c.version + " is already running or queued");
   }
   auto rolling_back = [](const std::optional<queue::Request>& r) {
     return r && r->kind == queue::Kind::kRollback;
   };
   if (rolling_back(queue_.running()) || rolling_back(queue_.waiting())) {
     // A person asked to go back; a push of what they left must not undo it.
-    return ActionOutcome{200, 0, "a rollback is in progress; " + c.version + " waits"};
+    return ActionOutcome::Done(0, "a rollback is in progress; " + c.version + " waits");
   }
   if (auto pin = pins_.find(c.commit); pin != pins_.end()) {
-    return ActionOutcome{200, 0,
-                         c.version + " is pinned out (" + pin->second +
-                             "); deploy it by hand or push a newer commit"};
+    return ActionOutcome::Done(0, c.version + " is pinned out (" + pin->second +
+                             "); deploy it by hand or push a newer commit");
   }
   queue::Request r;
   r.trigger = trigger;
@@ -119,7 +118,7 @@ std::optional<ActionOutcome> Intake::CancelWaiting(int64_t id, const std::string
   RecordCancelled(id, why);
   // A person said no to this commit: pushes and polls leave it alone too.
   if (r->kind == queue::Kind::kDeploy && !r->commit.empty()) Pin(r->commit, why);
-  return ActionOutcome{200, id, "deployment " + std::to_string(id) + " cancelled"};
+  return ActionOutcome::Done(id, "deployment " + std::to_string(id) + " cancelled");
 }
 
 bool Intake::DropIfRedundant(const queue::Request& r, const watch::Candidate& c,

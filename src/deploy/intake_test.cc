@@ -31,6 +31,9 @@ class IntakeTest : public ::testing::Test {
     EXPECT_TRUE(d.ok() && d->has_value());
     return d.ok() && d->has_value() ? **d : store::Deployment{};
   }
+  static std::string Answer(const ActionOutcome& o) {
+    return !o.ok() ? std::string(ToString(o.code)) : o.accepted ? "accepted" : "done";
+  }
   ActionOutcome Offer(const std::string& sha) {
     return intake_->OfferAutomatic(Commit(sha), store::Trigger::kPoll, "poll", running_);
   }
@@ -44,7 +47,7 @@ class IntakeTest : public ::testing::Test {
 
 TEST_F(IntakeTest, APollOfWhatRunsAddsNothing) {
   ActionOutcome out = Offer(kOld);
-  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(Answer(out), "done");
   EXPECT_EQ(out.message, "main-aaaaaaaa is already running or queued");
   EXPECT_EQ(out.deployment_id, 0);
   EXPECT_FALSE(intake_->queue().waiting());
@@ -53,7 +56,7 @@ TEST_F(IntakeTest, APollOfWhatRunsAddsNothing) {
 
 TEST_F(IntakeTest, ANewCommitIsRecordedQueuedFromWhatRuns) {
   ActionOutcome out = Offer(kNew);
-  ASSERT_EQ(out.status, 202) << out.message;
+  ASSERT_EQ(Answer(out), "accepted") << out.message;
   EXPECT_EQ(out.message, "deployment " + std::to_string(out.deployment_id) +
                              " queued: main-bbbbbbbb");
   store::Deployment d = Row(out.deployment_id);
@@ -62,7 +65,7 @@ TEST_F(IntakeTest, ANewCommitIsRecordedQueuedFromWhatRuns) {
   EXPECT_EQ(d.to_commit, kNew);
   EXPECT_EQ(d.machine, "m1");
   EXPECT_EQ(wakes_, 1);
-  EXPECT_EQ(Offer(kNew).status, 200) << "queued already";
+  EXPECT_EQ(Answer(Offer(kNew)), "done") << "queued already";
 }
 
 TEST_F(IntakeTest, ANewerPushSupersedesTheWaitingOne) {
@@ -81,12 +84,12 @@ TEST_F(IntakeTest, APinnedCommitIsNotOfferedAgainAfterARestart) {
   intake_ = MakeIntake();
   intake_->LoadPins();
   ActionOutcome out = Offer(kNew);
-  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(Answer(out), "done");
   EXPECT_EQ(out.message, "main-bbbbbbbb is pinned out (failed in deployment 7); deploy it by "
                          "hand or push a newer commit");
   EXPECT_EQ(intake_->newest_pin(), kNew);
   intake_->Unpin(kNew);
-  EXPECT_EQ(Offer(kNew).status, 202);
+  EXPECT_EQ(Answer(Offer(kNew)), "accepted");
   intake_ = MakeIntake();
   intake_->LoadPins();
   EXPECT_TRUE(intake_->pins().empty()) << "the unpin was recorded";
@@ -99,9 +102,9 @@ TEST_F(IntakeTest, APushDuringARollbackWaits) {
   r.actor = "alice";
   r.commit = kOld;
   r.version = "main-aaaaaaaa";
-  ASSERT_EQ(intake_->Enqueue(r, running_).status, 202);
+  ASSERT_EQ(Answer(intake_->Enqueue(r, running_)), "accepted");
   ActionOutcome out = Offer(kNew);
-  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(Answer(out), "done");
   EXPECT_EQ(out.message, "a rollback is in progress; main-bbbbbbbb waits");
 }
 
@@ -110,11 +113,11 @@ TEST_F(IntakeTest, CancellingTheWaitingDeploymentPinsItsCommit) {
   EXPECT_FALSE(intake_->CancelWaiting(id + 1, "bob").has_value()) << "not the waiting one";
   auto out = intake_->CancelWaiting(id, "bob");
   ASSERT_TRUE(out.has_value());
-  EXPECT_EQ(out->status, 200);
+  EXPECT_EQ(Answer(*out), "done");
   EXPECT_EQ(Row(id).status, store::DeploymentStatus::kCancelled);
   EXPECT_EQ(Row(id).error, "cancelled by bob");
   EXPECT_EQ(intake_->pins().at(kNew), "cancelled by bob");
-  EXPECT_EQ(Offer(kNew).status, 200) << "pinned";
+  EXPECT_EQ(Answer(Offer(kNew)), "done") << "pinned";
 }
 
 TEST_F(IntakeTest, ADeployOfWhatAlreadyRunsIsDroppedUnlessByHand) {
@@ -136,7 +139,7 @@ TEST_F(IntakeTest, ADeployByHandThatResolvesToTheWaitingCommitReplacesIt) {
   by_hand.trigger = store::Trigger::kManual;
   by_hand.actor = "alice";
   by_hand.manual = true;
-  ASSERT_EQ(intake_->Enqueue(by_hand, running_).status, 202);
+  ASSERT_EQ(Answer(intake_->Enqueue(by_hand, running_)), "accepted");
   (void)intake_->queue().StartNext();
   const int64_t waiting = Offer(kNew).deployment_id;
   ASSERT_NE(waiting, 0);
@@ -144,7 +147,7 @@ TEST_F(IntakeTest, ADeployByHandThatResolvesToTheWaitingCommitReplacesIt) {
   EXPECT_FALSE(intake_->queue().waiting());
   EXPECT_EQ(intake_->queue().running()->commit, kNew);
   EXPECT_EQ(Row(waiting).status, store::DeploymentStatus::kCancelled);
-  EXPECT_EQ(Offer(kNew).status, 200) << "being deployed";
+  EXPECT_EQ(Answer(Offer(kNew)), "done") << "being deployed";
 }
 
 }  // namespace

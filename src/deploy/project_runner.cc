@@ -160,11 +160,12 @@ void ProjectRunner::OnPolled(const Status& polled) {
     if (!poll_failing_ || last_error_ != error) spdlog::warn("project {}: {}", project_.name, error);
     poll_failing_ = true;
     last_error_ = error;
+    last_error_is_poll_ = true;
     return;
   }
   if (poll_failing_) {
     spdlog::info("project {}: poll works again", project_.name);
-    if (last_error_.rfind("poll: ", 0) == 0) last_error_.clear();
+    if (last_error_is_poll_) last_error_.clear();
   }
   poll_failing_ = false;
 }

@@ -13,6 +13,7 @@
 #include "http/page.h"
 #include "http/request_body.h"
 #include "http/request_guard.h"
+#include "http/status_codes.h"
 #include "http/webhooks.h"
 #include "ui/assets.h"
 
@@ -70,10 +71,10 @@ Result<json> ReadObject(const Request& req) { return ReadJsonObject(req.body); }
 Result<std::string> Member(const json& body, const char* name) { return StringMember(body, name); }
 
 Response Outcome(const deploy::ActionOutcome& out) {
-  if (out.status >= 400) return ErrorResponse(out.status, out.message);
+  if (!out.ok()) return ErrorResponse(HttpStatusFor(out.code), out.message);
   json body{{"message", out.message}};
   body["deployment"] = out.deployment_id != 0 ? json(out.deployment_id) : json(nullptr);
-  return JsonResponse(out.status, body);
+  return JsonResponse(out.accepted ? 202 : 200, body);
 }
 
 class Api {

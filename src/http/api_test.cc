@@ -64,32 +64,34 @@ class FakeProjects : public deploy::Controller {
   deploy::ActionOutcome Deploy(const std::string& project, const std::string& ref,
                                const std::string& actor) override {
     calls.push_back("deploy " + project + " " + ref + " " + actor);
-    return {202, 7, "deployment 7 queued"};
+    return deploy::ActionOutcome::Accepted(7, "deployment 7 queued");
   }
   deploy::ActionOutcome Rollback(const std::string& project, const std::string& version,
                                  const std::string& actor) override {
     calls.push_back("rollback " + project + " " + version + " " + actor);
-    if (project != "hello") return {404, 0, "no project '" + project + "'"};
-    return {202, 8, "deployment 8 queued"};
+    if (project != "hello") {
+      return deploy::ActionOutcome::Refused(StatusCode::kNotFound, "no project '" + project + "'");
+    }
+    return deploy::ActionOutcome::Accepted(8, "deployment 8 queued");
   }
   deploy::ActionOutcome Notify(const std::string& project, const std::string& ref,
                                const std::string& commit, store::Trigger trigger,
                                const std::string& actor) override {
     calls.push_back("notify " + project + " " + ref + " " + commit.substr(0, 8) + " " +
                     std::string(store::ToString(trigger)) + " " + actor);
-    return {202, 0, "looking now"};
+    return deploy::ActionOutcome::Accepted(0, "looking now");
   }
   deploy::ActionOutcome Cancel(int64_t id, const std::string& actor) override {
     calls.push_back("cancel " + std::to_string(id) + " " + actor);
-    return {200, id, "cancelled"};
+    return deploy::ActionOutcome::Done(id, "cancelled");
   }
   deploy::ActionOutcome StopProgram(const std::string& project, const std::string& actor) override {
     calls.push_back("stop " + project + " " + actor);
-    return {202, 0, "stopping"};
+    return deploy::ActionOutcome::Accepted(0, "stopping");
   }
   deploy::ActionOutcome StartProgram(const std::string& project, const std::string& actor) override {
     calls.push_back("start " + project + " " + actor);
-    return {202, 0, "starting"};
+    return deploy::ActionOutcome::Accepted(0, "starting");
   }
   std::vector<std::string> calls;
 };

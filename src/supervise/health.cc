@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <istream>
 
+#include "base/host_port.h"
 #include "os/command.h"
 
 namespace anthill::supervise {
@@ -39,21 +40,14 @@ Result<Target> ParseTarget(std::string_view text, bool http) {
       rest = rest.substr(0, slash);
     }
   }
-  size_t colon = rest.rfind(':');
-  if (rest.size() > 0 && rest.front() == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string_view::npos) return Status::Error("bad address: " + std::string(text));
-    t.host = std::string(rest.substr(1, close - 1));
-    colon = rest.find(':', close);
-  } else if (colon != std::string_view::npos) {
-    t.host = std::string(rest.substr(0, colon));
-  }
-  if (colon == std::string_view::npos) {
-    if (!http) return Status::Error("address needs a port: " + std::string(text));
-    t.host = std::string(rest);
+  auto split = SplitHostPort(rest);
+  if (!split.ok()) return Status::InvalidArgument("bad address: " + std::string(text));
+  t.host = split->host;
+  if (!split->has_port) {
+    if (!http) return Status::InvalidArgument("address needs a port: " + std::string(text));
     t.port = "80";
   } else {
-    t.port = std::string(rest.substr(colon + 1));
+    t.port = split->port;
   }
   return t;
 }

@@ -85,7 +85,7 @@ asio::awaitable<Result<std::optional<Candidate>>> Poller::Poll() {
       if (r.name == patterns[0]) chosen = r;
     }
     if (!chosen) {
-      co_return Status::Error("branch '" + rule_.branch + "' not found in " + rule_.repo);
+      co_return Status::NotFound("branch '" + rule_.branch + "' not found in " + rule_.repo);
     }
   } else {
     chosen = git::NewestMatchingTag(*refs, rule_.tags);
@@ -100,7 +100,7 @@ asio::awaitable<Result<Candidate>> Poller::Resolve(const std::string& ref) {
     auto c = co_await Poll();
     if (!c.ok()) co_return c.status();
     if (!c->has_value()) {
-      co_return Status::Error("no tag matches '" + rule_.tags + "' in " + rule_.repo);
+      co_return Status::NotFound("no tag matches '" + rule_.tags + "' in " + rule_.repo);
     }
     co_return **c;
   }
@@ -120,7 +120,7 @@ asio::awaitable<Result<Candidate>> Poller::Resolve(const std::string& ref) {
       }
     }
   }
-  co_return Status::Error("ref '" + ref + "' not found in " + rule_.repo);
+  co_return Status::NotFound("ref '" + ref + "' not found in " + rule_.repo);
 }
 
 }  // namespace anthill::watch
