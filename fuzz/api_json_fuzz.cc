@@ -13,9 +13,9 @@
 
 namespace {
 
-using nlohmann::json;
 using anthill::http::ReadJsonObject;
 using anthill::http::StringMember;
+using nlohmann::json;
 
 }  // namespace
 

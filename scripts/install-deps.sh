@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev sqlite3 procps python3
   chromium  # the browser tests drive it through playwright-core
   clang-14 libclang-rt-14-dev  # the libFuzzer harnesses in fuzz/
+  clang-format-14  # the format test
 )
 # Node.js and npm run the browser tests; a machine that has them keeps its
 # own, one without gets Debian's. (playwright-core asks for Node >= 20;

@@ -91,7 +91,8 @@ Result<Duration> ParseDuration(std::string_view text) {
     int64_t n = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
     if (ec != std::errc() || ptr == text.data() || n < 0) {
-      return Status::Error("bad duration '" + original + "' (use e.g. \"500ms\", \"10s\", \"5m\", \"1h\")");
+      return Status::Error("bad duration '" + original +
+                           "' (use e.g. \"500ms\", \"10s\", \"5m\", \"1h\")");
     }
     text.remove_prefix(ptr - text.data());
     size_t unit_len = 0;
@@ -101,10 +102,14 @@ Result<Duration> ParseDuration(std::string_view text) {
     std::string_view unit = text.substr(0, unit_len);
     text.remove_prefix(unit_len);
     int64_t factor = 0;
-    if (unit == "ms") factor = 1;
-    else if (unit == "s") factor = 1000;
-    else if (unit == "m") factor = 60 * 1000;
-    else if (unit == "h") factor = 60 * 60 * 1000;
+    if (unit == "ms")
+      factor = 1;
+    else if (unit == "s")
+      factor = 1000;
+    else if (unit == "m")
+      factor = 60 * 1000;
+    else if (unit == "h")
+      factor = 60 * 60 * 1000;
     else {
       return Status::Error("bad duration '" + original +
                            "': a number needs a unit (ms, s, m or h), e.g. \"10s\"");

@@ -23,8 +23,8 @@ TEST(Duration, ParsesEveryUnitAndCombinations) {
   struct Case {
     const char* text;
     int64_t ms;
-  } cases[] = {{"0", 0}, {"250ms", 250}, {"10s", 10000}, {"5m", 300000},
-               {"1h", 3600000}, {"1m30s", 90000}};
+  } cases[] = {{"0", 0},       {"250ms", 250},  {"10s", 10000},
+               {"5m", 300000}, {"1h", 3600000}, {"1m30s", 90000}};
   for (const auto& c : cases) {
     auto d = ParseDuration(c.text);
     ASSERT_TRUE(d.ok()) << c.text << ": " << d.error();
@@ -42,8 +42,10 @@ TEST(Duration, RefusesNumbersWithoutUnitsAndUnknownUnits) {
 
 // Found by fuzzing the config parser: the sum overflowed int64 (UBSan).
 TEST(Duration, RefusesWhatIsLongerThanAYearInsteadOfOverflowing) {
-  for (const char* bad : {"9223372036854775807h", "4000000000000000ms4000000000000000ms", "8785h"}) {
-    EXPECT_EQ(ParseDuration(bad).error(), std::string("bad duration '") + bad + "': longer than a year");
+  for (const char* bad :
+       {"9223372036854775807h", "4000000000000000ms4000000000000000ms", "8785h"}) {
+    EXPECT_EQ(ParseDuration(bad).error(),
+              std::string("bad duration '") + bad + "': longer than a year");
   }
   EXPECT_EQ(ParseDuration("8784h")->count(), 8784LL * 3600 * 1000);
 }

@@ -12,9 +12,9 @@ namespace anthill::build {
 
 struct Identity {
   std::string project;
-  std::string commit;       // 40 hex
-  std::string version;      // label
-  std::string ref;          // "refs/heads/main"
+  std::string commit;   // 40 hex
+  std::string version;  // label
+  std::string ref;      // "refs/heads/main"
   std::string machine;
   std::string release_dir;  // absolute; empty before the release exists
 };

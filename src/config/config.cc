@@ -61,13 +61,20 @@ class TableReader {
 
   static const char* TypeName(const toml::node& n) {
     switch (n.type()) {
-      case toml::node_type::string: return "a string";
-      case toml::node_type::integer: return "an integer";
-      case toml::node_type::floating_point: return "a number";
-      case toml::node_type::boolean: return "a boolean";
-      case toml::node_type::array: return "an array";
-      case toml::node_type::table: return "a table";
-      default: return "a date or time";
+      case toml::node_type::string:
+        return "a string";
+      case toml::node_type::integer:
+        return "an integer";
+      case toml::node_type::floating_point:
+        return "a number";
+      case toml::node_type::boolean:
+        return "a boolean";
+      case toml::node_type::array:
+        return "an array";
+      case toml::node_type::table:
+        return "a table";
+      default:
+        return "a date or time";
     }
   }
 
@@ -104,8 +111,8 @@ class TableReader {
         return;
       }
       static const std::map<std::string, int64_t> kUnits = {
-          {"", 1},           {"B", 1},           {"KB", 1000},          {"KiB", 1024},
-          {"MB", 1000000},   {"MiB", 1 << 20},   {"GB", 1000000000LL},  {"GiB", 1LL << 30}};
+          {"", 1},         {"B", 1},         {"KB", 1000},         {"KiB", 1024},
+          {"MB", 1000000}, {"MiB", 1 << 20}, {"GB", 1000000000LL}, {"GiB", 1LL << 30}};
       out = std::stoll(m[1].str()) * kUnits.at(m[2].str());
     } else {
       Fail(Line(*n), key, std::string("must be a size like \"50MiB\", not ") + TypeName(*n));
@@ -135,7 +142,8 @@ class TableReader {
     out.clear();
     for (const auto& item : *n->as_array()) {
       if (!item.is_string()) {
-        Fail(Line(item), key, std::string("must be an array of strings, not hold ") + TypeName(item));
+        Fail(Line(item), key,
+             std::string("must be an array of strings, not hold ") + TypeName(item));
         return;
       }
       out.push_back(item.as_string()->get());
@@ -217,12 +225,12 @@ void ReadServer(TableReader& r, Server& s) {
   r.RejectUnknown();
 }
 
-void ReadHealth(TableReader& parent, const toml::node& node, HealthCheck& h, const std::string& file,
-                const std::string& project) {
+void ReadHealth(TableReader& parent, const toml::node& node, HealthCheck& h,
+                const std::string& file, const std::string& project) {
   if (!node.is_table()) {
-    parent.Fail(parent.Line(node), "health",
-                std::string("must be a table like { http = \"...\" }, not ") +
-                    TableReader::TypeName(node));
+    parent.Fail(
+        parent.Line(node), "health",
+        std::string("must be a table like { http = \"...\" }, not ") + TableReader::TypeName(node));
     return;
   }
   TableReader r(*node.as_table(), file, "health of [[project]] '" + project + "'");
@@ -339,8 +347,8 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
       r.String("run", p.run);
       if (const toml::node* env = r.Get("env")) {
         if (!env->is_table()) {
-          r.Fail(r.Line(*env), "env", std::string("must be a table of strings, not ") +
-                                          TableReader::TypeName(*env));
+          r.Fail(r.Line(*env), "env",
+                 std::string("must be a table of strings, not ") + TableReader::TypeName(*env));
         } else {
           static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
           for (const auto& [k, v] : *env->as_table()) {
@@ -348,8 +356,8 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
             if (!std::regex_match(key, kEnvName)) {
               r.Fail(r.Line(v), "env", "'" + key + "' is not a valid environment variable name");
             } else if (!v.is_string()) {
-              r.Fail(r.Line(v), "env", "value of " + key + " must be a string, not " +
-                                           TableReader::TypeName(v));
+              r.Fail(r.Line(v), "env",
+                     "value of " + key + " must be a string, not " + TableReader::TypeName(v));
             } else {
               p.env[key] = v.as_string()->get();
             }
@@ -434,7 +442,8 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
         return fail("restart", "'" + restart + "' is not one of on-failure, always, never");
       }
       for (const auto& a : p.artifacts) {
-        if (a.empty() || a.front() == '/' || fs::path(a).lexically_normal().string().rfind("..", 0) == 0) {
+        if (a.empty() || a.front() == '/' ||
+            fs::path(a).lexically_normal().string().rfind("..", 0) == 0) {
           return fail("artifacts", "'" + a + "' must be a relative path inside the workspace");
         }
       }

@@ -69,15 +69,17 @@ class Registry : public deploy::Controller {
     for (auto& r : runners) {
       if (auto out = r->Cancel(id, actor)) return *out;
     }
-    return deploy::ActionOutcome::Refused(StatusCode::kConflict, "deployment " + std::to_string(id) +
-                                     " is not queued or running here", id);
+    return deploy::ActionOutcome::Refused(
+        StatusCode::kConflict,
+        "deployment " + std::to_string(id) + " is not queued or running here", id);
   }
 
   deploy::ActionOutcome StopProgram(const std::string& project, const std::string& actor) override {
     auto* r = Find(project);
     return r ? r->StopProgram(actor) : Unknown(project);
   }
-  deploy::ActionOutcome StartProgram(const std::string& project, const std::string& actor) override {
+  deploy::ActionOutcome StartProgram(const std::string& project,
+                                     const std::string& actor) override {
     auto* r = Find(project);
     return r ? r->StartProgram(actor) : Unknown(project);
   }

@@ -13,16 +13,20 @@ namespace {
 ActionOutcome FromHand(const supervise::HandOutcome& out) {
   using K = supervise::HandOutcome::Kind;
   switch (out.kind) {
-    case K::kStarted: return ActionOutcome::Accepted(0, out.message);
-    case K::kConflict: return ActionOutcome::Refused(StatusCode::kConflict, out.message);
-    case K::kDone: break;
+    case K::kStarted:
+      return ActionOutcome::Accepted(0, out.message);
+    case K::kConflict:
+      return ActionOutcome::Refused(StatusCode::kConflict, out.message);
+    case K::kDone:
+      break;
   }
   return ActionOutcome::Done(0, out.message);
 }
 }  // namespace
 
 ActionOutcome ProjectRunner::RequestDeploy(const std::string& ref, const std::string& actor) {
-  if (shutting_down_) return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
+  if (shutting_down_)
+    return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
   if (!ref.empty()) {
     std::string name = ref.rfind("refs/", 0) == 0 ? ref.substr(5) : ref;
     if (Status s = git::ValidateBranchName(name); !s.ok()) {
@@ -37,9 +41,9 @@ ActionOutcome ProjectRunner::RequestDeploy(const std::string& ref, const std::st
   return intake_.Enqueue(std::move(r), WhatRuns());
 }
 
-ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
-                                             const std::string& actor) {
-  if (shutting_down_) return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
+ActionOutcome ProjectRunner::RequestRollback(const std::string& version, const std::string& actor) {
+  if (shutting_down_)
+    return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
   // The newest deployment that made the wanted release: by default the last
   // good one other than what runs now; else the named version (or release dir).
   const supervise::Running& now = supervisor_.running();
@@ -64,10 +68,11 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
     f.before_id = list->back().id;
   }
   if (!target) {
-    return ActionOutcome::Refused(StatusCode::kNotFound, version.empty()
-                             ? "no earlier good release of " + project_.name + " to roll back to"
-                             : "no release of " + project_.name + " with version '" + version +
-                                   "' (see anthill deployments " + project_.name + ")");
+    return ActionOutcome::Refused(
+        StatusCode::kNotFound,
+        version.empty() ? "no earlier good release of " + project_.name + " to roll back to"
+                        : "no release of " + project_.name + " with version '" + version +
+                              "' (see anthill deployments " + project_.name + ")");
   }
   // What the person leaves must not come back by itself, even when Anthill
   // stops before the rollback ends; what they go back to is theirs to run.
@@ -80,7 +85,8 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version,
 
 ActionOutcome ProjectRunner::Notify(const std::string& ref, const std::string& commit,
                                     store::Trigger trigger, const std::string& actor) {
-  if (shutting_down_) return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
+  if (shutting_down_)
+    return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
   if (!ref.empty() && !project_.tags.empty()) {
     // Tag projects deploy the newest matching tag, whichever was pushed, and
     // a pushed annotated tag names a tag object, not a commit: ask git.
@@ -106,16 +112,18 @@ std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string
   const auto& running = intake_.queue().running();
   if (!running || running->deployment_id != id) return std::nullopt;
   if (phase_ == Phase::kSwapping) {
-    return ActionOutcome::Refused(StatusCode::kConflict, "deployment " + std::to_string(id) +
-                             " is already swapping the program; use rollback instead", id);
+    return ActionOutcome::Refused(StatusCode::kConflict,
+                                  "deployment " + std::to_string(id) +
+                                      " is already swapping the program; use rollback instead",
+                                  id);
   }
   if (cancelled_by_.empty()) {
     cancelled_by_ = actor;
     stopper_->Stop();
     slot_wake_->Set();
   }
-  return ActionOutcome::Accepted(id, "deployment " + std::to_string(id) + " is being cancelled (" +
-                                    PhaseName(phase_) + ")");
+  return ActionOutcome::Accepted(
+      id, "deployment " + std::to_string(id) + " is being cancelled (" + PhaseName(phase_) + ")");
 }
 
 ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
@@ -152,8 +160,8 @@ asio::awaitable<void> ProjectRunner::Recover() {
   intake_.LoadPins();
   co_await supervisor_.Recover([this](supervise::Deployed& what) {
     if (what.release.empty() || !releases_.Exists(what.release)) return false;
-    what = DeployedOf({poller_.RefOfVersion(what.version), what.commit, what.version},
-                      what.release, what.deployment_id);
+    what = DeployedOf({poller_.RefOfVersion(what.version), what.commit, what.version}, what.release,
+                      what.deployment_id);
     return true;
   });
   // What runs is the truth: a crash between switching `current` and

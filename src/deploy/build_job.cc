@@ -17,7 +17,7 @@ std::optional<std::string> BuildJob::Reuse(const BuildTarget& t) {
   if (!existing) return std::nullopt;
   StepRecord step(*steps_, t.deployment_id, spec_.project, "release");
   (void)AppendToFile(t.log, "anthill: reusing release " + *existing + " built from " +
-                          t.candidate.commit + "; nothing to build\n");
+                                t.candidate.commit + "; nothing to build\n");
   (void)step.End(Status::Ok());
   return existing;
 }
@@ -34,8 +34,9 @@ asio::awaitable<Result<std::string>> BuildJob::Run(const BuildTarget& t, const B
                                                t.candidate.commit, t.log);
     std::error_code ec;
     if (s.ok() && fs::exists(dirty, ec)) {
-      (void)AppendToFile(t.log, "anthill: the previous build was interrupted; cleaning the workspace "
-                          "(git clean -ffdx) for a fresh build\n");
+      (void)AppendToFile(t.log,
+                         "anthill: the previous build was interrupted; cleaning the workspace "
+                         "(git clean -ffdx) for a fresh build\n");
       s = co_await git_->Clean(workspace, t.log);
       if (s.ok()) fs::remove(dirty, ec);
     }

@@ -36,19 +36,19 @@ struct BuildSpec {
 
 // What the coordinator lets a build know while it runs.
 struct BuildControls {
-  std::shared_ptr<build::CommandStopper> stopper;    // stops the running command
-  std::function<bool()> stopped;                     // cancelled, or Anthill is stopping
-  std::function<store::StepStatus()> stopped_as;     // how a stopped step is recorded
-  std::function<std::string()> disk_full_hint;       // "; the data dir ... is full", or ""
+  std::shared_ptr<build::CommandStopper> stopper;  // stops the running command
+  std::function<bool()> stopped;                   // cancelled, or Anthill is stopping
+  std::function<store::StepStatus()> stopped_as;   // how a stopped step is recorded
+  std::function<std::string()> disk_full_hint;     // "; the data dir ... is full", or ""
 };
 
 // Where one deployment's build writes.
 struct BuildTarget {
   int64_t deployment_id = 0;
   watch::Candidate candidate;
-  std::vector<std::string> env;        // for build and test
-  std::filesystem::path log;           // appended
-  std::string log_shown;               // "`anthill logs hello --build 42`"
+  std::vector<std::string> env;  // for build and test
+  std::filesystem::path log;     // appended
+  std::string log_shown;         // "`anthill logs hello --build 42`"
 };
 
 class BuildJob {

@@ -19,23 +19,23 @@ namespace anthill::deploy {
 struct ProjectState {
   std::string name;
   std::string repo;
-  std::string branch;              // or empty for tag-driven projects
+  std::string branch;  // or empty for tag-driven projects
   std::string tags;
-  std::string state;               // "running", "stopped", "deploying", "starting"
-  std::string health;              // "healthy", "unhealthy", "unknown"
-  std::string version;             // running version label, empty when none
-  std::string commit;              // running commit (40 hex), empty when none
-  std::string release;             // release dir name
-  int64_t pid = 0;                 // 0 when not running
+  std::string state;                    // "running", "stopped", "deploying", "starting"
+  std::string health;                   // "healthy", "unhealthy", "unknown"
+  std::string version;                  // running version label, empty when none
+  std::string commit;                   // running commit (40 hex), empty when none
+  std::string release;                  // release dir name
+  int64_t pid = 0;                      // 0 when not running
   std::optional<TimePoint> started_at;  // when the running process started
-  int64_t last_deployment_id = 0;  // 0 when none yet
+  int64_t last_deployment_id = 0;       // 0 when none yet
   std::string last_deployment_status;
-  std::string last_error;          // of the last failed deployment or poll, else empty
-  std::string pinned_out_commit;   // not redeployed by polling (it failed or was rolled back)
+  std::string last_error;         // of the last failed deployment or poll, else empty
+  std::string pinned_out_commit;  // not redeployed by polling (it failed or was rolled back)
   std::map<std::string, std::string> pinned_out;  // every such commit -> why
-  int64_t restarts = 0;            // automatic restarts of the running version
-  std::string last_exit;           // how it last exited on its own ("killed by SIGSEGV after 3 s up")
-  bool held = false;               // stopped by hand
+  int64_t restarts = 0;                           // automatic restarts of the running version
+  std::string last_exit;  // how it last exited on its own ("killed by SIGSEGV after 3 s up")
+  bool held = false;      // stopped by hand
 };
 
 // One project's build queue, for GET /api/v1/queue.
@@ -43,8 +43,8 @@ struct QueueState {
   std::string project;
   std::optional<store::Deployment> running;  // as recorded
   std::optional<store::Deployment> waiting;
-  std::string waiting_reason;      // why the waiting one has not started
-  std::string running_phase;       // "waiting for a build slot", "building", "swapping"
+  std::string waiting_reason;  // why the waiting one has not started
+  std::string running_phase;   // "waiting for a build slot", "building", "swapping"
 };
 
 // What the webhook receivers need to match a push to projects.

@@ -71,9 +71,9 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   if (r.kind == queue::Kind::kRollback) {
     a.d.release = r.release;
     (void)ctx_.store->UpdateDeployment(a.d);
-    spdlog::info("project {}: deployment {}: rolling back {} -> {} (by {})", project_.name,
-                 a.d.id, a.d.from_version.empty() ? "(nothing)" : a.d.from_version,
-                 a.d.to_version, a.d.actor);
+    spdlog::info("project {}: deployment {}: rolling back {} -> {} (by {})", project_.name, a.d.id,
+                 a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
+                 a.d.actor);
   } else {
     if (a.c.commit.empty()) {
       // A manual deploy names a ref; which commit it is, git says now.

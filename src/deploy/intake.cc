@@ -100,7 +100,7 @@ ActionOutcome Intake::OfferAutomatic(const watch::Candidate& c, store::Trigger t
   }
   if (auto pin = pins_.find(c.commit); pin != pins_.end()) {
     return ActionOutcome::Done(0, c.version + " is pinned out (" + pin->second +
-                             "); deploy it by hand or push a newer commit");
+                                      "); deploy it by hand or push a newer commit");
   }
   queue::Request r;
   r.trigger = trigger;

@@ -57,8 +57,8 @@ TEST_F(IntakeTest, APollOfWhatRunsAddsNothing) {
 TEST_F(IntakeTest, ANewCommitIsRecordedQueuedFromWhatRuns) {
   ActionOutcome out = Offer(kNew);
   ASSERT_EQ(Answer(out), "accepted") << out.message;
-  EXPECT_EQ(out.message, "deployment " + std::to_string(out.deployment_id) +
-                             " queued: main-bbbbbbbb");
+  EXPECT_EQ(out.message,
+            "deployment " + std::to_string(out.deployment_id) + " queued: main-bbbbbbbb");
   store::Deployment d = Row(out.deployment_id);
   EXPECT_EQ(d.status, store::DeploymentStatus::kQueued);
   EXPECT_EQ(d.from_commit, kOld);
@@ -85,8 +85,9 @@ TEST_F(IntakeTest, APinnedCommitIsNotOfferedAgainAfterARestart) {
   intake_->LoadPins();
   ActionOutcome out = Offer(kNew);
   EXPECT_EQ(Answer(out), "done");
-  EXPECT_EQ(out.message, "main-bbbbbbbb is pinned out (failed in deployment 7); deploy it by "
-                         "hand or push a newer commit");
+  EXPECT_EQ(out.message,
+            "main-bbbbbbbb is pinned out (failed in deployment 7); deploy it by "
+            "hand or push a newer commit");
   EXPECT_EQ(intake_->newest_pin(), kNew);
   intake_->Unpin(kNew);
   EXPECT_EQ(Answer(Offer(kNew)), "accepted");

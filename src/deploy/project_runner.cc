@@ -38,10 +38,14 @@ ProjectRunner::~ProjectRunner() = default;
 
 const char* ProjectRunner::PhaseName(Phase p) {
   switch (p) {
-    case Phase::kWaitingForSlot: return "waiting for a build slot";
-    case Phase::kBuilding: return "building";
-    case Phase::kSwapping: return "swapping";
-    case Phase::kNone: break;
+    case Phase::kWaitingForSlot:
+      return "waiting for a build slot";
+    case Phase::kBuilding:
+      return "building";
+    case Phase::kSwapping:
+      return "swapping";
+    case Phase::kNone:
+      break;
   }
   return "";
 }
@@ -66,8 +70,8 @@ supervise::Deployed ProjectRunner::DeployedOf(const watch::Candidate& c, const s
 void ProjectRunner::Start() {
   started_ = true;
   ++loops_running_;
-  asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await Run(); },
-                 asio::detached);
+  asio::co_spawn(
+      ctx_.executor, [this]() -> asio::awaitable<void> { co_await Run(); }, asio::detached);
 }
 
 void ProjectRunner::Shutdown() {
@@ -86,11 +90,11 @@ ProjectState ProjectRunner::State() const {
   s.branch = project_.tags.empty() ? project_.branch : "";
   s.tags = project_.tags;
   const supervise::Running& r = supervisor_.running();
-  s.state = !recovered_                    ? "starting"
-            : intake_.queue().running()    ? "deploying"
-            : r.alive()                    ? "running"
-            : supervisor_.restarting()     ? "restarting"
-                                           : "stopped";
+  s.state = !recovered_                 ? "starting"
+            : intake_.queue().running() ? "deploying"
+            : r.alive()                 ? "running"
+            : supervisor_.restarting()  ? "restarting"
+                                        : "stopped";
   s.health = r.alive() ? std::string(supervise::ToString(r.health)) : "unknown";
   if (r.alive()) {
     s.version = r.what.version;
@@ -126,11 +130,11 @@ QueueState ProjectRunner::Queue() const {
   if (queue.waiting()) {
     TimePoint ready = queue.ReadyAt(project_.quiet_period);
     if (queue.running()) {
-      q.waiting_reason = "waiting for deployment " +
-                         std::to_string(queue.running()->deployment_id) + " to finish";
+      q.waiting_reason =
+          "waiting for deployment " + std::to_string(queue.running()->deployment_id) + " to finish";
     } else if (anthill::Now() < ready) {
-      q.waiting_reason = "quiet period: starts at " + FormatRfc3339(ready) +
-                         " unless another push comes first";
+      q.waiting_reason =
+          "quiet period: starts at " + FormatRfc3339(ready) + " unless another push comes first";
     } else {
       q.waiting_reason = "starting";
     }
@@ -144,8 +148,8 @@ asio::awaitable<void> ProjectRunner::Run() {
   recovered_ = true;
   supervisor_.StartLoops();
   ++loops_running_;
-  asio::co_spawn(ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); },
-                 asio::detached);
+  asio::co_spawn(
+      ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); }, asio::detached);
   co_await poller_.Run(
       [this](const watch::Candidate& c, store::Trigger trigger, const std::string& actor) {
         (void)intake_.OfferAutomatic(c, trigger, actor, WhatRuns());
@@ -157,7 +161,8 @@ asio::awaitable<void> ProjectRunner::Run() {
 void ProjectRunner::OnPolled(const Status& polled) {
   if (!polled.ok()) {
     const std::string error = "poll: " + polled.message() + DiskFullHint();
-    if (!poll_failing_ || last_error_ != error) spdlog::warn("project {}: {}", project_.name, error);
+    if (!poll_failing_ || last_error_ != error)
+      spdlog::warn("project {}: {}", project_.name, error);
     poll_failing_ = true;
     last_error_ = error;
     last_error_is_poll_ = true;

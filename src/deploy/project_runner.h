@@ -124,12 +124,12 @@ class ProjectRunner {
 
   int64_t last_deployment_id_ = 0;
   std::string last_deployment_status_;
-  std::string last_error_;  // of the last failed deployment or poll
+  std::string last_error_;           // of the last failed deployment or poll
   bool last_error_is_poll_ = false;  // cleared when polling works again
   bool poll_failing_ = false;
 
   Phase phase_ = Phase::kNone;
-  std::string cancelled_by_;  // set when the running deployment is cancelled
+  std::string cancelled_by_;                        // set when the running deployment is cancelled
   std::shared_ptr<build::CommandStopper> stopper_;  // the running deployment's commands
 
   bool started_ = false;

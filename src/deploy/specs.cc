@@ -10,9 +10,7 @@ fs::path ProjectDir(const config::Project& p, const fs::path& data_dir) {
 }
 }  // namespace
 
-watch::PollRule PollRuleOf(const config::Project& p) {
-  return {p.repo, p.branch, p.tags, p.poll};
-}
+watch::PollRule PollRuleOf(const config::Project& p) { return {p.repo, p.branch, p.tags, p.poll}; }
 
 BuildSpec BuildSpecOf(const config::Project& p, const fs::path& data_dir) {
   return {p.name, p.repo, p.build, p.test, p.artifacts, p.build_timeout, ProjectDir(p, data_dir)};
@@ -25,9 +23,15 @@ supervise::ProgramSpec ProgramSpecOf(const config::Project& p, const fs::path& d
   s.stop_signal = p.stop_signal;
   s.stop_timeout = p.stop_timeout;
   switch (p.restart) {
-    case config::Project::Restart::kOnFailure: s.restart = supervise::ProgramSpec::Restart::kOnFailure; break;
-    case config::Project::Restart::kAlways: s.restart = supervise::ProgramSpec::Restart::kAlways; break;
-    case config::Project::Restart::kNever: s.restart = supervise::ProgramSpec::Restart::kNever; break;
+    case config::Project::Restart::kOnFailure:
+      s.restart = supervise::ProgramSpec::Restart::kOnFailure;
+      break;
+    case config::Project::Restart::kAlways:
+      s.restart = supervise::ProgramSpec::Restart::kAlways;
+      break;
+    case config::Project::Restart::kNever:
+      s.restart = supervise::ProgramSpec::Restart::kNever;
+      break;
   }
   s.health = p.health;
   s.listen = p.listen;

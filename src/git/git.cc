@@ -118,8 +118,8 @@ asio::awaitable<Status> Git::Run(std::vector<std::string> args, const fs::path& 
   // they share scratch_dir, so a per-object counter gave two projects' runs
   // the same file and each read the other's output.
   static std::atomic<unsigned long> counter{0};
-  fs::path out = scratch_dir_ / ("git-" + std::to_string(::getpid()) + "-" +
-                                 std::to_string(++counter) + ".out");
+  fs::path out = scratch_dir_ /
+                 ("git-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".out");
   os::SpawnOptions opts;
   opts.argv = {"git"};
   opts.argv.insert(opts.argv.end(), args.begin(), args.end());
@@ -171,9 +171,9 @@ asio::awaitable<Status> Git::FetchAndCheckout(const fs::path& workspace, const s
   // The remote is passed by URL on every fetch rather than stored, so a
   // changed `repo` in the config takes effect at once.
   const std::string refspec = "+" + ref + ":refs/anthill/fetched";
-  Status s = co_await Run(Argv("fetch", "--quiet", "--no-tags", "--force", "--end-of-options", repo,
-                               refspec),
-                          workspace, log, nullptr);
+  Status s = co_await Run(
+      Argv("fetch", "--quiet", "--no-tags", "--force", "--end-of-options", repo, refspec),
+      workspace, log, nullptr);
   if (!s.ok()) co_return s;
   const std::string commit_object = commit + "^{commit}";
   s = co_await Run(Argv("cat-file", "-e", commit_object), workspace, log, nullptr);
@@ -181,7 +181,8 @@ asio::awaitable<Status> Git::FetchAndCheckout(const fs::path& workspace, const s
     co_return Status::NotFound("commit " + commit + " is not on " + ref +
                                " any more (the branch was rewritten?)");
   }
-  s = co_await Run(Argv("checkout", "--quiet", "--force", "--detach", commit), workspace, log, nullptr);
+  s = co_await Run(Argv("checkout", "--quiet", "--force", "--detach", commit), workspace, log,
+                   nullptr);
   co_return s;
 }
 

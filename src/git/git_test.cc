@@ -9,7 +9,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-
 #include <memory>
 
 #include "base/strings.h"
@@ -21,8 +20,7 @@ namespace {
 using testing::Sh;
 using testing::TempDir;
 
-const char* kCommitScript =
-    "git -c user.name=t -c user.email=t@example.invalid commit -qm";
+const char* kCommitScript = "git -c user.name=t -c user.email=t@example.invalid commit -qm";
 
 // Runs one awaitable to completion on a fresh io_context.
 template <typename T>
@@ -92,9 +90,7 @@ class GitRepoTest : public ::testing::Test {
                                 "git add f && ") +
                         kCommitScript + " one");
   }
-  std::string Head() {
-    return std::string(Trim(Sh(dir_ / "origin", "git rev-parse HEAD")));
-  }
+  std::string Head() { return std::string(Trim(Sh(dir_ / "origin", "git rev-parse HEAD"))); }
   TempDir dir_;
 };
 
@@ -118,7 +114,8 @@ TEST_F(GitRepoTest, ProjectsPollingAtOnceEachReadTheirOwnOutput) {
   const std::string repo = (dir_ / "origin").string();
   const std::vector<std::string> branches = {"main", "second", "third", "fourth"};
   std::vector<std::unique_ptr<Git>> gits;
-  for (size_t i = 0; i < branches.size(); ++i) gits.push_back(std::make_unique<Git>(dir_ / "scratch"));
+  for (size_t i = 0; i < branches.size(); ++i)
+    gits.push_back(std::make_unique<Git>(dir_ / "scratch"));
   boost::asio::io_context io;
   std::vector<std::string> seen(branches.size());
   for (size_t i = 0; i < branches.size(); ++i) {
@@ -142,8 +139,7 @@ TEST_F(GitRepoTest, LsRemoteOfAMissingRepoSaysWhy) {
   auto refs = RunAwait(git.LsRemote(repo, patterns));
   ASSERT_FALSE(refs.ok());
   EXPECT_EQ(refs.code(), StatusCode::kInternal) << "git's exit 128 tells no kind";
-  EXPECT_NE(refs.error().find("git ls-remote --end-of-options"), std::string::npos)
-      << refs.error();
+  EXPECT_NE(refs.error().find("git ls-remote --end-of-options"), std::string::npos) << refs.error();
   EXPECT_NE(refs.error().find("does not appear to be a git repository"), std::string::npos)
       << refs.error();
 }

@@ -93,11 +93,12 @@ class Api {
       return Only(req, "GET", [&] { return JsonResponse(200, {{"status", "ok"}}); });
     if (p == "/") {
       return Only(req, "GET", [&] {
-        return Response{302, "text/plain; charset=utf-8", "see /deployments\n",
-                        {{"Location", "/deployments"}}};
+        return Response{
+            302, "text/plain; charset=utf-8", "see /deployments\n", {{"Location", "/deployments"}}};
       });
     }
-    if (p == "/deployments") return Only(req, "GET", [&] { return Asset(req, "deployments.html"); });
+    if (p == "/deployments")
+      return Only(req, "GET", [&] { return Asset(req, "deployments.html"); });
     if (p == "/projects") return Only(req, "GET", [&] { return Asset(req, "projects.html"); });
     static const std::string kDeploymentPage = "/deployments/", kUi = "/ui/";
     if (p.rfind(kDeploymentPage, 0) == 0 && ParseId(p.substr(kDeploymentPage.size()))) {
@@ -122,9 +123,8 @@ class Api {
     if (p.rfind(kHooks, 0) == 0) {
       watch::Forge forge;
       if (watch::ParseForge(p.substr(kHooks.size()), &forge)) {
-        return Only(req, "POST", [&] {
-          return HandleWebhook(req, forge, ctx_.store, ctx_.controller);
-        });
+        return Only(req, "POST",
+                    [&] { return HandleWebhook(req, forge, ctx_.store, ctx_.controller); });
       }
     }
     static const std::string kProjects = "/api/v1/projects/";
@@ -136,8 +136,8 @@ class Api {
         std::string action = rest.substr(slash + 1);
         if (action == "events") return Only(req, "GET", [&] { return Events(req, name); });
         if (action == "log") return Only(req, "GET", [&] { return ProjectLog(req, name); });
-        if (action == "deploy" || action == "rollback" || action == "notify" ||
-            action == "stop" || action == "start") {
+        if (action == "deploy" || action == "rollback" || action == "notify" || action == "stop" ||
+            action == "start") {
           return Only(req, "POST", [&] { return ProjectAction(req, name, action); });
         }
       }
@@ -182,9 +182,10 @@ class Api {
     if (a->content_type.rfind("text/html", 0) == 0) {
       // Pages run only their own scripts, take no part in frames, and send
       // no referrer: defence in depth behind the escaping in the scripts.
-      headers.push_back({"Content-Security-Policy",
-                         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"});
+      headers.push_back(
+          {"Content-Security-Policy",
+           "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"});
       headers.push_back({"Referrer-Policy", "no-referrer"});
     }
     if (req.Header("if-none-match") == a->etag) {
@@ -291,8 +292,11 @@ class Api {
       f.seekg(from);
       f.read(text.data(), count);
     }
-    return Response{200, "text/plain; charset=utf-8", text,
-                    {{"X-Log-Size", std::to_string(size)}, {"X-Log-Offset", std::to_string(from)},
+    return Response{200,
+                    "text/plain; charset=utf-8",
+                    text,
+                    {{"X-Log-Size", std::to_string(size)},
+                     {"X-Log-Offset", std::to_string(from)},
                      {"Cache-Control", "no-store"}}};
   }
 

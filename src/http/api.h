@@ -19,7 +19,7 @@ struct ApiContext {
   deploy::Controller* controller = nullptr;
   std::filesystem::path data_dir;  // build logs are logs/build/<id>.log below it
   std::string machine;
-  std::string token;               // mutating calls need "Authorization: Bearer <token>" when set
+  std::string token;  // mutating calls need "Authorization: Bearer <token>" when set
   // [server] allowed_hosts: Host names answered besides localhost, IP
   // addresses, this machine's host name and `machine` (see request_guard.h).
   std::vector<std::string> allowed_hosts;

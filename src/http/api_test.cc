@@ -89,7 +89,8 @@ class FakeProjects : public deploy::Controller {
     calls.push_back("stop " + project + " " + actor);
     return deploy::ActionOutcome::Accepted(0, "stopping");
   }
-  deploy::ActionOutcome StartProgram(const std::string& project, const std::string& actor) override {
+  deploy::ActionOutcome StartProgram(const std::string& project,
+                                     const std::string& actor) override {
     calls.push_back("start " + project + " " + actor);
     return deploy::ActionOutcome::Accepted(0, "starting");
   }
@@ -282,12 +283,13 @@ TEST_F(ApiTest, ActionsNeedTheTokenWhenOneIsSet) {
   UseToken("t0k");
   const std::string body = R"({"ref": "main", "actor": "alice"})";
   EXPECT_EQ(Get("/api/v1/projects/hello/deploy", "POST", body).status, 401);
-  EXPECT_EQ(Get("/api/v1/projects/hello/deploy", "POST", body,
-                {{"authorization", "Bearer nope"}}).status, 401);
+  EXPECT_EQ(
+      Get("/api/v1/projects/hello/deploy", "POST", body, {{"authorization", "Bearer nope"}}).status,
+      401);
   EXPECT_EQ(Get("/api/v1/deployments/3?actor=bob", "DELETE").status, 401);
   EXPECT_TRUE(projects_.calls.empty());
-  Response r = Get("/api/v1/projects/hello/deploy", "POST", body,
-                   {{"authorization", "Bearer t0k"}});
+  Response r =
+      Get("/api/v1/projects/hello/deploy", "POST", body, {{"authorization", "Bearer t0k"}});
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(json::parse(r.body)["deployment"], 7);
   ASSERT_EQ(projects_.calls.size(), 1u);
@@ -338,8 +340,7 @@ std::string GithubPush(const std::string& repo_url, const std::string& ref) {
   return j.dump();
 }
 
-std::map<std::string, std::string> GithubHeaders(const std::string& body,
-                                                 const std::string& secret,
+std::map<std::string, std::string> GithubHeaders(const std::string& body, const std::string& secret,
                                                  const std::string& delivery) {
   return {{"x-github-event", "push"},
           {"x-github-delivery", delivery},
@@ -403,7 +404,8 @@ TEST_F(ApiTest, GitlabGiteaAndGenericHooksReachTheProjects) {
               {"repository", {{"git_http_url", "https://github.com/acme/hello.git"}}}};
   std::string body = gitlab.dump();
   EXPECT_EQ(Get("/hooks/gitlab", "POST", body,
-                {{"x-gitlab-event", "Push Hook"}, {"x-gitlab-token", "nope"}}).status,
+                {{"x-gitlab-event", "Push Hook"}, {"x-gitlab-token", "nope"}})
+                .status,
             401);
   Response r = Get("/hooks/gitlab", "POST", body,
                    {{"x-gitlab-event", "Push Hook"},
@@ -424,7 +426,8 @@ TEST_F(ApiTest, GitlabGiteaAndGenericHooksReachTheProjects) {
            {"x-gitea-delivery", "t-1"},
            {"x-gitea-signature", watch::HmacSha256Hex("s3cret", body)}});
   ASSERT_EQ(r.status, 202) << r.body;
-  EXPECT_EQ(projects_.calls.at(3), "notify hello-prod refs/tags/release-4 dddddddd webhook gitea-user");
+  EXPECT_EQ(projects_.calls.at(3),
+            "notify hello-prod refs/tags/release-4 dddddddd webhook gitea-user");
 
   json generic{{"repository", "https://github.com/acme/other"},
                {"ref", "refs/heads/main"},
@@ -638,7 +641,8 @@ TEST(Server, RealSocketsKeepAliveAndTheBodyLimit) {
   int calls = 0;
   Server server(io, [&](const Request& r) {
     ++calls;
-    return Response{200, "text/plain", r.method + " " + r.path + " " + std::to_string(r.body.size()), {}};
+    return Response{
+        200, "text/plain", r.method + " " + r.path + " " + std::to_string(r.body.size()), {}};
   });
   ASSERT_TRUE(server.Listen("127.0.0.1:0").ok());
   std::string addr = "127.0.0.1:" + std::to_string(server.port());
@@ -655,7 +659,8 @@ TEST(Server, RealSocketsKeepAliveAndTheBodyLimit) {
   EXPECT_EQ(calls, 1);
   auto gone = Fetch("GET", addr, "/");
   ASSERT_FALSE(gone.ok());
-  EXPECT_NE(gone.error().find("cannot reach anthill at " + addr + ": Connection refused (is "
+  EXPECT_NE(gone.error().find("cannot reach anthill at " + addr +
+                              ": Connection refused (is "
                               "`anthill serve` running?)"),
             std::string::npos)
       << gone.error();

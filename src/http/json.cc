@@ -96,22 +96,17 @@ json ToJson(const deploy::QueueState& q) {
 }
 
 json ToJson(const store::ProgramEvent& e) {
-  return json{{"id", e.id},           {"project", e.project}, {"at", FormatRfc3339(e.at)},
-              {"kind", e.kind},       {"version", e.version}, {"pid", e.pid},
+  return json{{"id", e.id},        {"project", e.project}, {"at", FormatRfc3339(e.at)},
+              {"kind", e.kind},    {"version", e.version}, {"pid", e.pid},
               {"detail", e.detail}};
 }
 
 json ToJson(const store::HookEvent& e) {
-  return json{{"id", e.id},
-              {"received_at", FormatRfc3339(e.received_at)},
-              {"source", e.source},
-              {"delivery_id", e.delivery_id},
-              {"event", e.event},
-              {"repository", e.repository},
-              {"ref", e.ref},
-              {"commit", e.commit},
-              {"pusher", e.pusher},
-              {"verdict", e.verdict}};
+  return json{{"id", e.id},         {"received_at", FormatRfc3339(e.received_at)},
+              {"source", e.source}, {"delivery_id", e.delivery_id},
+              {"event", e.event},   {"repository", e.repository},
+              {"ref", e.ref},       {"commit", e.commit},
+              {"pusher", e.pusher}, {"verdict", e.verdict}};
 }
 
 }  // namespace anthill::http

@@ -7,12 +7,23 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -21,8 +32,9 @@ std::string HtmlEscape(std::string_view s) {
 std::string NotFoundPage(const std::string& path) {
   std::string hint;
   if (path.rfind("/deployment/", 0) == 0 || path.rfind("/deployments/", 0) == 0) {
-    hint = "<p>A deployment's page is <code>/deployments/&lt;number&gt;</code>, for example "
-           "<a href=\"/deployments/1\">/deployments/1</a>.</p>";
+    hint =
+        "<p>A deployment's page is <code>/deployments/&lt;number&gt;</code>, for example "
+        "<a href=\"/deployments/1\">/deployments/1</a>.</p>";
   } else if (path.rfind("/project", 0) == 0) {
     hint = "<p>The projects are all on one page: <a href=\"/projects\">/projects</a>.</p>";
   }

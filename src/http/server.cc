@@ -140,7 +140,8 @@ struct Server::Impl {
     bool pausing = false;
     while (!stopped) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (stopped || ec == asio::error::operation_aborted) co_return;
       if (ec == asio::error::connection_aborted) continue;  // the client gave up: nothing to see
       if (ec) {  // EMFILE, ENFILE, ENOBUFS, ENOMEM: pause (see kAcceptBackoff)

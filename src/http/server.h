@@ -19,11 +19,11 @@
 namespace anthill::http {
 
 struct Request {
-  std::string method;                         // "GET"
-  std::string target;                         // "/api/v1/deployments?limit=5"
-  std::string path;                           // "/api/v1/deployments" (percent-decoded)
-  std::map<std::string, std::string> query;   // decoded query parameters
-  std::map<std::string, std::string> headers; // names lowercased
+  std::string method;                          // "GET"
+  std::string target;                          // "/api/v1/deployments?limit=5"
+  std::string path;                            // "/api/v1/deployments" (percent-decoded)
+  std::map<std::string, std::string> query;    // decoded query parameters
+  std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
   std::string Header(const std::string& lower_name) const;
 };

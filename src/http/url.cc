@@ -17,7 +17,8 @@ void SplitTarget(std::string_view target, std::string* path,
     std::string_view pair = rest.substr(0, amp);
     size_t eq = pair.find('=');
     std::string key = PercentDecode(pair.substr(0, eq), true);
-    std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
+    std::string value =
+        eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
     if (!key.empty()) (*query)[key] = value;
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);

@@ -47,8 +47,8 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
   e.source = source;
   e.delivery_id = seen.delivery_id;
   e.event = seen.event;
-  e.repository = seen.repository.empty() && !seen.repo_urls.empty() ? seen.repo_urls.front()
-                                                                     : seen.repository;
+  e.repository =
+      seen.repository.empty() && !seen.repo_urls.empty() ? seen.repo_urls.front() : seen.repository;
   e.ref = seen.ref;
   e.commit = seen.commit;
   e.pusher = seen.pusher;

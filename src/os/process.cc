@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fstream>
 #include <sstream>
 
@@ -85,8 +85,7 @@ std::string ExitStatus::Describe() const {
   return "exit " + std::to_string(code);
 }
 
-Child::Child(Child&& other) noexcept
-    : pid_(other.pid_), pidfd_(other.pidfd_), ours_(other.ours_) {
+Child::Child(Child&& other) noexcept : pid_(other.pid_), pidfd_(other.pidfd_), ours_(other.ours_) {
   other.pidfd_ = -1;
   other.pid_ = -1;
 }
@@ -149,7 +148,8 @@ Result<Child> Spawn(const SpawnOptions& options) {
     if (options.set_listen_pid) {
       char digits[16];
       int n = 0;
-      for (pid_t self = getpid(); self > 0; self /= 10) digits[n++] = static_cast<char>('0' + self % 10);
+      for (pid_t self = getpid(); self > 0; self /= 10)
+        digits[n++] = static_cast<char>('0' + self % 10);
       char* at = listen_pid + 11;
       while (n > 0) *at++ = digits[--n];
       *at = '\0';

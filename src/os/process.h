@@ -24,23 +24,23 @@
 namespace anthill::os {
 
 struct ExitStatus {
-  bool known = true;     // false when the process was not our child (re-adopted): no status
+  bool known = true;  // false when the process was not our child (re-adopted): no status
   bool signaled = false;
-  int code = 0;          // exit code when !signaled
-  int signal = 0;        // terminating signal when signaled
+  int code = 0;    // exit code when !signaled
+  int signal = 0;  // terminating signal when signaled
   bool success() const { return known && !signaled && code == 0; }
   // "exit 0", "exit 2", "killed by SIGKILL", "exited (status unknown)"
   std::string Describe() const;
 };
 
 struct SpawnOptions {
-  std::vector<std::string> argv;     // argv[0] is looked up in PATH
-  std::filesystem::path cwd;         // empty: Anthill's own
-  std::vector<std::string> env;      // "K=V": the child's whole environment
-  std::filesystem::path output;      // stdout+stderr appended here; empty: /dev/null
-  bool new_session = true;           // setsid(): own session, pgid == pid
-  std::vector<int> pass_fds;         // become fds 3, 4, ... in the child
-  bool set_listen_pid = false;       // add LISTEN_PID=<the child's own pid> (socket activation)
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::filesystem::path cwd;      // empty: Anthill's own
+  std::vector<std::string> env;   // "K=V": the child's whole environment
+  std::filesystem::path output;   // stdout+stderr appended here; empty: /dev/null
+  bool new_session = true;        // setsid(): own session, pgid == pid
+  std::vector<int> pass_fds;      // become fds 3, 4, ... in the child
+  bool set_listen_pid = false;    // add LISTEN_PID=<the child's own pid> (socket activation)
 };
 
 // A started child process and its pidfd. Owns the pidfd (closed on

@@ -74,9 +74,10 @@ TEST(Spawn, ChildLeadsItsOwnSessionAndGetsOnlyItsFds) {
   testing::TempDir dir;
   int pipe_fds[2];
   ASSERT_EQ(pipe(pipe_fds), 0);
-  auto o = Sh("echo sid=$(cut -d' ' -f6 /proc/$$/stat) pid=$$; ls /proc/$$/fd | sort -n | tr '\\n' ' '; "
-              "echo passed >&3",
-              dir / "out");
+  auto o =
+      Sh("echo sid=$(cut -d' ' -f6 /proc/$$/stat) pid=$$; ls /proc/$$/fd | sort -n | tr '\\n' ' '; "
+         "echo passed >&3",
+         dir / "out");
   o.pass_fds = {pipe_fds[1]};
   auto c = Spawn(o);
   ASSERT_TRUE(c.ok());
@@ -88,7 +89,8 @@ TEST(Spawn, ChildLeadsItsOwnSessionAndGetsOnlyItsFds) {
   EXPECT_STREQ(buf, "passed\n");
   close(pipe_fds[0]);
   std::string out = testing::ReadFile(dir / "out");
-  EXPECT_NE(out.find("sid=" + std::to_string(pid) + " pid=" + std::to_string(pid)), std::string::npos)
+  EXPECT_NE(out.find("sid=" + std::to_string(pid) + " pid=" + std::to_string(pid)),
+            std::string::npos)
       << out;
   // 0-2, the passed fd 3, and the fd ls itself opens on /proc/$$/fd... of the shell: none else.
   EXPECT_NE(out.find("\n0 1 2 3 "), std::string::npos) << out;

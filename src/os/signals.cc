@@ -14,12 +14,12 @@ struct Named {
   const char* name;
   int number;
 };
-constexpr Named kSignals[] = {{"SIGHUP", SIGHUP},   {"SIGINT", SIGINT},   {"SIGQUIT", SIGQUIT},
-                              {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2},
-                              {"SIGTERM", SIGTERM}, {"SIGABRT", SIGABRT}, {"SIGSEGV", SIGSEGV},
-                              {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM}, {"SIGCONT", SIGCONT},
+constexpr Named kSignals[] = {{"SIGHUP", SIGHUP},   {"SIGINT", SIGINT},     {"SIGQUIT", SIGQUIT},
+                              {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1},   {"SIGUSR2", SIGUSR2},
+                              {"SIGTERM", SIGTERM}, {"SIGABRT", SIGABRT},   {"SIGSEGV", SIGSEGV},
+                              {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM},   {"SIGCONT", SIGCONT},
                               {"SIGSTOP", SIGSTOP}, {"SIGWINCH", SIGWINCH}, {"SIGBUS", SIGBUS},
-                              {"SIGFPE", SIGFPE},   {"SIGILL", SIGILL},   {"SIGTRAP", SIGTRAP}};
+                              {"SIGFPE", SIGFPE},   {"SIGILL", SIGILL},     {"SIGTRAP", SIGTRAP}};
 
 }  // namespace
 

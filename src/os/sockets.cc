@@ -99,9 +99,8 @@ Result<int> TakeListenerFrom(int pidfd, int target_fd, const std::string& spec) 
   sockaddr_storage have{};
   socklen_t have_len = sizeof have;
   auto want = Resolve(spec);
-  bool same = want.ok() &&
-              getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening &&
-              getsockname(fd, reinterpret_cast<sockaddr*>(&have), &have_len) == 0 &&
+  bool same = want.ok() && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+              listening && getsockname(fd, reinterpret_cast<sockaddr*>(&have), &have_len) == 0 &&
               have.ss_family == want->family;
   if (same && want->family == AF_UNIX) {
     same = strcmp(reinterpret_cast<sockaddr_un*>(&have)->sun_path,

@@ -3,8 +3,9 @@
 // Thread: any.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 
 #include "base/status.h"
 

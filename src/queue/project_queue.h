@@ -21,11 +21,11 @@ struct Request {
   Kind kind = Kind::kDeploy;
   store::Trigger trigger = store::Trigger::kPoll;
   std::string actor;
-  std::string ref;            // "refs/heads/main"; empty: the project's rule
-  std::string commit;         // 40 hex; empty: resolve ref when it starts
-  std::string version;        // label, once known
-  std::string release;        // rollback: the release dir to return to
-  bool manual = false;        // by hand: deploys even a commit that failed before
+  std::string ref;      // "refs/heads/main"; empty: the project's rule
+  std::string commit;   // 40 hex; empty: resolve ref when it starts
+  std::string version;  // label, once known
+  std::string release;  // rollback: the release dir to return to
+  bool manual = false;  // by hand: deploys even a commit that failed before
   TimePoint queued_at{};
 };
 

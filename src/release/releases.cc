@@ -15,7 +15,8 @@ namespace {
 constexpr std::string_view kTmpSuffix = ".tmp";
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -82,8 +83,9 @@ Result<std::string> Releases::Create(const fs::path& workspace,
   } else {
     for (const auto& rel : kept) {
       fs::create_directories((tmp / rel).parent_path(), ec);
-      if (ec) return fail(Status::Error("cannot create " + (tmp / rel).parent_path().string() +
-                                        ": " + ec.message()));
+      if (ec)
+        return fail(Status::Error("cannot create " + (tmp / rel).parent_path().string() + ": " +
+                                  ec.message()));
       Status s = snapshot.Copy(rel, tmp / rel);
       if (!s.ok()) return fail(s);
     }

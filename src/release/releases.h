@@ -39,8 +39,7 @@ class Releases {
   // left out, for the build log.
   Result<std::string> Create(const std::filesystem::path& workspace,
                              const std::vector<std::string>& artifacts, TimePoint now,
-                             const std::string& commit,
-                             std::vector<std::string>* notes = nullptr);
+                             const std::string& commit, std::vector<std::string>* notes = nullptr);
 
   // Bounds what following symlinks out of the workspace may copy.
   void set_max_followed_bytes(uint64_t bytes) { max_followed_bytes_ = bytes; }

@@ -87,8 +87,8 @@ TEST_F(ReleasesTest, PruneKeepsTheNewestCurrentAndProtected) {
     std::vector<int> left;
   } cases[] = {
       {2, 4, -1, {3, 4}},
-      {2, 0, -1, {0, 4}},      // current is old: kept, and one newest besides
-      {2, 0, 1, {0, 1}},       // current and protected fill the quota
+      {2, 0, -1, {0, 4}},  // current is old: kept, and one newest besides
+      {2, 0, 1, {0, 1}},   // current and protected fill the quota
       {10, 4, -1, {0, 1, 2, 3, 4}},
   };
   for (const auto& c : cases) {
@@ -148,8 +148,9 @@ TEST_F(ReleasesTest, DanglingLinksOutAreLeftOutAndLoopsRefused) {
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_FALSE(fs::exists(fs::symlink_status(releases_.PathOf(*r) / "bazel-testlogs")));
   ASSERT_EQ(notes.size(), 1u);
-  EXPECT_EQ(notes[0], "left out bazel-testlogs: a symlink to /nonexistent/anthill-test/testlogs, "
-                      "which does not exist");
+  EXPECT_EQ(notes[0],
+            "left out bazel-testlogs: a symlink to /nonexistent/anthill-test/testlogs, "
+            "which does not exist");
 
   testing::WriteFile(dir_ / "outside/x", "x");
   fs::create_symlink(dir_ / "outside", dir_ / "outside/again");
@@ -168,8 +169,9 @@ TEST_F(ReleasesTest, FollowingLinksIsBoundedAndTheErrorSaysWhatToDo) {
   releases_.set_max_followed_bytes(1000);
   auto r = releases_.Create(dir_ / "ws", {}, FromUnixMillis(1000), std::string(40, 'a'));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "following symlinks out of the workspace would copy more than 0.0 GiB "
-                       "(at cache/big); list what the program needs in `artifacts`");
+  EXPECT_EQ(r.error(),
+            "following symlinks out of the workspace would copy more than 0.0 GiB "
+            "(at cache/big); list what the program needs in `artifacts`");
 }
 
 TEST_F(ReleasesTest, AReleaseIsReadOnlyOnceMadeAndCanStillBePruned) {

@@ -45,7 +45,7 @@ class Snapshot {
                       std::vector<std::filesystem::path>& open_dirs);
   bool InsideRelease(const std::filesystem::path& canonical) const;
 
-  std::filesystem::path workspace_;  // canonical
+  std::filesystem::path workspace_;          // canonical
   std::vector<std::filesystem::path> kept_;  // canonical
   uint64_t max_bytes_;
   uint64_t bytes_ = 0;

@@ -14,7 +14,13 @@
 namespace anthill::store {
 
 enum class DeploymentStatus {
-  kQueued, kRunning, kSucceeded, kFailed, kRolledBack, kCancelled, kInterrupted
+  kQueued,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kRolledBack,
+  kCancelled,
+  kInterrupted
 };
 enum class StepStatus { kRunning, kSucceeded, kFailed, kCancelled, kInterrupted };
 enum class Trigger { kPoll, kWebhook, kNotify, kManual, kRollback };
@@ -48,13 +54,13 @@ struct Deployment {
   std::string to_commit;     // 40 hex
   std::string ref;           // "refs/heads/main" or "refs/tags/release-1"
   Trigger trigger = Trigger::kPoll;
-  std::string actor;         // "poll", a user, a pusher
+  std::string actor;  // "poll", a user, a pusher
   DeploymentStatus status = DeploymentStatus::kQueued;
   TimePoint started_at{};
   std::optional<TimePoint> finished_at;
-  std::string error;         // why it failed / rolled back
-  std::string release;       // release dir name, once made
-  std::vector<Step> steps;   // in order of start; filled by reads
+  std::string error;        // why it failed / rolled back
+  std::string release;      // release dir name, once made
+  std::vector<Step> steps;  // in order of start; filled by reads
 };
 
 // The program Anthill started for a project on one machine (MachineStore):
@@ -94,8 +100,8 @@ struct HookEvent {
   std::string ref;
   std::string commit;
   std::string pusher;
-  std::string verdict;      // what Anthill did: "deployment 12 queued for hello", "ignored: ..."
-  std::string body;         // the raw body, exactly as received
+  std::string verdict;  // what Anthill did: "deployment 12 queued for hello", "ignored: ..."
+  std::string body;     // the raw body, exactly as received
 };
 
 // Something that happened to a project's program outside a deployment: it
@@ -104,20 +110,20 @@ struct ProgramEvent {
   int64_t id = 0;
   std::string project;
   TimePoint at{};
-  std::string kind;     // "exited", "restarted", "stopped", "started", "restart_failed"
+  std::string kind;  // "exited", "restarted", "stopped", "started", "restart_failed"
   std::string version;
   int64_t pid = 0;
-  std::string detail;   // "killed by SIGSEGV after 3.2 s up", "next start in 4 s"
+  std::string detail;  // "killed by SIGSEGV after 3.2 s up", "next start in 4 s"
 };
 
 struct DeploymentFilter {
-  std::string project;   // empty: any
-  std::string machine;   // empty: any
+  std::string project;  // empty: any
+  std::string machine;  // empty: any
   std::optional<DeploymentStatus> status;
-  int64_t before_id = 0; // >0: only ids below it (keyset paging, newest first)
-  int64_t after_id = 0;  // >0: only ids above it: the `limit` oldest of them, still
-                         // returned newest first (the page before, when paging back)
-  int limit = 50;        // clamped to [1, 1000]
+  int64_t before_id = 0;  // >0: only ids below it (keyset paging, newest first)
+  int64_t after_id = 0;   // >0: only ids above it: the `limit` oldest of them, still
+                          // returned newest first (the page before, when paging back)
+  int limit = 50;         // clamped to [1, 1000]
 };
 
 }  // namespace anthill::store

@@ -66,8 +66,9 @@ std::optional<int64_t> Stmt::MaybeInt(int col) const {
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& file) {
   sqlite3* handle = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &handle,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(file.c_str(), &handle,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc);
     sqlite3_close(handle);

@@ -29,9 +29,7 @@ class Stmt {
   Stmt& Bind(int i, std::string_view text);
   Stmt& Bind(int i, int64_t value);
   Stmt& BindNull(int i);
-  Stmt& Bind(int i, std::optional<int64_t> value) {
-    return value ? Bind(i, *value) : BindNull(i);
-  }
+  Stmt& Bind(int i, std::optional<int64_t> value) { return value ? Bind(i, *value) : BindNull(i); }
   // True while a row is available; errors end the loop and land in status().
   bool Step();
   // Runs a statement that returns no rows.

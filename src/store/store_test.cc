@@ -41,8 +41,9 @@ TEST_F(StoreTest, DeploymentAndStepsRoundTrip) {
   ASSERT_TRUE(id.ok()) << id.error();
   auto step = store_->StartStep(*id, "build", FromUnixMillis(1795532459000));
   ASSERT_TRUE(step.ok());
-  ASSERT_TRUE(store_->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532460500),
-                                 "build failed (exit 2)")
+  ASSERT_TRUE(store_
+                  ->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532460500),
+                               "build failed (exit 2)")
                   .ok());
   d.id = *id;
   d.status = DeploymentStatus::kFailed;
@@ -168,8 +169,8 @@ TEST_F(StoreTest, EveryCommittedChangeIsPublished) {
   ASSERT_TRUE(store_->AddProgramEvent(e).ok());
   ASSERT_TRUE(store_->DeleteProcess("hello").ok());
   ASSERT_TRUE(store_->SetHeld("hello", true).ok());
-  EXPECT_EQ(seen, (std::vector<std::string>{"d1", "d1", "d1", "d1", "p:hello", "p:hello",
-                                            "p:hello", "p:hello"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"d1", "d1", "d1", "d1", "p:hello", "p:hello", "p:hello",
+                                            "p:hello"}));
   // A failed write publishes nothing; an ended subscription hears nothing.
   seen.clear();
   EXPECT_FALSE(store_->StartStep(999, "build", Now()).ok());
@@ -275,7 +276,8 @@ TEST_F(StoreTest, WritesTheDatabaseCannotTakeAreKeptShownAndMadeLater) {
   EXPECT_EQ(*second, *first + 1);
   auto step = store_->StartStep(*second, "fetch", FromUnixMillis(1795532459100));
   ASSERT_TRUE(step.ok());
-  EXPECT_TRUE(store_->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532459200), "no").ok());
+  EXPECT_TRUE(
+      store_->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532459200), "no").ok());
   EXPECT_GE(store_->pending_writes(), 4u);
 
   // Reads show what was written, not what the file holds yet.
@@ -370,7 +372,12 @@ TEST_F(StoreTest, CountsDeploymentsByProjectAndStatus) {
 }
 
 TEST_F(StoreTest, ProgramEventsAndHolds) {
-  ProgramEvent e{0, "hello", FromUnixMillis(1000), "exited", "main-aaaaaaaa", 42,
+  ProgramEvent e{0,
+                 "hello",
+                 FromUnixMillis(1000),
+                 "exited",
+                 "main-aaaaaaaa",
+                 42,
                  "killed by SIGSEGV after 3.0 s up"};
   ASSERT_TRUE(store_->AddProgramEvent(e).ok());
   e.kind = "restarted";
@@ -404,9 +411,10 @@ TEST(StoreOpen, ErrorNamesTheFile) {
 }
 
 TEST(Records, StatusWordsRoundTrip) {
-  for (auto s : {DeploymentStatus::kQueued, DeploymentStatus::kRunning, DeploymentStatus::kSucceeded,
-                 DeploymentStatus::kFailed, DeploymentStatus::kRolledBack,
-                 DeploymentStatus::kCancelled, DeploymentStatus::kInterrupted}) {
+  for (auto s :
+       {DeploymentStatus::kQueued, DeploymentStatus::kRunning, DeploymentStatus::kSucceeded,
+        DeploymentStatus::kFailed, DeploymentStatus::kRolledBack, DeploymentStatus::kCancelled,
+        DeploymentStatus::kInterrupted}) {
     EXPECT_EQ(ParseDeploymentStatus(ToString(s)), s);
   }
   EXPECT_EQ(ToString(DeploymentStatus::kRolledBack), "rolled_back");

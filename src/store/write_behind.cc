@@ -14,7 +14,8 @@ Result<bool> WriteBehind::Submit(Write write, const std::string& what) {
     if (!o.transient) return o.status;
     if (last_error_ != o.status.message()) {
       last_error_ = o.status.message();
-      spdlog::warn("store: {}; keeping writes in memory until the database takes them", last_error_);
+      spdlog::warn("store: {}; keeping writes in memory until the database takes them",
+                   last_error_);
     }
   }
   queue_.push_back(Kept{std::move(write), what});
@@ -40,8 +41,7 @@ size_t WriteBehind::Flush() {
 }
 
 void WriteBehind::Overlay(std::vector<Deployment>& list,
-                          const std::function<bool(const Deployment&)>& keep,
-                          size_t limit) const {
+                          const std::function<bool(const Deployment&)>& keep, size_t limit) const {
   if (unsaved_.empty()) return;
   for (auto& d : list) {
     auto it = unsaved_.find(d.id);
@@ -49,7 +49,8 @@ void WriteBehind::Overlay(std::vector<Deployment>& list,
   }
   bool added = false;
   for (const auto& [id, d] : unsaved_) {
-    bool present = std::any_of(list.begin(), list.end(), [&](const Deployment& x) { return x.id == id; });
+    bool present =
+        std::any_of(list.begin(), list.end(), [&](const Deployment& x) { return x.id == id; });
     if (!present && keep(d)) {
       list.push_back(d);
       added = true;

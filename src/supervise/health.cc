@@ -32,7 +32,8 @@ Result<Target> ParseTarget(std::string_view text, bool http) {
   Target t;
   std::string_view rest = text;
   if (http) {
-    if (rest.substr(0, 7) != "http://") return Status::Error("not an http:// URL: " + std::string(text));
+    if (rest.substr(0, 7) != "http://")
+      return Status::Error("not an http:// URL: " + std::string(text));
     rest.remove_prefix(7);
     size_t slash = rest.find('/');
     if (slash != std::string_view::npos) {
@@ -92,7 +93,8 @@ asio::awaitable<Status> ProbeNetwork(const config::HealthCheck& check, Duration 
   tcp::socket socket(ex);
   Deadline deadline(ex, socket, limit);
   co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
-  if (deadline.expired()) co_return Status::Error(what + ": no answer within " + FormatDuration(limit));
+  if (deadline.expired())
+    co_return Status::Error(what + ": no answer within " + FormatDuration(limit));
   if (ec) co_return Status::Error(what + ": " + ec.message());
   if (!http) co_return Status::Ok();
 
@@ -106,7 +108,8 @@ asio::awaitable<Status> ProbeNetwork(const config::HealthCheck& check, Duration 
     co_await asio::async_read_until(socket, buf, "\r\n",
                                     asio::redirect_error(asio::use_awaitable, ec));
   }
-  if (deadline.expired()) co_return Status::Error(what + ": no answer within " + FormatDuration(limit));
+  if (deadline.expired())
+    co_return Status::Error(what + ": no answer within " + FormatDuration(limit));
   if (ec) co_return Status::Error(what + ": " + ec.message());
   std::istream in(&buf);
   std::string version;
@@ -159,7 +162,8 @@ asio::awaitable<Status> WaitHealthy(Program& program, const config::HealthCheck&
     // A probe cut to a few ms by the deadline would only report its own
     // timeout; the last real answer says more.
     if (left < Duration(50) && last.message() != "no probe ran") break;
-    Status probe = co_await ProbeOnce(check, ctx, std::min(std::max(left, Duration(50)), Duration(5000)));
+    Status probe =
+        co_await ProbeOnce(check, ctx, std::min(std::max(left, Duration(50)), Duration(5000)));
     last = probe;
     if (last.ok()) {
       // A program that answers and dies at once is not healthy.

@@ -16,8 +16,8 @@
 namespace anthill::supervise {
 
 struct HealthContext {
-  std::filesystem::path cwd;       // for command checks: the release dir
-  std::vector<std::string> env;    // for command checks
+  std::filesystem::path cwd;     // for command checks: the release dir
+  std::vector<std::string> env;  // for command checks
 };
 
 // Ok once healthy. Errors read "health check failed after 10.0 s: GET
@@ -27,7 +27,7 @@ boost::asio::awaitable<Status> WaitHealthy(Program& program, const config::Healt
                                            const HealthContext& ctx);
 
 // One probe, bounded by `limit`. Ok when healthy; the error says what it saw.
-boost::asio::awaitable<Status> ProbeOnce(const config::HealthCheck& check,
-                                         const HealthContext& ctx, Duration limit);
+boost::asio::awaitable<Status> ProbeOnce(const config::HealthCheck& check, const HealthContext& ctx,
+                                         Duration limit);
 
 }  // namespace anthill::supervise

@@ -25,8 +25,10 @@ TEST(NotifySocket, ReadyOnlyAfterAReadyLineFromAnotherProcess) {
   // (python3 is in the project's dependencies).
   std::string path = (*sock)->path().string();
   auto send = [&](const std::string& message) {
-    std::string script = "import socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
-                         "s.sendto(" + std::string("b'") + message + "', '" + path + "')";
+    std::string script =
+        "import socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
+        "s.sendto(" +
+        std::string("b'") + message + "', '" + path + "')";
     auto out = os::RunSync({"python3", "-c", script});
     ASSERT_TRUE(out.ok() && out->status.success()) << (out.ok() ? out->output : out.error());
   };

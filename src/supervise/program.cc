@@ -72,7 +72,8 @@ Result<std::shared_ptr<Program>> Program::Start(asio::any_io_executor executor,
     opts.env.push_back("LISTEN_FDS=" + std::to_string(spec.listen_fds.size()));
     opts.env.push_back("LISTEN_FDNAMES=" + names);
   }
-  if (!spec.notify_socket.empty()) opts.env.push_back("NOTIFY_SOCKET=" + spec.notify_socket.string());
+  if (!spec.notify_socket.empty())
+    opts.env.push_back("NOTIFY_SOCKET=" + spec.notify_socket.string());
   // Own session: the program outlives Anthill, has no controlling terminal,
   // and its whole tree can be signalled as one process group.
   opts.new_session = true;

@@ -27,9 +27,9 @@ std::vector<std::string> RunArgv(const std::string& run);
 
 struct StartSpec {
   std::string run;
-  std::filesystem::path cwd;       // the release dir
+  std::filesystem::path cwd;  // the release dir
   std::vector<std::string> env;
-  std::filesystem::path log;       // appended
+  std::filesystem::path log;  // appended
   // Socket activation (systemd's protocol): these become fds 3, 4, ... with
   // LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID (the program's own pid).
   std::vector<int> listen_fds;
@@ -38,10 +38,11 @@ struct StartSpec {
 };
 
 struct StopOutcome {
-  bool killed = false;   // needed SIGKILL after the stop timeout
+  bool killed = false;  // needed SIGKILL after the stop timeout
   Duration took{0};
   os::ExitStatus status;
-  std::string Describe() const;  // "exited (exit 0) 0.2 s after SIGTERM", "killed with SIGKILL after 10.0 s"
+  std::string Describe()
+      const;  // "exited (exit 0) 0.2 s after SIGTERM", "killed with SIGKILL after 10.0 s"
 };
 
 class Program : public std::enable_shared_from_this<Program> {

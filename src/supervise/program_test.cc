@@ -22,14 +22,14 @@ TEST(RunArgv, PlainCommandsAreSplitShellSyntaxGetsAShell) {
   EXPECT_EQ(RunArgv("./hello --port $PORT"),
             (std::vector<std::string>{"/bin/sh", "-c", "exec ./hello --port $PORT"}));
   EXPECT_EQ(RunArgv("a | b"), (std::vector<std::string>{"/bin/sh", "-c", "a | b"}));
-  EXPECT_EQ(RunArgv("trap '' TERM; x"), (std::vector<std::string>{"/bin/sh", "-c", "trap '' TERM; x"}));
+  EXPECT_EQ(RunArgv("trap '' TERM; x"),
+            (std::vector<std::string>{"/bin/sh", "-c", "trap '' TERM; x"}));
 }
 
 // Issue 11, item 3: `exec node dist/app.js` became "exec exec node ..." under
 // the shell (exit 127) or ran a program named "exec".
 TEST(RunArgv, ALeadingExecIsWhatASingleCommandGetsAnyway) {
-  EXPECT_EQ(RunArgv("exec node dist/app.js"),
-            (std::vector<std::string>{"node", "dist/app.js"}));
+  EXPECT_EQ(RunArgv("exec node dist/app.js"), (std::vector<std::string>{"node", "dist/app.js"}));
   EXPECT_EQ(RunArgv("  exec ./hello --port $PORT"),
             (std::vector<std::string>{"/bin/sh", "-c", "exec ./hello --port $PORT"}));
   EXPECT_EQ(RunArgv("exec a; b"), (std::vector<std::string>{"/bin/sh", "-c", "exec a; b"}));

@@ -77,10 +77,17 @@ asio::awaitable<void> Supervisor::StopUnverified() {
   auto adopted = Program::Adopt(executor_, static_cast<pid_t>(c.pid), c.start_ticks);
   if (adopted.ok()) {
     auto out = co_await Stop(**adopted);
-    store::ProgramEvent e{0, spec_.project, Now(), "stopped", c.version, c.pid,
-                          c.version + " never passed its health check (Anthill stopped during "
-                          "it): stopped it, " + (out.killed ? "with SIGKILL" : "it exited") +
-                          " after " + FormatDuration(out.took) + "; " + before};
+    store::ProgramEvent e{0,
+                          spec_.project,
+                          Now(),
+                          "stopped",
+                          c.version,
+                          c.pid,
+                          c.version +
+                              " never passed its health check (Anthill stopped during "
+                              "it): stopped it, " +
+                              (out.killed ? "with SIGKILL" : "it exited") + " after " +
+                              FormatDuration(out.took) + "; " + before};
     (void)store_->AddProgramEvent(e);
     spdlog::warn("project {}: {}", spec_.project, e.detail);
   }

@@ -20,9 +20,12 @@ namespace fs = std::filesystem;
 
 std::string_view ToString(Health h) {
   switch (h) {
-    case Health::kHealthy: return "healthy";
-    case Health::kUnhealthy: return "unhealthy";
-    case Health::kUnknown: break;
+    case Health::kHealthy:
+      return "healthy";
+    case Health::kUnhealthy:
+      return "unhealthy";
+    case Health::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -110,9 +113,15 @@ asio::awaitable<Status> Supervisor::Start(const Deployed& what, bool verified) {
 
 void Supervisor::RecordProcess(bool verified) {
   const Running& r = running_;
-  store::Process p{spec_.project,     r.program->pid(), r.program->pid(),
-                   r.program->start_ticks(), r.what.release, r.what.version,
-                   r.what.commit,      r.what.deployment_id, r.started_at.value_or(Now())};
+  store::Process p{spec_.project,
+                   r.program->pid(),
+                   r.program->pid(),
+                   r.program->start_ticks(),
+                   r.what.release,
+                   r.what.version,
+                   r.what.commit,
+                   r.what.deployment_id,
+                   r.started_at.value_or(Now())};
   Status s = verified ? store_->PutProcess(p) : store_->PutCandidate(p);
   if (!s.ok()) spdlog::error("project {}: cannot record process: {}", spec_.project, s.message());
 }
@@ -141,7 +150,7 @@ void Supervisor::Clear(bool forget_release) {
 }
 
 void Supervisor::RecordIntent(const Deployed& what) {
-  store::Process intent{spec_.project, 0, 0, 0, what.release, what.version, what.commit,
+  store::Process intent{spec_.project,      0,    0, 0, what.release, what.version, what.commit,
                         what.deployment_id, Now()};
   (void)store_->PutProcess(intent);
 }
@@ -203,10 +212,9 @@ asio::awaitable<Status> Supervisor::StaysHealthy() {
     if (check.kind == config::HealthCheck::Kind::kNone) continue;
     Status probe = co_await ProbeOnce(check, hc, limit);
     if (!probe.ok()) {
-      co_return Status::Error("failed its health check " + since() +
-                              " after passing it, within min_healthy_time " +
-                              FormatDuration(check.min_healthy_time) + ": " + probe.message() +
-                              OutputSinceStart());
+      co_return Status::Error(
+          "failed its health check " + since() + " after passing it, within min_healthy_time " +
+          FormatDuration(check.min_healthy_time) + ": " + probe.message() + OutputSinceStart());
     }
   }
   co_return Status::Ok();

@@ -27,11 +27,11 @@
 #include "base/event.h"
 #include "base/status.h"
 #include "base/time.h"
+#include "store/store.h"
 #include "supervise/health.h"
 #include "supervise/notify_socket.h"
 #include "supervise/program.h"
 #include "supervise/spec.h"
-#include "store/store.h"
 
 namespace anthill::supervise {
 
@@ -151,16 +151,16 @@ class Supervisor {
   ProgramSpec spec_;
   store::Store* store_;
   Running running_;
-  bool held_ = false;          // stopped by hand
-  int64_t restarts_ = 0;       // of the running version
-  bool restarting_ = false;    // waiting out the backoff
+  bool held_ = false;        // stopped by hand
+  int64_t restarts_ = 0;     // of the running version
+  bool restarting_ = false;  // waiting out the backoff
   bool swapping_ = false;
   bool shutting_down_ = false;
-  std::string last_exit_;      // how the program last exited on its own
-  uintmax_t output_offset_ = 0;  // size of the app log when the program started
-  std::vector<int> listeners_;                  // fds, in `listen` order
-  std::unique_ptr<NotifySocket> notify_;        // of the newest start
-  std::unique_ptr<Event> wake_;  // a new program to watch, or a decision made
+  std::string last_exit_;                 // how the program last exited on its own
+  uintmax_t output_offset_ = 0;           // size of the app log when the program started
+  std::vector<int> listeners_;            // fds, in `listen` order
+  std::unique_ptr<NotifySocket> notify_;  // of the newest start
+  std::unique_ptr<Event> wake_;           // a new program to watch, or a decision made
 };
 
 }  // namespace anthill::supervise

@@ -20,12 +20,12 @@ constexpr Duration kForever{24LL * 3600 * 1000};
 void Supervisor::StartLoops() {
   // None holds a record open, and they end with the io_context (a program
   // outlives Anthill by design).
-  asio::co_spawn(executor_, [this]() -> asio::awaitable<void> { co_await RestartLoop(); },
-                 asio::detached);
-  asio::co_spawn(executor_, [this]() -> asio::awaitable<void> { co_await HealthWatchLoop(); },
-                 asio::detached);
-  asio::co_spawn(executor_, [this]() -> asio::awaitable<void> { co_await LogRotationLoop(); },
-                 asio::detached);
+  asio::co_spawn(
+      executor_, [this]() -> asio::awaitable<void> { co_await RestartLoop(); }, asio::detached);
+  asio::co_spawn(
+      executor_, [this]() -> asio::awaitable<void> { co_await HealthWatchLoop(); }, asio::detached);
+  asio::co_spawn(
+      executor_, [this]() -> asio::awaitable<void> { co_await LogRotationLoop(); }, asio::detached);
 }
 
 asio::awaitable<void> Supervisor::LogRotationLoop() {
@@ -100,9 +100,9 @@ asio::awaitable<void> Supervisor::RestartLoop() {
     if (up >= kMaxBackoff) backoff = kFirstBackoff;  // it ran well for a while
     running_.health = Health::kUnknown;
     last_exit_ = p->exit_status().Describe() + " after " + FormatDuration(up) + " up";
-    const bool again = spec_.restart == ProgramSpec::Restart::kAlways ||
-                       (spec_.restart == ProgramSpec::Restart::kOnFailure &&
-                        !p->exit_status().success());
+    const bool again =
+        spec_.restart == ProgramSpec::Restart::kAlways ||
+        (spec_.restart == ProgramSpec::Restart::kOnFailure && !p->exit_status().success());
     if (!again || held_) {
       RecordEvent("exited", p->pid(),
                   last_exit_ + "; not restarted (restart = " +

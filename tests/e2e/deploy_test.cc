@@ -33,7 +33,7 @@ TEST_F(AnthillTest, FirstDeployServesTheCommitAndRecordsEveryStep) {
   EXPECT_EQ(d["to_commit"], sha);
   EXPECT_EQ(d["trigger"], "poll");
   EXPECT_EQ(StepNames(d), (std::vector<std::string>{"fetch", "build", "test", "release", "start",
-                                                     "healthcheck"}));
+                                                    "healthcheck"}));
   for (const auto& s : d["steps"]) {
     EXPECT_EQ(s["status"], "succeeded") << s.dump();
     EXPECT_FALSE(s["started_at"].is_null());
@@ -66,7 +66,7 @@ TEST_F(AnthillTest, NewCommitRedeploysWithANewProcess) {
   EXPECT_EQ(d["from_version"], "main-" + first.substr(0, 8));
   EXPECT_EQ(d["from_commit"], first);
   EXPECT_EQ(StepNames(d), (std::vector<std::string>{"fetch", "build", "test", "release", "stop",
-                                                     "start", "healthcheck"}));
+                                                    "start", "healthcheck"}));
   json p = Project();
   EXPECT_NE(p["pid"].get<int64_t>(), old_pid);
   EXPECT_FALSE(ProcessAlive(old_pid));
@@ -85,7 +85,8 @@ TEST_F(AnthillTest, FailedBuildKeepsTheOldVersionServingAndIsNotRetried) {
   EXPECT_EQ(d["status"], "failed");
   std::string error = d["error"];
   EXPECT_EQ(error.rfind("build failed (exit 2) after ", 0), 0u) << error;
-  EXPECT_NE(error.find("; see `anthill logs hello --build " + std::to_string(d["id"].get<int64_t>()) + "`"),
+  EXPECT_NE(error.find("; see `anthill logs hello --build " +
+                       std::to_string(d["id"].get<int64_t>()) + "`"),
             std::string::npos)
       << error;
   EXPECT_EQ(StepNames(d), (std::vector<std::string>{"fetch", "build"}));
@@ -94,7 +95,8 @@ TEST_F(AnthillTest, FailedBuildKeepsTheOldVersionServingAndIsNotRetried) {
   EXPECT_EQ(Project()["pid"].get<int64_t>(), pid);
   EXPECT_NE(AppGet("/").find("main-" + good.substr(0, 8)), std::string::npos);
   // The log says why.
-  std::string log = ApiText("/api/v1/deployments/" + std::to_string(d["id"].get<int64_t>()) + "/log");
+  std::string log =
+      ApiText("/api/v1/deployments/" + std::to_string(d["id"].get<int64_t>()) + "/log");
   EXPECT_NE(log.find("==> build: make"), std::string::npos) << log;
   EXPECT_NE(log.find("error"), std::string::npos) << log;
 
@@ -115,9 +117,10 @@ TEST_F(AnthillTest, CrashingVersionIsRolledBack) {
   std::string bad = CommitMode("crash");
   json d = WaitFinished(bad);
   EXPECT_EQ(d["status"], "rolled_back") << d.dump(1);
-  EXPECT_EQ(d["error"], "exited during health check (exit 3); its last output: hello: crashing on purpose");
+  EXPECT_EQ(d["error"],
+            "exited during health check (exit 3); its last output: hello: crashing on purpose");
   EXPECT_EQ(StepNames(d), (std::vector<std::string>{"fetch", "build", "test", "release", "stop",
-                                                     "start", "healthcheck", "rollback"}));
+                                                    "start", "healthcheck", "rollback"}));
   EXPECT_EQ((*FindStep(d, "healthcheck"))["status"], "failed");
   EXPECT_EQ((*FindStep(d, "rollback"))["status"], "succeeded");
   json p = Project();
@@ -150,7 +153,8 @@ TEST_F(AnthillTest, FirstVersionThatCrashesFailsWithNothingToRollBackTo) {
   json d = WaitFinished(bad);
   EXPECT_EQ(d["status"], "failed") << d.dump(1);
   EXPECT_EQ(d["error"],
-            "exited during health check (exit 3); its last output: hello: crashing on purpose; no previous release to roll back to");
+            "exited during health check (exit 3); its last output: hello: crashing on purpose; no "
+            "previous release to roll back to");
   EXPECT_EQ(Project()["state"], "stopped");
 }
 
@@ -219,9 +223,9 @@ TEST_F(AnthillTest, TheWebUiIsServedFromTheBinary) {
   std::string sha = Head();
   StartAnthill();
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
-  for (const char* target : {"/deployments", "/deployments/1", "/projects", "/ui/common.js",
-                             "/ui/deployments.js", "/ui/deployment.js", "/ui/projects.js",
-                             "/ui/app.css"}) {
+  for (const char* target :
+       {"/deployments", "/deployments/1", "/projects", "/ui/common.js", "/ui/deployments.js",
+        "/ui/deployment.js", "/ui/projects.js", "/ui/app.css"}) {
     int status = 0;
     std::string body = ApiText(target, &status);
     EXPECT_EQ(status, 200) << target;

@@ -63,12 +63,15 @@ std::string AnthillTest::WriteConfig(const ProjectOptions& opts) {
                                  "/healthz\", timeout = \"10s\", interval = \"50ms\" }"
                            : opts.health;
   std::string text = "[server]\nlisten = \"127.0.0.1:" + std::to_string(api_port_) +
-                     "\"\ndata_dir = \"data\"\nmachine = \"test-machine\"\n" + opts.server_extra + "\n"
-                     "[[project]]\nname = \"hello\"\nrepo = \"" + origin().string() +
-                     "\"\n" + opts.rule + "\npoll = \"" + opts.poll +
-                     "\"\nbuild = \"" + opts.build + "\"\ntest = \"test -x hello\"\n"
-                     "run = \"./hello --port " + port + "\"\nhealth = " + health +
-                     "\nstop_timeout = \"" + opts.stop_timeout + "\"\n" + opts.extra + "\n";
+                     "\"\ndata_dir = \"data\"\nmachine = \"test-machine\"\n" + opts.server_extra +
+                     "\n"
+                     "[[project]]\nname = \"hello\"\nrepo = \"" +
+                     origin().string() + "\"\n" + opts.rule + "\npoll = \"" + opts.poll +
+                     "\"\nbuild = \"" + opts.build +
+                     "\"\ntest = \"test -x hello\"\n"
+                     "run = \"./hello --port " +
+                     port + "\"\nhealth = " + health + "\nstop_timeout = \"" + opts.stop_timeout +
+                     "\"\n" + opts.extra + "\n";
   config_path_ = dir_ / "anthill.toml";
   testing::WriteFile(config_path_, text);
   return text;
@@ -84,8 +87,8 @@ void AnthillTest::StartAnthill() {
   auto child = os::Spawn(o);
   ASSERT_TRUE(child.ok()) << child.error();
   anthill_ = std::make_unique<os::Child>(std::move(child.value()));
-  ASSERT_TRUE(testing::WaitUntil([&] { return !ApiText("/healthz").empty(); },
-                                 std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return !ApiText("/healthz").empty(); }, std::chrono::seconds(20)))
       << "anthill did not answer on its port";
 }
 

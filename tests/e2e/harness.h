@@ -19,13 +19,13 @@ namespace anthill::e2e {
 using nlohmann::json;
 
 struct ProjectOptions {
-  std::string extra;           // more keys for the [[project]] table
-  std::string health;          // health = {...}; default: http on the app port
+  std::string extra;   // more keys for the [[project]] table
+  std::string health;  // health = {...}; default: http on the app port
   std::string stop_timeout = "2s";
   std::string poll = "100ms";
   std::string rule = "branch = \"main\"";  // or tags = "release-*"
   std::string build = "make";
-  std::string server_extra;    // more keys for [server]
+  std::string server_extra;  // more keys for [server]
 };
 
 class AnthillTest : public ::testing::Test {
@@ -53,8 +53,9 @@ class AnthillTest : public ::testing::Test {
   // Runs the anthill binary with args; returns {exit code, output}.
   std::pair<int, std::string> RunCli(const std::vector<std::string>& args);
   // POST to anthill's API (or a hook) with extra headers; {status, body}.
-  std::pair<int, std::string> Post(const std::string& target, const std::string& body,
-                                   const std::vector<std::pair<std::string, std::string>>& headers = {});
+  std::pair<int, std::string> Post(
+      const std::string& target, const std::string& body,
+      const std::vector<std::pair<std::string, std::string>>& headers = {});
   // Waits for a deployment with id to end; returns it.
   json WaitDeploymentEnded(int64_t id, std::chrono::seconds timeout = std::chrono::seconds(60));
   // Waits until deployment id has a step `name` with status `status`.
@@ -67,7 +68,8 @@ class AnthillTest : public ::testing::Test {
   json Deployments(const std::string& query = "");
   // Waits for a deployment of `commit` that has finished; returns it (or
   // null after the deadline, failing the test).
-  json WaitFinished(const std::string& commit, std::chrono::seconds timeout = std::chrono::seconds(60));
+  json WaitFinished(const std::string& commit,
+                    std::chrono::seconds timeout = std::chrono::seconds(60));
   json Project(const std::string& name = "hello");
   // GET on the deployed app; empty string when it does not answer.
   std::string AppGet(const std::string& path);

@@ -48,10 +48,11 @@ class EventStreamClient {
                         std::chrono::seconds timeout = std::chrono::seconds(10)) {
     size_t n = 0;
     bool done = false;
-    asio::async_read_until(socket_, buffer_, delimiter, [&](boost::system::error_code ec, size_t k) {
-      done = true;
-      n = ec ? 0 : k;
-    });
+    asio::async_read_until(socket_, buffer_, delimiter,
+                           [&](boost::system::error_code ec, size_t k) {
+                             done = true;
+                             n = ec ? 0 : k;
+                           });
     io_.restart();
     io_.run_for(timeout);
     if (!done) {

@@ -100,9 +100,9 @@ TEST_F(SuperviseTest, StoppedByHandStaysStoppedAcrossRestartsUntilStarted) {
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   auto [code, out] = RunCli({"stop", "hello", "-c", config_path_.string()});
   ASSERT_EQ(code, 0) << out;
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] { return Programs().empty() && Project()["state"] == "stopped"; }))
-      << Project().dump(1);
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return Programs().empty() && Project()["state"] == "stopped";
+  })) << Project().dump(1);
   EXPECT_EQ(Project()["held"], true);
 
   StopAnthill();
@@ -161,8 +161,7 @@ TEST_F(SuperviseTest, LogsShowTheProgramAndBuildOutputAndRotateBySize) {
   ASSERT_EQ(WaitFinished(sha)["status"], "succeeded");
   auto [code, out] = RunCli({"logs", "hello", "-c", config_path_.string()});
   EXPECT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("hello main-" + sha.substr(0, 8) + " listening on"), std::string::npos)
-      << out;
+  EXPECT_NE(out.find("hello main-" + sha.substr(0, 8) + " listening on"), std::string::npos) << out;
   auto [bcode, bout] = RunCli({"logs", "hello", "--build", "-c", config_path_.string()});
   EXPECT_EQ(bcode, 0) << bout;
   EXPECT_NE(bout.find("==> build: make"), std::string::npos) << bout;

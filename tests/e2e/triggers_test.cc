@@ -32,7 +32,9 @@ class TriggersTest : public AnthillTest {
  protected:
   // A build that waits until the test opens the gate: lets a test act while
   // a build is in flight without guessing how long it takes.
-  std::string GatedBuild() { return "while [ ! -e " + gate().string() + " ]; do sleep 0.02; done; make"; }
+  std::string GatedBuild() {
+    return "while [ ! -e " + gate().string() + " ]; do sleep 0.02; done; make";
+  }
   fs::path gate() const { return dir_ / "gate"; }
   void OpenGate() { testing::WriteFile(gate(), ""); }
   void CloseGate() { fs::remove(gate()); }
@@ -313,13 +315,12 @@ TEST_F(TriggersTest, RollbackWithoutBuildingPinsTheBadCommitAndDeployReuses) {
   EXPECT_EQ(Project()["pinned_out_commit"], "");
 
   // Back to a named version, and a newer commit is deployed as usual.
-  auto [tcode, tout] = RunCli({"rollback", "hello", "--to", "main-" + good.substr(0, 8), "-c",
-                               config_path_.string()});
+  auto [tcode, tout] = RunCli(
+      {"rollback", "hello", "--to", "main-" + good.substr(0, 8), "-c", config_path_.string()});
   EXPECT_EQ(tcode, 0) << tout;
   EXPECT_EQ(Deployments()[0]["to_commit"], good);
-  EXPECT_EQ(RunCli({"rollback", "hello", "--to", "main-00000000", "-c", config_path_.string()})
-                .first,
-            3);
+  EXPECT_EQ(
+      RunCli({"rollback", "hello", "--to", "main-00000000", "-c", config_path_.string()}).first, 3);
   std::string newer = CommitChange("the fix");
   EXPECT_EQ(WaitFinished(newer)["status"], "succeeded");
 }
@@ -331,8 +332,9 @@ TEST_F(TriggersTest, MaxParallelBuildsMakesTheSecondProjectWaitForASlot) {
   int other_port = testing::FreePort();
   o.extra = "\n[[project]]\nname = \"other\"\nrepo = \"" + origin().string() +
             "\"\npoll = \"100ms\"\nbuild = \"" + GatedBuild() + "\"\nrun = \"./hello --port " +
-            std::to_string(other_port) + "\"\nhealth = { http = \"http://127.0.0.1:" +
-            std::to_string(other_port) + "/healthz\", interval = \"50ms\" }\n";
+            std::to_string(other_port) +
+            "\"\nhealth = { http = \"http://127.0.0.1:" + std::to_string(other_port) +
+            "/healthz\", interval = \"50ms\" }\n";
   WriteConfig(o);
   StartAnthill();
   json queue;

@@ -90,11 +90,13 @@ TEST_F(TrustTest, ARollbackRunsTheOldCodeWhenTheBuildLinksIntoACache) {
   EXPECT_EQ(Project()["version"], Label(good));
   EXPECT_NE(Serving().find(Label(good)), std::string::npos);
   // The release holds a copy, not the link, and nobody can write into it.
-  fs::path release = dir_ / "data/projects/hello/releases" / Project()["release"].get<std::string>();
+  fs::path release =
+      dir_ / "data/projects/hello/releases" / Project()["release"].get<std::string>();
   EXPECT_FALSE(fs::is_symlink(release / "mode"));
   EXPECT_EQ(testing::ReadFile(release / "mode"), "normal\n");
   EXPECT_EQ(fs::status(release / "hello").permissions() & fs::perms::owner_write, fs::perms::none);
-  std::string log = ApiText("/api/v1/deployments/" + std::to_string(d["id"].get<int64_t>()) + "/log");
+  std::string log =
+      ApiText("/api/v1/deployments/" + std::to_string(d["id"].get<int64_t>()) + "/log");
   EXPECT_NE(log.find("anthill: release: copied what mode points to"), std::string::npos) << log;
 }
 
@@ -102,8 +104,8 @@ TEST_F(TrustTest, ARollbackRunsTheOldCodeWhenTheBuildLinksIntoACache) {
 // read each other's git output ("branch 'main' not found") and, with
 // poll = "0", never deployed.
 TEST_F(TrustTest, FourProjectsOnOneRepositoryAllDeployAtStartUp) {
-  std::string text = "[server]\nlisten = \"127.0.0.1:" + std::to_string(api_port_) +
-                     "\"\ndata_dir = \"data\"\n";
+  std::string text =
+      "[server]\nlisten = \"127.0.0.1:" + std::to_string(api_port_) + "\"\ndata_dir = \"data\"\n";
   std::vector<std::string> names = {"alpha", "beta", "gamma", "delta"};
   std::vector<int> ports;
   for (const auto& name : names) {
@@ -145,7 +147,8 @@ TEST_F(TrustTest, EveryFailedOrLeftCommitStaysPinnedAcrossRestarts) {
   std::string broken = CommitMode("crash");
   ASSERT_EQ(WaitFinished(broken)["status"], "rolled_back");
 
-  auto [code, out] = RunCli({"rollback", "hello", "--to", Label(first), "-c", config_path_.string()});
+  auto [code, out] =
+      RunCli({"rollback", "hello", "--to", Label(first), "-c", config_path_.string()});
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(Serving().find(Label(first)), std::string::npos);
   // The head is `broken`: neither it nor `second` (left by the rollback) comes back.
@@ -174,7 +177,8 @@ TEST_P(UnverifiedTest, AKillDuringTheHealthCheckNeverPromotesTheUnverifiedVersio
   const bool zero_downtime = GetParam();
   ProjectOptions o;
   if (zero_downtime) {
-    o.extra = "listen = [\"tcp://127.0.0.1:" + std::to_string(app_port_) + "\"]\nready = \"notify\"\n";
+    o.extra =
+        "listen = [\"tcp://127.0.0.1:" + std::to_string(app_port_) + "\"]\nready = \"notify\"\n";
   }
   o.health = "{ http = \"http://127.0.0.1:" + std::to_string(app_port_) +
              "/healthz\", timeout = \"3s\", interval = \"50ms\" }";
@@ -193,20 +197,24 @@ TEST_P(UnverifiedTest, AKillDuringTheHealthCheckNeverPromotesTheUnverifiedVersio
   bool said = false;
   const json events = Api("/api/v1/projects/hello/events");
   for (const auto& e : events["events"]) {
-    said |= e["detail"].get<std::string>().find(Label(bad) + " never passed its health check "
+    said |= e["detail"].get<std::string>().find(Label(bad) +
+                                                " never passed its health check "
                                                 "(Anthill stopped during it)") != std::string::npos;
   }
   EXPECT_TRUE(said) << events.dump(1);
   EXPECT_EQ(Api("/api/v1/deployments/" + std::to_string(id))["status"], "interrupted");
   // The commit was not proven bad, so it is tried again, checked, and rolled back.
-  ASSERT_TRUE(testing::WaitUntil([&] {
-    for (const auto& d : Deployments()) {
-      if (d["id"].get<int64_t>() > id && d["to_commit"] == bad && !d["finished_at"].is_null()) {
-        return d["status"] == "rolled_back";
-      }
-    }
-    return false;
-  }, std::chrono::seconds(60))) << Deployments().dump(1);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& d : Deployments()) {
+          if (d["id"].get<int64_t>() > id && d["to_commit"] == bad && !d["finished_at"].is_null()) {
+            return d["status"] == "rolled_back";
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(60)))
+      << Deployments().dump(1);
   json p = Project();
   EXPECT_EQ(p["version"], Label(good)) << p.dump(1);
   EXPECT_EQ(p["state"], "running") << p.dump(1);
@@ -215,7 +223,10 @@ TEST_P(UnverifiedTest, AKillDuringTheHealthCheckNeverPromotesTheUnverifiedVersio
     EXPECT_EQ(p["pid"].get<int64_t>(), good_pid) << "the old one kept serving";
   }
   // Exactly one program: the unchecked ones were stopped.
-  EXPECT_EQ(os::ProcessesWithCwdUnder(dir_ / "data/projects/hello/releases", "ANTHILL_PROJECT=hello").size(), 1u);
+  EXPECT_EQ(
+      os::ProcessesWithCwdUnder(dir_ / "data/projects/hello/releases", "ANTHILL_PROJECT=hello")
+          .size(),
+      1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(StopThenStartAndZeroDowntime, UnverifiedTest, ::testing::Bool());
@@ -319,11 +330,13 @@ TEST_F(TrustTest, ABuildToolServerOutlivesAnAnthillCrash) {
   ProjectOptions o;
   // A server in its own session, started by the build if none runs, in the
   // workspace with the build's environment: as Bazel's is.
-  o.build = "make && { test -f server.pid && kill -0 $(cat server.pid) 2>/dev/null || "
-            "{ setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > server.pid; }; }";
+  o.build =
+      "make && { test -f server.pid && kill -0 $(cat server.pid) 2>/dev/null || "
+      "{ setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > server.pid; }; }";
   const std::string first = DeployFirst(o);
   ASSERT_FALSE(HasFailure());
-  const pid_t server = std::atoi(testing::ReadFile(dir_ / "data/projects/hello/workspace/server.pid").c_str());
+  const pid_t server =
+      std::atoi(testing::ReadFile(dir_ / "data/projects/hello/workspace/server.pid").c_str());
   ASSERT_GT(server, 0);
   ASSERT_TRUE(ProcessAlive(server));
   KillAnthill();
@@ -412,7 +425,8 @@ TEST_F(TrustTest, KillLoopDuringChecksAndRollbacksNeverRunsAnUncheckedVersionOrU
           json q = Api("/api/v1/queue");
           bool idle = q.is_object() && q.dump().find("\"running\":{") == std::string::npos &&
                       q.dump().find("\"waiting\":{") == std::string::npos;
-          if (p.is_null() || p["state"] != "running" || p["health"] != "healthy" || !idle) return false;
+          if (p.is_null() || p["state"] != "running" || p["health"] != "healthy" || !idle)
+            return false;
           if (p["commit"] == head) return true;
           for (const auto& pin : p["pinned_out"]) {
             if (pin["commit"] == head) return true;
@@ -422,13 +436,14 @@ TEST_F(TrustTest, KillLoopDuringChecksAndRollbacksNeverRunsAnUncheckedVersionOrU
         std::chrono::seconds(60)))
         << "round " << round << ": " << Project().dump(1) << Api("/api/v1/queue").dump(1);
     const std::string running = Project()["commit"];
-    EXPECT_TRUE(good.count(running)) << "round " << round << ": runs " << running
-                                     << ", which never passed its check";
-    EXPECT_FALSE(left.count(running)) << "round " << round << ": runs " << running
-                                      << ", which a rollback left";
+    EXPECT_TRUE(good.count(running))
+        << "round " << round << ": runs " << running << ", which never passed its check";
+    EXPECT_FALSE(left.count(running))
+        << "round " << round << ": runs " << running << ", which a rollback left";
     const std::string serving = Serving();
     EXPECT_NE(serving.find(Label(running)), std::string::npos)
-        << "round " << round << " serves [" << serving << "]\n" << Project().dump(1) << "\n"
+        << "round " << round << " serves [" << serving << "]\n"
+        << Project().dump(1) << "\n"
         << Deployments().dump(1).substr(0, 6000);
   }
   RecordProperty("rollbacks", rollbacks);
@@ -437,7 +452,10 @@ TEST_F(TrustTest, KillLoopDuringChecksAndRollbacksNeverRunsAnUncheckedVersionOrU
     EXPECT_FALSE(d["finished_at"].is_null()) << d.dump(1) << Project().dump(1);
     for (const auto& step : d["steps"]) EXPECT_NE(step["status"], "running") << d.dump(1);
   }
-  EXPECT_EQ(os::ProcessesWithCwdUnder(dir_ / "data/projects/hello/releases", "ANTHILL_PROJECT=hello").size(), 1u);
+  EXPECT_EQ(
+      os::ProcessesWithCwdUnder(dir_ / "data/projects/hello/releases", "ANTHILL_PROJECT=hello")
+          .size(),
+      1u);
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ TEST_F(ZeroDowntimeTest, NewVersionStartsBesideTheOldAndNoRequestFails) {
   std::vector<std::string> steps;
   for (const auto& s : d["steps"]) steps.push_back(s["name"]);
   EXPECT_EQ(steps, (std::vector<std::string>{"fetch", "build", "test", "release", "start",
-                                              "healthcheck", "stop"}))
+                                             "healthcheck", "stop"}))
       << "start -> ready -> stop";
   EXPECT_GT(ok.load(), 0);
   EXPECT_EQ(failed.load(), 0) << "of " << ok + failed << " requests";

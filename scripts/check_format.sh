@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Fails when a C++ file git tracks under src/, tests/ or fuzz/ differs from
+# what clang-format (the root .clang-format, Google based) makes of it.
+#
+#   scripts/check_format.sh [--fix] [SOURCE_DIR]
+set -euo pipefail
+fix=0
+if [[ "${1:-}" == "--fix" ]]; then
+  fix=1
+  shift
+fi
+cd "${1:-$(dirname "$0")/..}"
+cf=$(command -v clang-format-14 || command -v clang-format || true)
+if [[ -z "$cf" ]]; then
+  echo "format: clang-format-14 not found (scripts/install-deps.sh installs clang-format-14)" >&2
+  exit 1
+fi
+mapfile -t files < <(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'fuzz/*.cc' 'fuzz/*.h')
+if [[ $fix == 1 ]]; then
+  "$cf" -i "${files[@]}"
+  exit 0
+fi
+bad=0
+for f in "${files[@]}"; do
+  if ! "$cf" --dry-run --Werror "$f" >/dev/null 2>&1; then
+    echo "format: $f differs from clang-format (scripts/check_format.sh --fix)"
+    bad=$((bad + 1))
+  fi
+done
+echo "format: ${#files[@]} files, $bad differ"
+[[ $bad == 0 ]]
