@@ -110,4 +110,17 @@ Status Db::Exec(const std::string& sql) {
   return Status::Ok();
 }
 
+Status Db::InTransaction(const std::function<Status()>& body) {
+  Status s = Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  s = body();
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) {
+    const int failed = last_error_;
+    (void)Exec("ROLLBACK");
+    last_error_ = failed;
+  }
+  return s;
+}
+
 }  // namespace anthill::store

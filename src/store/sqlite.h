@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,11 @@ class Db {
   ~Db();
   sqlite3* handle() { return db_; }
   Status Exec(const std::string& sql);
+  // Runs `body` in one write transaction (BEGIN IMMEDIATE ... COMMIT). When
+  // body or the commit fails, rolls back and returns that failure, with
+  // last_error() still the failed write's (not the rollback's): whether it
+  // may pass (LastErrorIsTransient) is a question about the write.
+  Status InTransaction(const std::function<Status()>& body);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
   std::string Error() const { return sqlite3_errmsg(db_); }
@@ -61,7 +67,6 @@ class Db {
   // True for failures that say nothing about the write itself and may pass:
   // locked or busy, the disk full, an I/O error, a read-only file.
   bool LastErrorIsTransient() const;
-  void RememberError(int code) { last_error_ = code; }
 
  private:
   friend class Stmt;

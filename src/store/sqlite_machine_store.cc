@@ -105,25 +105,19 @@ Status SqliteMachineStore::PromoteCandidate(std::string_view project) {
 
 Status SqliteMachineStore::Promote(const std::string& project) {
   Db& db = b_.db();
-  Status s = db.Exec("BEGIN IMMEDIATE");
+  Status s = db.InTransaction([&] {
+    constexpr const char* kColumns =
+        "machine, project, pid, pgid, start_ticks, release, version, commit_sha, deployment_id, "
+        "started_at";
+    Stmt copy(db, std::string("INSERT OR REPLACE INTO processes (") + kColumns + ") SELECT " +
+                      kColumns + " FROM candidates WHERE machine = ?1 AND project = ?2");
+    copy.Bind(1, b_.machine()).Bind(2, project);
+    Stmt drop(db, "DELETE FROM candidates WHERE machine = ?1 AND project = ?2");
+    drop.Bind(1, b_.machine()).Bind(2, project);
+    Status st = copy.Run();
+    return st.ok() ? drop.Run() : st;
+  });
   if (!s.ok()) return s.Prefixed("store: promote");
-  constexpr const char* kColumns =
-      "machine, project, pid, pgid, start_ticks, release, version, commit_sha, deployment_id, "
-      "started_at";
-  Stmt copy(db, std::string("INSERT OR REPLACE INTO processes (") + kColumns + ") SELECT " +
-                    kColumns + " FROM candidates WHERE machine = ?1 AND project = ?2");
-  copy.Bind(1, b_.machine()).Bind(2, project);
-  Stmt drop(db, "DELETE FROM candidates WHERE machine = ?1 AND project = ?2");
-  drop.Bind(1, b_.machine()).Bind(2, project);
-  s = copy.Run();
-  if (s.ok()) s = drop.Run();
-  if (s.ok()) s = db.Exec("COMMIT");
-  if (!s.ok()) {
-    const int failed = db.last_error();
-    (void)db.Exec("ROLLBACK");
-    db.RememberError(failed);  // the write's reason, not the rollback's
-    return s.Prefixed("store: promote");
-  }
   b_.PublishProject(project);
   return Status::Ok();
 }

@@ -232,27 +232,24 @@ Result<std::optional<Deployment>> SqliteRecordStore::LatestDeployment(
 
 Result<int> SqliteRecordStore::InterruptUnfinished(TimePoint now, std::string_view why) {
   Db& db = b_.db();
-  Status s = db.Exec("BEGIN IMMEDIATE");
-  if (!s.ok()) return s.Prefixed("store: interrupt");
-  // Steps first, while their deployments still say running; both only of
-  // this machine (the (machine, id) index finds its deployments).
-  Stmt steps(db,
-             "UPDATE steps SET status='interrupted', finished_at=?1, error=?2 "
-             "WHERE status='running' AND deployment_id IN "
-             "(SELECT id FROM deployments WHERE machine = ?3)");
-  steps.Bind(1, ToUnixMillis(now)).Bind(2, why).Bind(3, b_.machine());
-  Stmt deps(db,
-            "UPDATE deployments SET status='interrupted', finished_at=?1, error=?2 "
-            "WHERE status IN ('queued', 'running') AND machine = ?3");
-  deps.Bind(1, ToUnixMillis(now)).Bind(2, why).Bind(3, b_.machine());
-  s = steps.Run();
-  if (s.ok()) s = deps.Run();
-  int changed = db.Changes();
-  if (!s.ok()) {
-    (void)db.Exec("ROLLBACK");
-    return s.Prefixed("store: interrupt");
-  }
-  s = db.Exec("COMMIT");
+  int changed = 0;
+  Status s = db.InTransaction([&] {
+    // Steps first, while their deployments still say running; both only of
+    // this machine (the (machine, id) index finds its deployments).
+    Stmt steps(db,
+               "UPDATE steps SET status='interrupted', finished_at=?1, error=?2 "
+               "WHERE status='running' AND deployment_id IN "
+               "(SELECT id FROM deployments WHERE machine = ?3)");
+    steps.Bind(1, ToUnixMillis(now)).Bind(2, why).Bind(3, b_.machine());
+    Stmt deps(db,
+              "UPDATE deployments SET status='interrupted', finished_at=?1, error=?2 "
+              "WHERE status IN ('queued', 'running') AND machine = ?3");
+    deps.Bind(1, ToUnixMillis(now)).Bind(2, why).Bind(3, b_.machine());
+    Status st = steps.Run();
+    if (st.ok()) st = deps.Run();
+    changed = db.Changes();
+    return st;
+  });
   if (!s.ok()) return s.Prefixed("store: interrupt");
   return changed;
 }

@@ -169,20 +169,6 @@ CREATE INDEX program_events_machine ON program_events(machine, project, id);
 // the machine column without a key.
 constexpr const char* kKeyedByMachine[] = {"processes", "candidates", "held_projects"};
 
-// Runs `statements` in one write transaction, ?1 bound to `machine` where
-// a statement has it.
-Status InTransaction(Db& db, std::string_view machine, const std::vector<std::string>& statements) {
-  Status s = db.Exec("BEGIN IMMEDIATE");
-  for (size_t i = 0; s.ok() && i < statements.size(); ++i) {
-    Stmt st(db, statements[i]);
-    st.Bind(1, machine);
-    s = st.Run();
-  }
-  if (s.ok()) s = db.Exec("COMMIT");
-  if (!s.ok()) (void)db.Exec("ROLLBACK");
-  return s;
-}
-
 }  // namespace
 
 Status MigrateSchema(Db& db, int up_to) {
@@ -201,12 +187,10 @@ Status MigrateSchema(Db& db, int up_to) {
   const int64_t latest = static_cast<int64_t>(std::size(kMigrations));
   const int64_t target = up_to > 0 ? std::min<int64_t>(up_to, latest) : latest;
   for (int64_t i = version; i < target; ++i) {
-    s = db.Exec(std::string("BEGIN IMMEDIATE;") + kMigrations[i] +
-                "PRAGMA user_version=" + std::to_string(i + 1) + "; COMMIT;");
-    if (!s.ok()) {
-      (void)db.Exec("ROLLBACK");
-      return s.Prefixed("migration " + std::to_string(i + 1));
-    }
+    s = db.InTransaction([&] {
+      return db.Exec(kMigrations[i] + std::string("PRAGMA user_version=") + std::to_string(i + 1));
+    });
+    if (!s.ok()) return s.Prefixed("migration " + std::to_string(i + 1));
   }
   return Status::Ok();
 }
@@ -233,7 +217,15 @@ Status AdoptUnnamedRows(Db& db, std::string_view machine) {
     // What is left collided with a row of the machine's own: that one wins.
     statements.push_back(std::string("DELETE FROM ") + table + " WHERE machine = ''");
   }
-  return InTransaction(db, machine, statements)
+  return db
+      .InTransaction([&] {
+        for (const auto& sql : statements) {
+          Stmt st(db, sql);
+          st.Bind(1, machine);
+          if (Status s = st.Run(); !s.ok()) return s;
+        }
+        return Status::Ok();
+      })
       .Prefixed("adopting rows recorded without a machine");
 }
 

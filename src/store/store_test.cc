@@ -263,6 +263,8 @@ TEST_F(StoreTest, PinsAreASetPerProjectThatSurvivesReopening) {
 TEST_F(StoreTest, WritesTheDatabaseCannotTakeAreKeptShownAndMadeLater) {
   auto first = store_->CreateDeployment(Sample("hello"));
   ASSERT_TRUE(first.ok());
+  Process fresh{"hello", 20, 20, 200, "r2", "main-2", std::string(40, 'b'), 2, FromUnixMillis(6)};
+  ASSERT_TRUE(store_->PutCandidate(fresh).ok());
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "anthill.db").c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -278,6 +280,8 @@ TEST_F(StoreTest, WritesTheDatabaseCannotTakeAreKeptShownAndMadeLater) {
   ASSERT_TRUE(step.ok());
   EXPECT_TRUE(
       store_->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532459200), "no").ok());
+  // A write in a transaction of its own cannot begin it now: kept as well.
+  EXPECT_TRUE(store_->PromoteCandidate("hello").ok());
   EXPECT_GE(store_->pending_writes(), 4u);
 
   // Reads show what was written, not what the file holds yet.
@@ -296,6 +300,8 @@ TEST_F(StoreTest, WritesTheDatabaseCannotTakeAreKeptShownAndMadeLater) {
   ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
   EXPECT_EQ(store_->FlushPendingWrites(), 0u);
+  EXPECT_EQ((*store_->GetProcess("hello"))->pid, 20);
+  EXPECT_FALSE(store_->GetCandidate("hello")->has_value());
   store_.reset();
   auto reopened = OpenSqlite(dir_ / "anthill.db");
   ASSERT_TRUE(reopened.ok());
