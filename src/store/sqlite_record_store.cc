@@ -37,6 +37,16 @@ std::optional<int64_t> Millis(const std::optional<TimePoint>& t) {
   return ToUnixMillis(*t);
 }
 
+// Binds ?1 to the id and ?2..?14 to every column an update writes, in the
+// order of kDeploymentColumns (project, which never changes, is not one):
+// the insert and the update share them.
+Stmt& BindDeployment(Stmt& s, const Deployment& d) {
+  s.Bind(1, d.id).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
+  s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
+  s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
+  return s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
+}
+
 }  // namespace
 
 void SqliteRecordStore::LoadNextIds() {
@@ -357,13 +367,9 @@ Deployment& SqliteRecordStore::Unsaved(int64_t id, const Deployment& fallback) {
 
 Status SqliteRecordStore::InsertDeployment(const Deployment& d) {
   Stmt s(b_.db(),
-         "INSERT INTO deployments (id, project, machine, from_version, to_version, from_commit, "
-         "to_commit, ref, trigger, actor, status, started_at, finished_at, error, release) "
-         "VALUES (?15, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
-  s.Bind(1, d.project).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
-  s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
-  s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
-  s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release).Bind(15, d.id);
+         std::string("INSERT INTO deployments (") + kDeploymentColumns +
+             ") VALUES (?1, ?15, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  BindDeployment(s, d).Bind(15, d.project);
   return s.Run().Prefixed("store: insert deployment");
 }
 
@@ -372,10 +378,7 @@ Status SqliteRecordStore::UpdateDeploymentRow(const Deployment& d) {
          "UPDATE deployments SET machine=?2, from_version=?3, to_version=?4, from_commit=?5, "
          "to_commit=?6, ref=?7, trigger=?8, actor=?9, status=?10, started_at=?11, "
          "finished_at=?12, error=?13, release=?14 WHERE id=?1");
-  s.Bind(1, d.id).Bind(2, d.machine).Bind(3, d.from_version).Bind(4, d.to_version);
-  s.Bind(5, d.from_commit).Bind(6, d.to_commit).Bind(7, d.ref).Bind(8, ToString(d.trigger));
-  s.Bind(9, d.actor).Bind(10, ToString(d.status)).Bind(11, ToUnixMillis(d.started_at));
-  s.Bind(12, Millis(d.finished_at)).Bind(13, d.error).Bind(14, d.release);
+  BindDeployment(s, d);
   return s.Run().Prefixed("store: update deployment " + std::to_string(d.id));
 }
 
