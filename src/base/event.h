@@ -30,6 +30,9 @@ class Event {
   std::set<boost::asio::steady_timer*> waiters_;
 };
 
+// A wait "until woken": long enough that only Set() (or an exit) ends it.
+inline constexpr Duration kUntilWoken{24LL * 3600 * 1000};
+
 // Suspends the calling coroutine for d.
 boost::asio::awaitable<void> SleepFor(Duration d);
 

@@ -23,11 +23,6 @@ struct ProjectRunner::Attempt {
   bool old_stopped = false;  // the old program was stopped (too late to cancel)
 };
 
-namespace {
-// Waits for a slot "until woken": Release() or a cancel wakes the waiter.
-constexpr Duration kForeverish{3600 * 1000};
-}  // namespace
-
 fs::path ProjectRunner::BuildLog(int64_t id) const {
   return ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log");
 }
@@ -124,7 +119,7 @@ asio::awaitable<bool> ProjectRunner::AcquireBuildSlot() {
     }
     slot_wake_->Reset();
     if (slots->TryAcquire(slot_wake_.get())) break;
-    co_await slot_wake_->Wait(kForeverish);
+    co_await slot_wake_->Wait(kUntilWoken);
   }
   phase_ = Phase::kBuilding;
   co_return true;

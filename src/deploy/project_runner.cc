@@ -15,11 +15,6 @@ namespace anthill::deploy {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
-namespace {
-// Long enough to mean "until woken".
-constexpr Duration kForever{24LL * 3600 * 1000};
-}  // namespace
-
 ProjectRunner::ProjectRunner(Context ctx, config::Project project)
     : ctx_(std::move(ctx)),
       project_(std::move(project)),
@@ -180,7 +175,7 @@ asio::awaitable<void> ProjectRunner::WorkLoop() {
   while (!shutting_down_) {
     if (!queue.waiting()) {
       work_wake_->Reset();
-      co_await work_wake_->Wait(kForever);
+      co_await work_wake_->Wait(kUntilWoken);
       continue;
     }
     // A burst of pushes settles before anything is built: every new offer

@@ -13,10 +13,6 @@ namespace anthill::supervise {
 
 namespace asio = boost::asio;
 
-namespace {
-constexpr Duration kForever{24LL * 3600 * 1000};
-}  // namespace
-
 void Supervisor::StartLoops() {
   // None holds a record open, and they end with the io_context (a program
   // outlives Anthill by design).
@@ -84,10 +80,10 @@ asio::awaitable<void> Supervisor::RestartLoop() {
     std::shared_ptr<Program> p = running_.program;
     if (!p || p == handled) {  // nothing (new) to watch
       wake_->Reset();
-      co_await wake_->Wait(kForever);
+      co_await wake_->Wait(kUntilWoken);
       continue;
     }
-    if (!p->exited()) co_await p->WaitExit(kForever);
+    if (!p->exited()) co_await p->WaitExit(kUntilWoken);
     if (shutting_down_) break;
     if (!p->exited() || p != running_.program) continue;
     handled = p;

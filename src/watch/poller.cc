@@ -6,11 +6,6 @@ namespace anthill::watch {
 
 namespace asio = boost::asio;
 
-namespace {
-// Long enough to mean "until woken".
-constexpr Duration kForever{24LL * 3600 * 1000};
-}  // namespace
-
 Poller::Poller(asio::any_io_executor executor, git::Git* git, PollRule rule)
     : git_(git),
       rule_(std::move(rule)),
@@ -63,7 +58,7 @@ asio::awaitable<void> Poller::Run(Offer offer, Outcome outcome) {
     }
     if (stopping_) break;
     // every = 0: only webhooks and notify wake this project.
-    Duration delay = rule_.every.count() > 0 ? NextDelay() : kForever;
+    Duration delay = rule_.every.count() > 0 ? NextDelay() : kUntilWoken;
     if (next_trigger_ != store::Trigger::kPoll) continue;  // asked while we polled
     wake_->Reset();
     co_await wake_->Wait(delay);
