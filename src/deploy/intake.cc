@@ -4,7 +4,7 @@
 
 namespace anthill::deploy {
 
-Intake::Intake(std::string project, std::string machine, store::Store* store,
+Intake::Intake(std::string project, std::string machine, store::RecordStore* store,
                std::function<void()> wake)
     : project_(std::move(project)),
       machine_(std::move(machine)),

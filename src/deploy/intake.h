@@ -19,7 +19,7 @@
 
 #include "deploy/controller.h"
 #include "queue/project_queue.h"
-#include "store/store.h"
+#include "store/record_store.h"
 #include "watch/candidate.h"
 
 namespace anthill::deploy {
@@ -34,7 +34,8 @@ struct NowRunning {
 class Intake {
  public:
   // `wake` is called when a request was queued (the worker may start it).
-  Intake(std::string project, std::string machine, store::Store* store, std::function<void()> wake);
+  Intake(std::string project, std::string machine, store::RecordStore* store,
+         std::function<void()> wake);
 
   // Reads the pins from the store (start-up).
   void LoadPins();
@@ -67,7 +68,7 @@ class Intake {
  private:
   std::string project_;
   std::string machine_;
-  store::Store* store_;
+  store::RecordStore* store_;
   std::function<void()> wake_;
   queue::ProjectQueue queue_;
   std::map<std::string, std::string> pins_;

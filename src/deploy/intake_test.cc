@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/store.h"
 #include "testing/testing.h"
 
 namespace anthill::deploy {

@@ -22,17 +22,7 @@ supervise::ProgramSpec ProgramSpecOf(const config::Project& p, const fs::path& d
   s.run = p.run;
   s.stop_signal = p.stop_signal;
   s.stop_timeout = p.stop_timeout;
-  switch (p.restart) {
-    case config::Project::Restart::kOnFailure:
-      s.restart = supervise::ProgramSpec::Restart::kOnFailure;
-      break;
-    case config::Project::Restart::kAlways:
-      s.restart = supervise::ProgramSpec::Restart::kAlways;
-      break;
-    case config::Project::Restart::kNever:
-      s.restart = supervise::ProgramSpec::Restart::kNever;
-      break;
-  }
+  s.restart = p.restart;
   s.health = p.health;
   s.listen = p.listen;
   s.ready_notify = p.ready_notify;

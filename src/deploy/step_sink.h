@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "store/record_store.h"
 #include "store/records.h"
-#include "store/store.h"
 
 namespace anthill::deploy {
 
@@ -24,12 +24,12 @@ class StepSink {
 // Steps in this machine's store.
 class StoreStepSink : public StepSink {
  public:
-  explicit StoreStepSink(store::Store* store) : store_(store) {}
+  explicit StoreStepSink(store::RecordStore* store) : store_(store) {}
   int64_t Started(int64_t deployment_id, std::string_view name) override;
   void Ended(int64_t step_id, store::StepStatus status, std::string_view error) override;
 
  private:
-  store::Store* store_;
+  store::RecordStore* store_;
 };
 
 // One step: recorded running when made, and its outcome by End(), which

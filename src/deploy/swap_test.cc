@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "store/store.h"
 #include "testing/testing.h"
 
 namespace anthill::deploy {

@@ -30,7 +30,7 @@ std::string_view ToString(Health h) {
   return "unknown";
 }
 
-Supervisor::Supervisor(asio::any_io_executor executor, ProgramSpec spec, store::Store* store)
+Supervisor::Supervisor(asio::any_io_executor executor, ProgramSpec spec, store::MachineStore* store)
     : executor_(std::move(executor)),
       spec_(std::move(spec)),
       store_(store),

@@ -27,7 +27,7 @@
 #include "base/event.h"
 #include "base/status.h"
 #include "base/time.h"
-#include "store/store.h"
+#include "store/machine_store.h"
 #include "supervise/health.h"
 #include "supervise/notify_socket.h"
 #include "supervise/program.h"
@@ -70,9 +70,8 @@ struct HandOutcome {
 
 class Supervisor {
  public:
-  // `describe` names the version that runs in recorded events; it reads
-  // the process table and the app log, and records in `store`.
-  Supervisor(boost::asio::any_io_executor executor, ProgramSpec spec, store::Store* store);
+  // Runs `spec`'s program; records what runs in `store` (this machine's state).
+  Supervisor(boost::asio::any_io_executor executor, ProgramSpec spec, store::MachineStore* store);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -149,7 +148,7 @@ class Supervisor {
 
   boost::asio::any_io_executor executor_;
   ProgramSpec spec_;
-  store::Store* store_;
+  store::MachineStore* store_;
   Running running_;
   bool held_ = false;        // stopped by hand
   int64_t restarts_ = 0;     // of the running version
