@@ -20,12 +20,13 @@ if [[ $fix == 1 ]]; then
   "$cf" -i "${files[@]}"
   exit 0
 fi
-bad=0
-for f in "${files[@]}"; do
-  if ! "$cf" --dry-run --Werror "$f" >/dev/null 2>&1; then
-    echo "format: $f differs from clang-format (scripts/check_format.sh --fix)"
-    bad=$((bad + 1))
-  fi
+# One run over every file: clang-format names each file that differs in its
+# warnings ("<file>:<line>:<col>: error: code should be clang-formatted").
+mapfile -t bad < <("$cf" --dry-run --Werror "${files[@]}" 2>&1 |
+                   sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' |
+                   sort -u)
+for f in "${bad[@]}"; do
+  echo "format: $f differs from clang-format (scripts/check_format.sh --fix)"
 done
-echo "format: ${#files[@]} files, $bad differ"
-[[ $bad == 0 ]]
+echo "format: ${#files[@]} files, ${#bad[@]} differ"
+[[ ${#bad[@]} == 0 ]]
