@@ -1,8 +1,9 @@
 // Force-included into the config harness before toml++.
 //
-// Anthill links Debian's libtomlplusplus.so, built with NDEBUG by GCC 12.
-// There TOML_ASSERT is empty and TOML_ASSERT_ASSUME is TOML_ASSUME, which GCC
-// 12 (no __builtin_assume) also leaves empty: a failed check is not evaluated
+// Anthill links Debian's libtomlplusplus.so 3.3.0. Its assertions are compiled
+// out (`nm -D` shows no __assert_fail import), so TOML_ASSERT is empty and
+// TOML_ASSERT_ASSUME is TOML_ASSUME, which Debian's compiler, GCC 12 (no
+// __builtin_assume), also leaves empty: a failed check is not evaluated
 // and the parser goes on, to an error such as "could not determine value type".
 // The harness builds toml++ from its headers with clang, where the default
 // TOML_ASSERT aborts and NDEBUG would turn TOML_ASSERT_ASSUME into clang's
