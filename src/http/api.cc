@@ -65,11 +65,6 @@ Result<store::DeploymentFilter> ReadFilter(const Request& req, int default_limit
   return f;
 }
 
-// The JSON object of a POST body; an empty body is {}. Errors mean a 400.
-Result<json> ReadObject(const Request& req) { return ReadJsonObject(req.body); }
-
-Result<std::string> Member(const json& body, const char* name) { return StringMember(body, name); }
-
 Response Outcome(const deploy::ActionOutcome& out) {
   if (!out.ok()) return ErrorResponse(HttpStatusFor(out.code), out.message);
   json body{{"message", out.message}};
@@ -200,12 +195,6 @@ class Api {
     return JsonResponse(200, {{"projects", list}});
   }
 
-  // Who asked: the body's "actor" (the CLI sends the user's name), else "api".
-  static std::string Actor(const json& body) {
-    auto a = Member(body, "actor");
-    return a.ok() && !a->empty() ? *a : "api";
-  }
-
   Response Unauthorized() {
     Response r = ErrorResponse(401, "this call needs the token: Authorization: Bearer <token>");
     r.headers.push_back({"WWW-Authenticate", "Bearer"});
@@ -214,23 +203,23 @@ class Api {
 
   Response ProjectAction(const Request& req, const std::string& name, const std::string& action) {
     if (!Authorized(req, ctx_.token)) return Unauthorized();
-    auto body = ReadObject(req);
+    auto body = ReadJsonObject(req.body);
     if (!body.ok()) return ErrorResponse(body.status());
-    const std::string actor = Actor(*body);
+    const std::string actor = ActorOf(*body);
     if (action == "deploy") {
-      auto ref = Member(*body, "ref");
+      auto ref = StringMember(*body, "ref");
       if (!ref.ok()) return ErrorResponse(ref.status());
       return Outcome(ctx_.controller->Deploy(name, *ref, actor));
     }
     if (action == "stop") return Outcome(ctx_.controller->StopProgram(name, actor));
     if (action == "start") return Outcome(ctx_.controller->StartProgram(name, actor));
     if (action == "rollback") {
-      auto version = Member(*body, "version");
+      auto version = StringMember(*body, "version");
       if (!version.ok()) return ErrorResponse(version.status());
       return Outcome(ctx_.controller->Rollback(name, *version, actor));
     }
-    auto ref = Member(*body, "ref");
-    auto commit = Member(*body, "commit");
+    auto ref = StringMember(*body, "ref");
+    auto commit = StringMember(*body, "commit");
     if (!ref.ok()) return ErrorResponse(ref.status());
     if (!commit.ok()) return ErrorResponse(commit.status());
     return Outcome(ctx_.controller->Notify(name, *ref, *commit, store::Trigger::kNotify, actor));

@@ -20,4 +20,9 @@ Result<std::string> StringMember(const json& body, const char* name) {
   return it->get<std::string>();
 }
 
+std::string ActorOf(const json& body) {
+  auto actor = StringMember(body, "actor");
+  return actor.ok() && !actor->empty() ? *actor : "api";
+}
+
 }  // namespace anthill::http
