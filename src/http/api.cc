@@ -227,12 +227,11 @@ class Api {
 
   Response CancelDeployment(const Request& req, int64_t id) {
     if (!Authorized(req, ctx_.token)) return Unauthorized();
-    auto d = ctx_.store->GetDeployment(id);
+    auto d = FindDeployment(id);
     if (!d.ok()) return ErrorResponse(d.status());
-    if (!d->has_value()) return ErrorResponse(404, "no deployment " + std::to_string(id));
-    if (store::IsFinished((*d)->status)) {
+    if (store::IsFinished(d->status)) {
       return ErrorResponse(409, "deployment " + std::to_string(id) + " already ended " +
-                                    std::string(store::ToString((*d)->status)));
+                                    std::string(store::ToString(d->status)));
     }
     auto it = req.query.find("actor");
     std::string actor = it == req.query.end() ? "" : it->second;
@@ -376,11 +375,10 @@ class Api {
   }
 
   Response Deployment(int64_t id) {
-    auto d = ctx_.store->GetDeployment(id);
+    auto d = FindDeployment(id);
     if (!d.ok()) return ErrorResponse(d.status());
-    if (!d->has_value()) return ErrorResponse(404, "no deployment " + std::to_string(id));
-    json out = ToJson(**d);
-    auto n = ctx_.store->DeploymentNeighbours(id, (*d)->project);
+    json out = ToJson(*d);
+    auto n = ctx_.store->DeploymentNeighbours(id, d->project);
     if (!n.ok()) return ErrorResponse(n.status());
     out["previous_id"] = n->previous ? json(n->previous) : json(nullptr);
     out["next_id"] = n->next ? json(n->next) : json(nullptr);
@@ -388,12 +386,19 @@ class Api {
   }
 
   Response Log(const Request& req, int64_t id) {
-    auto d = ctx_.store->GetDeployment(id);
+    auto d = FindDeployment(id);
     if (!d.ok()) return ErrorResponse(d.status());
-    if (!d->has_value()) return ErrorResponse(404, "no deployment " + std::to_string(id));
     const auto file = ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log");
     if (req.query.count("offset") || req.query.count("bytes")) return FileRange(req, file);
     return Response{200, "text/plain; charset=utf-8", ReadWholeFile(file), {}};
+  }
+
+  // Deployment `id`; kNotFound (a 404) when there is none.
+  Result<store::Deployment> FindDeployment(int64_t id) {
+    auto d = ctx_.store->GetDeployment(id);
+    if (!d.ok()) return d.status();
+    if (!d->has_value()) return Status::NotFound("no deployment " + std::to_string(id));
+    return std::move(**d);
   }
 
   ApiContext ctx_;
