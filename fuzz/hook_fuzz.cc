@@ -4,7 +4,9 @@
 //
 // Input: header lines "name: value" (names lowercased, as the HTTP layer
 // hands them over), an empty line, then the body; without an empty line it
-// is all body. Corpus: fuzz/corpus/hook_<forge>/, real payloads with headers.
+// is all body. Seeds: the forge's real deliveries with their headers, kept
+// once in src/watch/testdata/<forge>/*.http (watch/hooks_test checks them),
+// and fuzz/corpus/hook_<forge>/ (variants of them, crashes found).
 //
 // Besides not crashing, checked (each a __builtin_trap when broken):
 //  - the body signed correctly with the secret verifies, and not under

@@ -5,8 +5,9 @@
 #   fuzz/run.sh BUILD_DIR SECONDS [HARNESS...]   # `make fuzz` (FUZZ_SECONDS, default 600)
 #   fuzz/run.sh BUILD_DIR 0 [HARNESS...]         # `make fuzz-regress`: each corpus once
 #
-# A run starts from fuzz/corpus/<name>/ and writes what it adds to
-# BUILD_DIR/corpus/<name>/ (never into the source tree), crashes to
+# A run starts from fuzz/corpus/<name>/ (and, for hook_<forge>, from
+# src/watch/testdata/<forge>/, the deliveries the unit tests check), writes
+# what it adds to BUILD_DIR/corpus/<name>/ (never into the source tree), crashes to
 # BUILD_DIR/artifacts/<name>-crash-*, its output to BUILD_DIR/logs/<name>.log.
 # A crash worth keeping goes into fuzz/corpus/<name>/ by hand, once fixed.
 # The exit status is 1 when any harness crashed.
@@ -16,6 +17,8 @@ build=${1:?usage: fuzz/run.sh BUILD_DIR SECONDS [HARNESS...]}
 seconds=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS [HARNESS...]}
 shift 2
 src=$(cd "$(dirname "$0")" && pwd)
+# The forges' deliveries watch/hooks_test checks: the hook harnesses' seeds too.
+hook_testdata=$(cd "$src/../src/watch/testdata" && pwd)
 all=(hook_github hook_gitlab hook_gitea hook_generic config url api_json)
 names=("${@:-${all[@]}}")
 
@@ -36,12 +39,15 @@ failed=0
 for name in "${names[@]}"; do
   log="$build/logs/$name.log"
   bin="$build/${name}_fuzz"
+  seeds=()
+  [[ -d "$src/corpus/$name" ]] && seeds+=("$src/corpus/$name")
+  [[ "$name" == hook_* ]] && seeds+=("$hook_testdata/${name#hook_}")
   if [[ "$seconds" == 0 ]]; then
-    args=(-runs=0 "$src/corpus/$name")
+    args=(-runs=0 "${seeds[@]}")
   else
     mkdir -p "$build/corpus/$name"
     args=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1
-          -artifact_prefix="$build/artifacts/$name-" "$build/corpus/$name" "$src/corpus/$name")
+          -artifact_prefix="$build/artifacts/$name-" "$build/corpus/$name" "${seeds[@]}")
   fi
   echo "fuzz: $bin ${args[*]}"
   start=$(date +%s)

@@ -2,7 +2,8 @@
 // in as src/watch/testdata/<forge>/<case>.http: the request's headers ("name:
 // value", names lowercased as the HTTP layer hands them over), an empty line,
 // then the body byte for byte, signed (GitLab: carrying the token) with
-// kSecret. The same format as fuzz/corpus/hook_*. The tests are tables over
+// kSecret. The hook fuzzers (fuzz/hook_fuzz.cc) take these files as seeds
+// too, so a delivery added here is fuzzed. The tests are tables over
 // forge x case: what a delivery parses to, which signatures verify, which
 // bodies are refused and why.
 #include "watch/hooks.h"
