@@ -15,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "http/client.h"
 #include "http/json.h"
+#include "http/reply.h"
 #include "http/status_codes.h"
 #include "http/url.h"
 #include "store/records.h"

@@ -11,6 +11,7 @@
 #include "http/json.h"
 #include "http/live_events.h"
 #include "http/page.h"
+#include "http/reply.h"
 #include "http/request_body.h"
 #include "http/request_guard.h"
 #include "http/status_codes.h"

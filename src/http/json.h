@@ -5,7 +5,6 @@
 #include <string>
 
 #include "deploy/controller.h"
-#include "http/reply.h"  // Dump(), JsonResponse()
 #include "store/records.h"
 
 namespace anthill::http {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "http/json.h"
+#include "http/reply.h"
 
 namespace anthill::http {
 
