@@ -472,6 +472,10 @@ int Main(int argc, char** argv) {
     return kExitConfig;
   }
   if (check->parsed()) {
+    if (auto database = daemon::DatabaseOf(*cfg); !database.ok()) {
+      std::cerr << "anthill: " << database.error() << "\n";
+      return kExitConfig;
+    }
     std::cout << config_path << ": ok, " << cfg->projects.size() << " project(s)";
     for (size_t i = 0; i < cfg->projects.size(); ++i) {
       std::cout << (i == 0 ? ": " : ", ") << cfg->projects[i].name;

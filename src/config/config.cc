@@ -288,6 +288,7 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
                                    std::string(e.description()));
   }
   fs::path base = file.has_parent_path() ? fs::absolute(file).parent_path() : fs::current_path();
+  cfg.dir = base;
 
   TableReader top(root, name, "the top level");
   if (const toml::node* server = top.Get("server")) {

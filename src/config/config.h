@@ -69,6 +69,7 @@ struct Server {
 
 struct Config {
   std::filesystem::path file;  // where it was read from
+  std::filesystem::path dir;   // its directory (absolute): relative paths start here
   Server server;
   std::vector<Project> projects;
 

@@ -108,23 +108,33 @@ constexpr Duration kShutdownGrace{15000};
 // the ids of deployments and steps itself, so two writing one file would
 // give the same ones.
 Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config,
-                                                const fs::path& data_dir,
+                                                const store::Database& database,
                                                 std::optional<os::FileLock>* lock) {
-  const fs::path config_dir = fs::absolute(config.file).parent_path();
-  auto database = store::ParseDatabase(config.server.database, data_dir, config_dir);
-  if (!database.ok()) return database.status().Prefixed(config.file.string());
-  if (database->sqlite_file != data_dir / "anthill.db") {
-    auto held = os::FileLock::Acquire(database->sqlite_file.string() + ".lock");
-    if (!held.ok()) return held.status().Prefixed("database " + database->sqlite_file.string());
+  if (database.sqlite_file != fs::path(config.server.data_dir) / "anthill.db") {
+    auto held = os::FileLock::Acquire(database.sqlite_file.string() + ".lock");
+    if (!held.ok()) return held.status().Prefixed("database " + database.sqlite_file.string());
     lock->emplace(std::move(held.value()));
   }
-  return store::Open(*database, config.server.machine);
+  return store::Open(database, config.server.machine);
 }
 
 }  // namespace
 
+Result<store::Database> DatabaseOf(const config::Config& config) {
+  auto database = store::ParseDatabase(config.server.database, config.server.data_dir, config.dir);
+  if (!database.ok()) return database.status().Prefixed(config.file.string());
+  return database;
+}
+
 int Serve(const config::Config& config) {
   const fs::path data_dir = config.server.data_dir;
+  // A value Anthill cannot use is a config error: refused before anything
+  // is made or locked.
+  auto database = DatabaseOf(config);
+  if (!database.ok()) {
+    std::cerr << "anthill: " << database.error() << "\n";
+    return 2;  // the config's exit code (README, CLI)
+  }
   std::error_code ec;
   for (const char* sub : {"", "logs/build", "logs/app", "projects", "tmp"}) {
     fs::create_directories(data_dir / sub, ec);
@@ -140,7 +150,7 @@ int Serve(const config::Config& config) {
     return 1;
   }
   std::optional<os::FileLock> database_lock;
-  auto store = OpenStore(config, data_dir, &database_lock);
+  auto store = OpenStore(config, *database, &database_lock);
   if (!store.ok()) {
     std::cerr << "anthill: " << store.error() << "\n";
     return 1;

@@ -87,6 +87,24 @@ TEST_F(CliTest, ConfigErrorExitsTwo) {
   EXPECT_EQ(code, 2) << out;
 }
 
+// A database Anthill cannot use is a config error: `check` says so (it once
+// said "ok" and only `serve` refused it), and `serve` refuses it before it
+// makes or locks anything; the password is never repeated.
+TEST_F(CliTest, ADatabaseAnthillCannotUseIsAConfigError) {
+  ProjectOptions o;
+  o.server_extra = "database = \"postgresql://deploy:s3cret@db.example/anthill\"";
+  WriteConfig(o);
+  for (const char* command : {"check", "serve"}) {
+    auto [code, out] = RunCli({command, "-c", config_path_.string()});
+    EXPECT_EQ(code, 2) << command << ": " << out;
+    EXPECT_NE(out.find("[server] database: \"postgresql://...\" asks for PostgreSQL"),
+              std::string::npos)
+        << command << ": " << out;
+    EXPECT_EQ(out.find("s3cret"), std::string::npos) << command << ": " << out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "data")) << "serve made nothing";
+}
+
 // The pipeline's failure messages say "see `anthill logs hello --build 3`":
 // that command shows deployment 3's log, not the latest one's.
 TEST_F(CliTest, LogsBuildIdShowsThatDeploymentsLog) {
