@@ -9,6 +9,8 @@ namespace anthill {
 
 std::vector<std::string> SplitLines(std::string_view text);
 std::string_view Trim(std::string_view s);
+// A-Z to a-z, every other byte as it is (header names, URL schemes, hex).
+std::string AsciiLower(std::string_view s);
 bool StartsWith(std::string_view s, std::string_view prefix);
 // Last `max_bytes` of text, starting at a line boundary when one is near.
 std::string Tail(std::string_view text, size_t max_bytes);

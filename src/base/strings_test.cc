@@ -22,5 +22,10 @@ TEST(IsFullSha, FortyLowercaseHexOnly) {
   EXPECT_FALSE(IsFullSha(std::string(39, 'a')));
 }
 
+TEST(AsciiLower, LowersAsciiLettersAndLeavesEveryOtherByte) {
+  EXPECT_EQ(AsciiLower("X-Hub-Signature-256"), "x-hub-signature-256");
+  EXPECT_EQ(AsciiLower("PostgreSQL\xC3\x89\xFF"), "postgresql\xC3\x89\xFF");
+}
+
 }  // namespace
 }  // namespace anthill

@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "base/host_port.h"
+#include "base/strings.h"
 
 namespace anthill::http {
 
@@ -96,8 +97,7 @@ Result<ClientResponse> Fetch(const std::string& method, const std::string& host_
   out.content_type = std::string(res[bhttp::field::content_type]);
   out.body = std::move(res.body());
   for (const auto& field : res) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string name = AsciiLower(std::string(field.name_string()));
     out.headers[name] = std::string(field.value());
   }
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);

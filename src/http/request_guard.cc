@@ -4,17 +4,12 @@
 #include <cctype>
 
 #include "base/host_port.h"
+#include "base/strings.h"
 #include "http/reply.h"
 
 namespace anthill::http {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // A Host header's or an origin's "Name:port" -> name "name", port "port"
 // (empty when absent); "[::1]:80" -> "::1", "80". False when it is not of
@@ -25,7 +20,7 @@ bool SplitHost(std::string_view hp, std::string* name, std::string* port) {
   if (!split.ok()) return false;
   const bool bracketed = !hp.empty() && hp.front() == '[';
   if (!bracketed && split->host.find(':') != std::string::npos) return false;
-  *name = Lower(split->host);
+  *name = AsciiLower(split->host);
   *port = split->port;
   if (!name->empty() && name->back() == '.') name->pop_back();  // "localhost." is localhost
   return !name->empty() && port->find_first_not_of("0123456789") == std::string::npos;
@@ -46,7 +41,7 @@ bool Mutating(const std::string& method) {
 bool SameOrigin(std::string_view origin, std::string_view host_header) {
   size_t scheme_end = origin.find("://");
   if (scheme_end == std::string_view::npos) return false;
-  const std::string scheme = Lower(origin.substr(0, scheme_end));
+  const std::string scheme = AsciiLower(origin.substr(0, scheme_end));
   std::string o_name, o_port, h_name, h_port;
   if (!SplitHost(origin.substr(scheme_end + 3), &o_name, &o_port)) return false;
   if (!SplitHost(host_header, &h_name, &h_port)) return false;
@@ -65,7 +60,7 @@ bool HostAllowed(std::string_view host_header, const HostRule& rule) {
   if (name == "localhost" || IsIpAddress(name)) return true;
   for (const auto* list : {&rule.allowed_hosts, &rule.own_names}) {
     for (const auto& allowed : *list) {
-      if (!allowed.empty() && Lower(allowed) == name) return true;
+      if (!allowed.empty() && AsciiLower(allowed) == name) return true;
     }
   }
   return false;
@@ -83,7 +78,7 @@ std::optional<Response> GuardRequest(const Request& req, const HostRule& rule) {
                                   name + "\" to allowed_hosts in [server] of anthill.toml");
   }
   if (p.rfind("/api/", 0) != 0 || !Mutating(req.method)) return std::nullopt;
-  const std::string site = Lower(req.Header("sec-fetch-site"));
+  const std::string site = AsciiLower(req.Header("sec-fetch-site"));
   if (site == "cross-site" || site == "same-site") {
     return ErrorResponse(
         403,
@@ -96,7 +91,7 @@ std::optional<Response> GuardRequest(const Request& req, const HostRule& rule) {
                                   origin->second +
                                   "): the API acts only for its own pages, the CLI and tokens");
   }
-  std::string type = Lower(req.Header("content-type"));
+  std::string type = AsciiLower(req.Header("content-type"));
   type = type.substr(0, type.find(';'));
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
   if (type != "application/json") {

@@ -21,6 +21,7 @@
 #include <set>
 
 #include "base/host_port.h"
+#include "base/strings.h"
 #include "http/reply.h"
 #include "http/url.h"
 
@@ -235,8 +236,7 @@ struct Server::Impl {
       req.target = std::string(msg.target());
       SplitTarget(req.target, &req.path, &req.query);
       for (const auto& field : msg) {
-        std::string name(field.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string name = AsciiLower(std::string(field.name_string()));
         req.headers[name] = std::string(field.value());
       }
       req.body = std::move(msg.body());

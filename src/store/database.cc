@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "base/strings.h"
+
 namespace anthill::store {
 
 namespace {
@@ -23,20 +25,12 @@ std::string_view SchemeOf(std::string_view value) {
   return value.substr(0, colon);
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<Database> ParseDatabase(std::string_view value, const std::filesystem::path& data_dir,
                                const std::filesystem::path& config_dir) {
   std::string_view path = value;
-  const std::string scheme = Lower(SchemeOf(value));
+  const std::string scheme = AsciiLower(SchemeOf(value));
   if (scheme == "postgresql" || scheme == "postgres") {
     // Only the scheme is repeated: the rest may hold a password.
     return Status::InvalidArgument(
@@ -51,7 +45,7 @@ Result<Database> ParseDatabase(std::string_view value, const std::filesystem::pa
         "://\"; give a SQLite file path (or sqlite:PATH), or leave it empty for "
         "SQLite in data_dir");
   }
-  if (Lower(path.substr(0, kSqlite.size())) == kSqlite) {
+  if (AsciiLower(path.substr(0, kSqlite.size())) == kSqlite) {
     path.remove_prefix(kSqlite.size());
     if (path.substr(0, 2) == "//") path.remove_prefix(2);
   }

@@ -19,14 +19,8 @@ using nlohmann::json;
 
 constexpr std::string_view kZeroSha = "0000000000000000000000000000000000000000";
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && Lower(a) == Lower(b);
+  return a.size() == b.size() && AsciiLower(a) == AsciiLower(b);
 }
 
 // Header value (trimmed) or nullopt when absent; names arrive lowercased.
@@ -71,7 +65,7 @@ Status CheckHmacHeader(const Headers& headers, const std::string& name,
   }
   std::string expected = HmacSha256Hex(secret, body);
   // Hex case carries no meaning; senders are free to use either.
-  if (expected.empty() || !SafeEqual(Lower(got), expected)) {
+  if (expected.empty() || !SafeEqual(AsciiLower(got), expected)) {
     return Status::Unauthenticated("signature does not match");
   }
   return Status::Ok();
@@ -165,7 +159,7 @@ Status TakePushTarget(PushEvent* ev, const json& body, const char* after_key, st
   }
   if (commit.empty())
     return Status::InvalidArgument(std::string("push event without '") + after_key + "'");
-  commit = Lower(commit);
+  commit = AsciiLower(commit);
   if (!IsFullSha(commit)) {
     return Status::InvalidArgument(std::string("push event '") + after_key +
                                    "' is not a 40-hex commit id");
@@ -178,7 +172,7 @@ Status TakePushTarget(PushEvent* ev, const json& body, const char* after_key, st
 // Non-push events: keep whatever ref/commit they carry, unchecked beyond shape.
 void TakeLooseTarget(PushEvent* ev, const json& body, const std::string& commit) {
   ev->ref = Str(body, "ref");
-  std::string c = Lower(commit);
+  std::string c = AsciiLower(commit);
   if (IsFullSha(c)) ev->commit = c;
 }
 
@@ -441,7 +435,7 @@ Result<PushEvent> ParsePush(Forge forge, const Headers& headers, std::string_vie
 }
 
 std::string NormalizeRepoUrl(std::string_view url) {
-  std::string s = Lower(Trim(url));
+  std::string s = AsciiLower(Trim(url));
   if (s.empty()) return s;
 
   size_t scheme_end = s.find("://");
