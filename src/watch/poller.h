@@ -57,7 +57,6 @@ class Poller {
   std::string RuleRef() const;
   // The ref a recorded version came from: the branch, or the tag it is named after.
   std::string RefOfVersion(const std::string& version) const;
-  const PollRule& rule() const { return rule_; }
 
  private:
   Duration NextDelay();
