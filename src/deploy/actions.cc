@@ -100,7 +100,7 @@ ActionOutcome ProjectRunner::Notify(const std::string& ref, const std::string& c
     return ActionOutcome::Done(0, "ref " + ref + " is not the deployed branch " + rule);
   }
   if (project_.tags.empty() && IsFullSha(commit)) {
-    watch::Candidate c{rule, commit, git::VersionLabel(rule, commit)};
+    store::Candidate c{rule, commit, git::VersionLabel(rule, commit)};
     return intake_.OfferAutomatic(c, trigger, actor, WhatRuns());
   }
   poller_.PollNow(trigger, actor);

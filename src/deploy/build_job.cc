@@ -15,7 +15,7 @@ BuildJob::BuildJob(git::Git* git, release::Releases* releases, StepSink* steps, 
 std::optional<std::string> BuildJob::Reuse(const BuildTarget& t) {
   auto existing = releases_->FindByCommit(t.candidate.commit);
   if (!existing) return std::nullopt;
-  StepRecord step(*steps_, t.deployment_id, spec_.project, "release");
+  StepRecord step(*steps_, t.deployment_id, spec_.project, store::StepName::kRelease);
   (void)AppendToFile(t.log, "anthill: reusing release " + *existing + " built from " +
                                 t.candidate.commit + "; nothing to build\n");
   (void)step.End(Status::Ok());
@@ -29,7 +29,7 @@ asio::awaitable<Result<std::string>> BuildJob::Run(const BuildTarget& t, const B
   // Anthill crash, a cancel, a timeout) and its outputs cannot be trusted.
   const fs::path dirty = spec_.project_dir / "workspace.dirty";
   {
-    StepRecord step(*steps_, t.deployment_id, spec_.project, "fetch");
+    StepRecord step(*steps_, t.deployment_id, spec_.project, store::StepName::kFetch);
     Status s = co_await git_->FetchAndCheckout(workspace, spec_.repo, t.candidate.ref,
                                                t.candidate.commit, t.log);
     std::error_code ec;
@@ -43,11 +43,18 @@ asio::awaitable<Result<std::string>> BuildJob::Run(const BuildTarget& t, const B
     s = step.End(s);
     if (!s.ok()) co_return s.Prefixed("fetch failed");
   }
-  for (auto [name, command] : {std::pair{"build", &spec_.build}, {"test", &spec_.test}}) {
+  for (auto [name, command] :
+       {std::pair{store::StepName::kBuild, &spec_.build}, {store::StepName::kTest, &spec_.test}}) {
     if (command->empty()) continue;
     if (c.stopped()) co_return Status::Error("cancelled");
     StepRecord step(*steps_, t.deployment_id, spec_.project, name);
-    build::ShellStep shell{name, *command, workspace, t.env, t.log, spec_.timeout, nullptr};
+    build::ShellStep shell{std::string(store::ToString(name)),
+                           *command,
+                           workspace,
+                           t.env,
+                           t.log,
+                           spec_.timeout,
+                           nullptr};
     // The marker names the build's process group, so that after a crash
     // start-up kills that group and nothing else that lives in the workspace.
     shell.on_started = [dirty](pid_t group) {
@@ -66,7 +73,7 @@ asio::awaitable<Result<std::string>> BuildJob::Run(const BuildTarget& t, const B
     if (!s.ok()) co_return s;
   }
   if (c.stopped()) co_return Status::Error("cancelled");
-  StepRecord step(*steps_, t.deployment_id, spec_.project, "release");
+  StepRecord step(*steps_, t.deployment_id, spec_.project, store::StepName::kRelease);
   std::vector<std::string> notes;
   auto made = releases_->Create(workspace, spec_.artifacts, Now(), t.candidate.commit, &notes);
   for (const auto& note : notes) (void)AppendToFile(t.log, "anthill: release: " + note + "\n");

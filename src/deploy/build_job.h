@@ -19,7 +19,7 @@
 #include "deploy/step_sink.h"
 #include "git/git.h"
 #include "release/releases.h"
-#include "watch/candidate.h"
+#include "store/candidate.h"
 
 namespace anthill::deploy {
 
@@ -45,7 +45,7 @@ struct BuildControls {
 // Where one deployment's build writes.
 struct BuildTarget {
   int64_t deployment_id = 0;
-  watch::Candidate candidate;
+  store::Candidate candidate;
   std::vector<std::string> env;  // for build and test
   std::filesystem::path log;     // appended
   std::string log_shown;         // "`anthill logs hello --build 42`"

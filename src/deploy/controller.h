@@ -21,8 +21,8 @@ struct ProjectState {
   std::string repo;
   std::string branch;  // or empty for tag-driven projects
   std::string tags;
-  std::string state;                    // "running", "stopped", "deploying", "starting"
-  std::string health;                   // "healthy", "unhealthy", "unknown"
+  store::RunState state = store::RunState::kStarting;
+  store::Health health = store::Health::kUnknown;
   std::string version;                  // running version label, empty when none
   std::string commit;                   // running commit (40 hex), empty when none
   std::string release;                  // release dir name

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 struct ProjectRunner::Attempt {
   store::Deployment d;
-  watch::Candidate c;
+  store::Candidate c;
   BuildTarget build;
   bool rollback = false;     // back to a release that passed its check before
   bool old_stopped = false;  // the old program was stopped (too late to cancel)
@@ -46,7 +46,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   }
   a.d = **row;
   a.d.steps.clear();
-  a.c = watch::Candidate{r.ref, r.commit, r.version};
+  a.c = store::Candidate{r.ref, r.commit, r.version};
   a.rollback = r.kind == queue::Kind::kRollback;
   // What runs now, which may differ from when it was queued.
   const NowRunning now = WhatRuns();

@@ -82,7 +82,7 @@ ActionOutcome Intake::Enqueue(queue::Request r, const NowRunning& now) {
   return ActionOutcome::Accepted(*id, "deployment " + std::to_string(*id) + " queued: " + label);
 }
 
-ActionOutcome Intake::OfferAutomatic(const watch::Candidate& c, store::Trigger trigger,
+ActionOutcome Intake::OfferAutomatic(const store::Candidate& c, store::Trigger trigger,
                                      const std::string& actor, const NowRunning& now) {
   // What will run once the queue drains: a push of that commit adds nothing.
   const std::string& ahead = queue_.waiting()   ? queue_.waiting()->commit
@@ -121,7 +121,7 @@ std::optional<ActionOutcome> Intake::CancelWaiting(int64_t id, const std::string
   return ActionOutcome::Done(id, "deployment " + std::to_string(id) + " cancelled");
 }
 
-bool Intake::DropIfRedundant(const queue::Request& r, const watch::Candidate& c,
+bool Intake::DropIfRedundant(const queue::Request& r, const store::Candidate& c,
                              const NowRunning& now) {
   // By hand, a person may mean "start it again"; a push or poll never does.
   if (r.manual || r.kind != queue::Kind::kDeploy || c.commit.empty()) return false;
@@ -130,7 +130,7 @@ bool Intake::DropIfRedundant(const queue::Request& r, const watch::Candidate& c,
   return true;
 }
 
-void Intake::Resolved(const watch::Candidate& c) {
+void Intake::Resolved(const store::Candidate& c) {
   queue::Request* running = queue_.mutable_running();
   if (!running) return;
   // Now the poller knows what is being deployed, and does not queue it again.

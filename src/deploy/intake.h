@@ -19,8 +19,8 @@
 
 #include "deploy/controller.h"
 #include "queue/project_queue.h"
+#include "store/candidate.h"
 #include "store/record_store.h"
-#include "watch/candidate.h"
 
 namespace anthill::deploy {
 
@@ -44,17 +44,17 @@ class Intake {
   ActionOutcome Enqueue(queue::Request r, const NowRunning& now);
   // Queues an automatically found commit unless it is already running or
   // queued, a rollback is in progress, or it is pinned out.
-  ActionOutcome OfferAutomatic(const watch::Candidate& c, store::Trigger trigger,
+  ActionOutcome OfferAutomatic(const store::Candidate& c, store::Trigger trigger,
                                const std::string& actor, const NowRunning& now);
   // Cancels the waiting deployment `id` (and pins its commit); nullopt when
   // `id` is not the waiting one.
   std::optional<ActionOutcome> CancelWaiting(int64_t id, const std::string& actor);
   // A push or poll whose commit already runs is recorded cancelled ("already
   // running") and dropped; true when it was. By hand, it is "start it again".
-  bool DropIfRedundant(const queue::Request& r, const watch::Candidate& c, const NowRunning& now);
+  bool DropIfRedundant(const queue::Request& r, const store::Candidate& c, const NowRunning& now);
   // The running deployment (a deploy by hand) resolved its ref to `c`: the
   // queue knows it, and a waiting automatic deploy of the same commit goes.
-  void Resolved(const watch::Candidate& c);
+  void Resolved(const store::Candidate& c);
   void RecordCancelled(int64_t id, const std::string& why);
 
   void Pin(const std::string& commit, const std::string& reason);

@@ -12,7 +12,7 @@ const std::string kOld(40, 'a');
 const std::string kNew(40, 'b');
 const std::string kNewer(40, 'c');
 
-watch::Candidate Commit(const std::string& sha) {
+store::Candidate Commit(const std::string& sha) {
   return {"refs/heads/main", sha, "main-" + sha.substr(0, 8)};
 }
 

@@ -50,13 +50,13 @@ NowRunning ProjectRunner::WhatRuns() const {
   return {r.alive(), r.what.version, r.what.commit};
 }
 
-std::vector<std::string> ProjectRunner::Environment(const watch::Candidate& c,
+std::vector<std::string> ProjectRunner::Environment(const store::Candidate& c,
                                                     const std::string& release_dir) const {
   build::Identity id{project_.name, c.commit, c.version, c.ref, ctx_.machine, release_dir};
   return build::ProjectEnvironment(project_, id);
 }
 
-supervise::Deployed ProjectRunner::DeployedOf(const watch::Candidate& c, const std::string& release,
+supervise::Deployed ProjectRunner::DeployedOf(const store::Candidate& c, const std::string& release,
                                               int64_t deployment_id) const {
   const fs::path dir = releases_.PathOf(release);
   return {release, dir, c.version, c.commit, c.ref, Environment(c, dir.string()), deployment_id};
@@ -85,12 +85,13 @@ ProjectState ProjectRunner::State() const {
   s.branch = project_.tags.empty() ? project_.branch : "";
   s.tags = project_.tags;
   const supervise::Running& r = supervisor_.running();
-  s.state = !recovered_                 ? "starting"
-            : intake_.queue().running() ? "deploying"
-            : r.alive()                 ? "running"
-            : supervisor_.restarting()  ? "restarting"
-                                        : "stopped";
-  s.health = r.alive() ? std::string(supervise::ToString(r.health)) : "unknown";
+  using store::RunState;
+  s.state = !recovered_                 ? RunState::kStarting
+            : intake_.queue().running() ? RunState::kDeploying
+            : r.alive()                 ? RunState::kRunning
+            : supervisor_.restarting()  ? RunState::kRestarting
+                                        : RunState::kStopped;
+  s.health = r.alive() ? r.health : store::Health::kUnknown;
   if (r.alive()) {
     s.version = r.what.version;
     s.commit = r.what.commit;
@@ -146,7 +147,7 @@ asio::awaitable<void> ProjectRunner::Run() {
   asio::co_spawn(
       ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); }, asio::detached);
   co_await poller_.Run(
-      [this](const watch::Candidate& c, store::Trigger trigger, const std::string& actor) {
+      [this](const store::Candidate& c, store::Trigger trigger, const std::string& actor) {
         (void)intake_.OfferAutomatic(c, trigger, actor, WhatRuns());
       },
       [this](const Status& polled) { OnPolled(polled); });

@@ -105,9 +105,9 @@ class ProjectRunner {
   std::string DiskFullHint() const;
   std::filesystem::path BuildLog(int64_t deployment_id) const;
   // What a release of `c` runs with (dir empty: build and test).
-  supervise::Deployed DeployedOf(const watch::Candidate& c, const std::string& release,
+  supervise::Deployed DeployedOf(const store::Candidate& c, const std::string& release,
                                  int64_t deployment_id) const;
-  std::vector<std::string> Environment(const watch::Candidate& c,
+  std::vector<std::string> Environment(const store::Candidate& c,
                                        const std::string& release_dir) const;
 
   Context ctx_;

@@ -4,10 +4,11 @@
 
 namespace anthill::deploy {
 
-int64_t StoreStepSink::Started(int64_t deployment_id, std::string_view name) {
+int64_t StoreStepSink::Started(int64_t deployment_id, store::StepName name) {
   auto id = store_->StartStep(deployment_id, name, Now());
   if (id.ok()) return *id;
-  spdlog::error("deployment {}: cannot record step {}: {}", deployment_id, name, id.error());
+  spdlog::error("deployment {}: cannot record step {}: {}", deployment_id, store::ToString(name),
+                id.error());
   return 0;
 }
 
@@ -17,15 +18,17 @@ void StoreStepSink::Ended(int64_t step_id, store::StepStatus status, std::string
 }
 
 StepRecord::StepRecord(StepSink& sink, int64_t deployment_id, const std::string& project,
-                       std::string name)
-    : sink_(sink), project_(project), name_(std::move(name)) {
-  spdlog::info("project {}: deployment {}: {}", project_, deployment_id, name_);
+                       store::StepName name)
+    : sink_(sink), project_(project), name_(name) {
+  spdlog::info("project {}: deployment {}: {}", project_, deployment_id, store::ToString(name_));
   id_ = sink_.Started(deployment_id, name_);
 }
 
 Status StepRecord::End(Status outcome, store::StepStatus failed_as) {
   auto status = outcome.ok() ? store::StepStatus::kSucceeded : failed_as;
-  if (!outcome.ok()) spdlog::warn("project {}: {} failed: {}", project_, name_, outcome.message());
+  if (!outcome.ok()) {
+    spdlog::warn("project {}: {} failed: {}", project_, store::ToString(name_), outcome.message());
+  }
   if (id_ != 0) sink_.Ended(id_, status, outcome.message());
   return outcome;
 }

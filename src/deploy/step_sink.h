@@ -17,7 +17,7 @@ class StepSink {
  public:
   virtual ~StepSink() = default;
   // Records a running step; returns its id, 0 when it could not be recorded.
-  virtual int64_t Started(int64_t deployment_id, std::string_view name) = 0;
+  virtual int64_t Started(int64_t deployment_id, store::StepName name) = 0;
   virtual void Ended(int64_t step_id, store::StepStatus status, std::string_view error) = 0;
 };
 
@@ -25,7 +25,7 @@ class StepSink {
 class StoreStepSink : public StepSink {
  public:
   explicit StoreStepSink(store::RecordStore* store) : store_(store) {}
-  int64_t Started(int64_t deployment_id, std::string_view name) override;
+  int64_t Started(int64_t deployment_id, store::StepName name) override;
   void Ended(int64_t step_id, store::StepStatus status, std::string_view error) override;
 
  private:
@@ -36,13 +36,14 @@ class StoreStepSink : public StepSink {
 // passes the outcome through ("the record says what happened").
 class StepRecord {
  public:
-  StepRecord(StepSink& sink, int64_t deployment_id, const std::string& project, std::string name);
+  StepRecord(StepSink& sink, int64_t deployment_id, const std::string& project,
+             store::StepName name);
   Status End(Status outcome, store::StepStatus failed_as = store::StepStatus::kFailed);
 
  private:
   StepSink& sink_;
   std::string project_;
-  std::string name_;
+  store::StepName name_;
   int64_t id_ = 0;
 };
 

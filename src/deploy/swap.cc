@@ -21,7 +21,7 @@ asio::awaitable<Status> Swap::StartRelease(const supervise::Deployed& what, bool
 }
 
 asio::awaitable<Status> Swap::StartStep() {
-  StepRecord step(*steps_, plan_.deployment_id, project_, "start");
+  StepRecord step(*steps_, plan_.deployment_id, project_, store::StepName::kStart);
   Status s = step.End(co_await StartRelease(plan_.target, plan_.rollback));
   co_return s.Prefixed("start failed");
 }
@@ -30,7 +30,7 @@ asio::awaitable<Status> Swap::In() {
   previous_ = supervisor_->running();
   if (plan_.zero_downtime && previous_.alive()) co_return co_await InWithoutDowntime();
   if (previous_.alive()) {
-    StepRecord step(*steps_, plan_.deployment_id, project_, "stop");
+    StepRecord step(*steps_, plan_.deployment_id, project_, store::StepName::kStop);
     auto out = co_await supervisor_->StopCurrent();
     if (out) {
       spdlog::info("project {}: {} (pid {}) {}", project_, previous_.what.version,
@@ -43,7 +43,7 @@ asio::awaitable<Status> Swap::In() {
   // (it finishes the rollback) instead of the one left.
   if (plan_.rollback) supervisor_->RecordIntent(plan_.target);
   if (Status s = co_await StartStep(); !s.ok()) co_return s;
-  StepRecord step(*steps_, plan_.deployment_id, project_, "healthcheck");
+  StepRecord step(*steps_, plan_.deployment_id, project_, store::StepName::kHealthcheck);
   Status healthy = co_await supervisor_->CheckHealth();
   if (healthy.ok()) healthy = co_await supervisor_->StaysHealthy();
   if (healthy.ok() && !plan_.rollback) supervisor_->Promote();
@@ -55,7 +55,7 @@ asio::awaitable<Status> Swap::InWithoutDowntime() {
   // until the new one is ready, so no connection is refused.
   if (Status s = co_await StartStep(); !s.ok()) co_return s;
   {
-    StepRecord step(*steps_, plan_.deployment_id, project_, "healthcheck");
+    StepRecord step(*steps_, plan_.deployment_id, project_, store::StepName::kHealthcheck);
     Status s = co_await supervisor_->WaitReady();
     // The old version serves beside it until the new one has stayed healthy.
     if (s.ok()) s = co_await supervisor_->StaysHealthy();
@@ -65,7 +65,7 @@ asio::awaitable<Status> Swap::InWithoutDowntime() {
   supervisor_->SetHealthy();
   // Recorded before the old one stops: a restart from here on keeps the new.
   if (!plan_.rollback) supervisor_->Promote();
-  StepRecord step(*steps_, plan_.deployment_id, project_, "stop");
+  StepRecord step(*steps_, plan_.deployment_id, project_, store::StepName::kStop);
   auto out = co_await supervisor_->Stop(*previous_.program);
   spdlog::info("project {}: {} (pid {}) {}", project_, previous_.what.version,
                previous_.program->pid(), out.Describe());
@@ -74,7 +74,7 @@ asio::awaitable<Status> Swap::InWithoutDowntime() {
 }
 
 asio::awaitable<Status> Swap::Back() {
-  StepRecord step(*steps_, plan_.deployment_id, project_, "rollback");
+  StepRecord step(*steps_, plan_.deployment_id, project_, store::StepName::kRollback);
   const supervise::Running now = supervisor_->running();
   if (previous_.alive() && now.program != previous_.program) {
     // The old program never stopped (zero-downtime swap): stop the new one

@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 // Records steps in memory, in order, to check which steps a swap took.
 class FakeSteps : public StepSink {
  public:
-  int64_t Started(int64_t, std::string_view name) override {
-    names.emplace_back(name);
+  int64_t Started(int64_t, store::StepName name) override {
+    names.emplace_back(store::ToString(name));
     return static_cast<int64_t>(names.size());
   }
   void Ended(int64_t id, store::StepStatus status, std::string_view) override {

@@ -15,7 +15,7 @@ Awaitable<Result<int64_t>> R::CreateDeployment(Deployment d) {
 
 Awaitable<Status> R::UpdateDeployment(Deployment d) { co_return record_.UpdateDeployment(d); }
 
-Awaitable<Result<int64_t>> R::StartStep(int64_t deployment_id, std::string name,
+Awaitable<Result<int64_t>> R::StartStep(int64_t deployment_id, StepName name,
                                         TimePoint started_at) {
   co_return record_.StartStep(deployment_id, name, started_at);
 }

@@ -34,7 +34,7 @@ class AsyncRecordStore {
 
   virtual Awaitable<Result<int64_t>> CreateDeployment(Deployment d) = 0;
   virtual Awaitable<Status> UpdateDeployment(Deployment d) = 0;
-  virtual Awaitable<Result<int64_t>> StartStep(int64_t deployment_id, std::string name,
+  virtual Awaitable<Result<int64_t>> StartStep(int64_t deployment_id, StepName name,
                                                TimePoint started_at) = 0;
   virtual Awaitable<Status> FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
                                        std::string error) = 0;
@@ -69,7 +69,7 @@ class ImmediateRecordStore final : public AsyncRecordStore {
 
   Awaitable<Result<int64_t>> CreateDeployment(Deployment d) override;
   Awaitable<Status> UpdateDeployment(Deployment d) override;
-  Awaitable<Result<int64_t>> StartStep(int64_t deployment_id, std::string name,
+  Awaitable<Result<int64_t>> StartStep(int64_t deployment_id, StepName name,
                                        TimePoint started_at) override;
   Awaitable<Status> FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
                                std::string error) override;

@@ -40,7 +40,7 @@ TEST(ImmediateRecordStore, CallsCompleteWithoutSuspendingAndSeeTheSameRecord) {
         auto created = co_await record.CreateDeployment(d);
         EXPECT_TRUE(created.ok()) << created.error();
         id = *created;
-        const std::string name = "build";
+        const StepName name = StepName::kBuild;
         auto step = co_await record.StartStep(id, name, FromUnixMillis(1795532459000));
         const std::string no_error;
         auto finished = co_await record.FinishStep(*step, StepStatus::kSucceeded,
@@ -71,7 +71,7 @@ TEST(ImmediateRecordStore, CallsCompleteWithoutSuspendingAndSeeTheSameRecord) {
   ASSERT_TRUE(d.ok() && d->has_value());
   EXPECT_EQ((*d)->status, DeploymentStatus::kSucceeded);
   ASSERT_EQ((*d)->steps.size(), 1u);
-  EXPECT_EQ((*d)->steps[0].name, "build");
+  EXPECT_EQ((*d)->steps[0].name, StepName::kBuild);
   EXPECT_EQ((*d)->steps[0].status, StepStatus::kSucceeded);
   EXPECT_EQ(store.ListPins("hello")->size(), 1u);
 }

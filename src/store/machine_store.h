@@ -35,7 +35,7 @@ class MachineStore {
   virtual Result<std::vector<ProgramEvent>> ListProgramEvents(std::string_view project,
                                                               int limit) = 0;
   // How many events of `kind` a project has had since `since`.
-  virtual Result<int64_t> CountProgramEvents(std::string_view project, std::string_view kind,
+  virtual Result<int64_t> CountProgramEvents(std::string_view project, ProgramEventKind kind,
                                              TimePoint since) = 0;
 
   // A project stopped by hand stays stopped across restarts of Anthill until

@@ -80,15 +80,15 @@ TEST_F(MachineStoreTest, EachMachineSeesOnlyItsOwnState) {
   ASSERT_TRUE(web2->SetHeld("hello", false).ok());
   EXPECT_TRUE(*web1->IsHeld("hello"));
 
-  ProgramEvent e{0, "hello", FromUnixMillis(1000), "restarted", "main-r1", 11, ""};
+  ProgramEvent e{0, "hello", FromUnixMillis(1000), ProgramEventKind::kRestarted, "main-r1", 11, ""};
   ASSERT_TRUE(web1->AddProgramEvent(e).ok());
   ASSERT_TRUE(web1->AddProgramEvent(e).ok());
   ASSERT_TRUE(web2->AddProgramEvent(e).ok());
   EXPECT_EQ(web1->ListProgramEvents("hello", 10)->size(), 2u);
   EXPECT_EQ(web1->ListProgramEvents("", 10)->size(), 2u);
   EXPECT_EQ(web2->ListProgramEvents("", 10)->size(), 1u);
-  EXPECT_EQ(*web1->CountProgramEvents("hello", "restarted", FromUnixMillis(0)), 2);
-  EXPECT_EQ(*web2->CountProgramEvents("hello", "restarted", FromUnixMillis(0)), 1);
+  EXPECT_EQ(*web1->CountProgramEvents("hello", ProgramEventKind::kRestarted, FromUnixMillis(0)), 2);
+  EXPECT_EQ(*web2->CountProgramEvents("hello", ProgramEventKind::kRestarted, FromUnixMillis(0)), 1);
 }
 
 // The record is shared: both machines' deployments are listed; but at
@@ -104,8 +104,8 @@ TEST_F(MachineStoreTest, InterruptUnfinishedTouchesOnlyThisMachinesRows) {
     d.status = DeploymentStatus::kQueued;
     return *web1->CreateDeployment(d);
   }();
-  ASSERT_TRUE(web1->StartStep(mine, "build", FromUnixMillis(1795532459000)).ok());
-  ASSERT_TRUE(web1->StartStep(theirs, "build", FromUnixMillis(1795532459000)).ok());
+  ASSERT_TRUE(web1->StartStep(mine, StepName::kBuild, FromUnixMillis(1795532459000)).ok());
+  ASSERT_TRUE(web1->StartStep(theirs, StepName::kBuild, FromUnixMillis(1795532459000)).ok());
 
   auto n = web1->InterruptUnfinished(FromUnixMillis(1795532460000), "anthill stopped");
   ASSERT_TRUE(n.ok()) << n.error();

@@ -31,8 +31,7 @@ class RecordStore {
   // Writes every field of d except project, steps and id (identifies the row).
   virtual Status UpdateDeployment(const Deployment& d) = 0;
   // Inserts a running step and returns its id.
-  virtual Result<int64_t> StartStep(int64_t deployment_id, std::string_view name,
-                                    TimePoint started_at) = 0;
+  virtual Result<int64_t> StartStep(int64_t deployment_id, StepName name, TimePoint started_at) = 0;
   virtual Status FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
                             std::string_view error) = 0;
 

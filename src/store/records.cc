@@ -49,16 +49,59 @@ constexpr std::array<std::pair<Trigger, std::string_view>, 5> kTriggerWords{{
     {Trigger::kRollback, "rollback"},
 }};
 
+constexpr std::array<std::pair<StepName, std::string_view>, 9> kStepNames{{
+    {StepName::kFetch, "fetch"},
+    {StepName::kBuild, "build"},
+    {StepName::kTest, "test"},
+    {StepName::kRelease, "release"},
+    {StepName::kStop, "stop"},
+    {StepName::kStart, "start"},
+    {StepName::kHealthcheck, "healthcheck"},
+    {StepName::kRollback, "rollback"},
+    {StepName::kUnknown, "unknown"},
+}};
+constexpr std::array<std::pair<ProgramEventKind, std::string_view>, 9> kEventKinds{{
+    {ProgramEventKind::kExited, "exited"},
+    {ProgramEventKind::kRestarted, "restarted"},
+    {ProgramEventKind::kRestartFailed, "restart_failed"},
+    {ProgramEventKind::kStopped, "stopped"},
+    {ProgramEventKind::kStarted, "started"},
+    {ProgramEventKind::kStartFailed, "start_failed"},
+    {ProgramEventKind::kUnhealthy, "unhealthy"},
+    {ProgramEventKind::kHealthy, "healthy"},
+    {ProgramEventKind::kUnknown, "unknown"},
+}};
+constexpr std::array<std::pair<Health, std::string_view>, 3> kHealthWords{{
+    {Health::kUnknown, "unknown"},
+    {Health::kHealthy, "healthy"},
+    {Health::kUnhealthy, "unhealthy"},
+}};
+constexpr std::array<std::pair<RunState, std::string_view>, 5> kRunStates{{
+    {RunState::kStarting, "starting"},
+    {RunState::kDeploying, "deploying"},
+    {RunState::kRunning, "running"},
+    {RunState::kRestarting, "restarting"},
+    {RunState::kStopped, "stopped"},
+}};
+
 }  // namespace
 
 std::string_view ToString(DeploymentStatus s) { return Word(kDeploymentWords, s); }
 std::string_view ToString(StepStatus s) { return Word(kStepWords, s); }
 std::string_view ToString(Trigger t) { return Word(kTriggerWords, t); }
+std::string_view ToString(StepName n) { return Word(kStepNames, n); }
+std::string_view ToString(ProgramEventKind k) { return Word(kEventKinds, k); }
+std::string_view ToString(Health h) { return Word(kHealthWords, h); }
+std::string_view ToString(RunState s) { return Word(kRunStates, s); }
 std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view s) {
   return Lookup(kDeploymentWords, s);
 }
 std::optional<StepStatus> ParseStepStatus(std::string_view s) { return Lookup(kStepWords, s); }
 std::optional<Trigger> ParseTrigger(std::string_view s) { return Lookup(kTriggerWords, s); }
+std::optional<StepName> ParseStepName(std::string_view s) { return Lookup(kStepNames, s); }
+std::optional<ProgramEventKind> ParseProgramEventKind(std::string_view s) {
+  return Lookup(kEventKinds, s);
+}
 
 bool IsFinished(DeploymentStatus s) {
   return s != DeploymentStatus::kQueued && s != DeploymentStatus::kRunning;

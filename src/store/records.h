@@ -1,6 +1,8 @@
-// What Anthill records: deployments, their steps, and the processes it
-// started. Status words map one-to-one to the API's words, converted here only.
-// Thread: plain values.
+// Anthill's vocabulary: what it records (deployments, their steps, the
+// processes it started, program events) and the words they are made of
+// (statuses, triggers, step names, event kinds, health, a project's state).
+// Every enum maps one-to-one to the API's and the database's words, through
+// the one table per enum in records.cc. Thread: plain values.
 #pragma once
 
 #include <cstdint>
@@ -24,20 +26,57 @@ enum class DeploymentStatus {
 };
 enum class StepStatus { kRunning, kSucceeded, kFailed, kCancelled, kInterrupted };
 enum class Trigger { kPoll, kWebhook, kNotify, kManual, kRollback };
+// The steps of a deployment, in the order they may run. kUnknown: a word this
+// build does not know, read from a record a newer Anthill wrote.
+enum class StepName {
+  kFetch,
+  kBuild,
+  kTest,
+  kRelease,
+  kStop,
+  kStart,
+  kHealthcheck,
+  kRollback,
+  kUnknown
+};
+// What happened to a program outside a deployment.
+enum class ProgramEventKind {
+  kExited,
+  kRestarted,
+  kRestartFailed,
+  kStopped,
+  kStarted,
+  kStartFailed,
+  kUnhealthy,
+  kHealthy,
+  kUnknown
+};
+// The running program's health: unknown until it passes its check (and when
+// nothing runs), then healthy or unhealthy as the health watch sees it.
+enum class Health { kUnknown, kHealthy, kUnhealthy };
+// A project as the API shows it: recovering after start-up, deploying,
+// running, waiting to restart its program, or stopped (nothing runs).
+enum class RunState { kStarting, kDeploying, kRunning, kRestarting, kStopped };
 
 std::string_view ToString(DeploymentStatus s);  // "rolled_back"
 std::string_view ToString(StepStatus s);        // "running"
 std::string_view ToString(Trigger t);           // "poll"
+std::string_view ToString(StepName n);          // "healthcheck"
+std::string_view ToString(ProgramEventKind k);  // "restart_failed"
+std::string_view ToString(Health h);            // "unhealthy"
+std::string_view ToString(RunState s);          // "deploying"
 std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view s);
 std::optional<StepStatus> ParseStepStatus(std::string_view s);
 std::optional<Trigger> ParseTrigger(std::string_view s);
+std::optional<StepName> ParseStepName(std::string_view s);
+std::optional<ProgramEventKind> ParseProgramEventKind(std::string_view s);
 // True for succeeded, failed, rolled_back, cancelled, interrupted.
 bool IsFinished(DeploymentStatus s);
 
 struct Step {
   int64_t id = 0;
   int64_t deployment_id = 0;
-  std::string name;  // fetch, build, test, release, stop, start, healthcheck, rollback
+  StepName name = StepName::kUnknown;
   StepStatus status = StepStatus::kRunning;
   TimePoint started_at{};
   std::optional<TimePoint> finished_at;
@@ -110,7 +149,7 @@ struct ProgramEvent {
   int64_t id = 0;
   std::string project;
   TimePoint at{};
-  std::string kind;  // "exited", "restarted", "stopped", "started", "restart_failed"
+  ProgramEventKind kind = ProgramEventKind::kUnknown;
   std::string version;
   int64_t pid = 0;
   std::string detail;  // "killed by SIGSEGV after 3.2 s up", "next start in 4 s"

@@ -8,7 +8,7 @@ Result<int64_t> SqliteMachineStore::AddProgramEvent(const ProgramEvent& e) {
   Stmt s(b_.db(),
          "INSERT INTO program_events (machine, project, at, kind, version, pid, detail) "
          "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)");
-  s.Bind(1, e.project).Bind(2, ToUnixMillis(e.at)).Bind(3, e.kind).Bind(4, e.version);
+  s.Bind(1, e.project).Bind(2, ToUnixMillis(e.at)).Bind(3, ToString(e.kind)).Bind(4, e.version);
   s.Bind(5, e.pid).Bind(6, e.detail).Bind(7, b_.machine());
   Status st = s.Run();
   if (!st.ok()) return st.Prefixed("store: program event");
@@ -34,7 +34,7 @@ Result<std::vector<ProgramEvent>> SqliteMachineStore::ListProgramEvents(std::str
     e.id = s.Int(0);
     e.project = s.Text(1);
     e.at = FromUnixMillis(s.Int(2));
-    e.kind = s.Text(3);
+    e.kind = ParseProgramEventKind(s.Text(3)).value_or(ProgramEventKind::kUnknown);
     e.version = s.Text(4);
     e.pid = s.Int(5);
     e.detail = s.Text(6);
@@ -45,11 +45,11 @@ Result<std::vector<ProgramEvent>> SqliteMachineStore::ListProgramEvents(std::str
 }
 
 Result<int64_t> SqliteMachineStore::CountProgramEvents(std::string_view project,
-                                                       std::string_view kind, TimePoint since) {
+                                                       ProgramEventKind kind, TimePoint since) {
   Stmt s(b_.db(),
          "SELECT count(*) FROM program_events "
          "WHERE machine = ?4 AND project = ?1 AND kind = ?2 AND at >= ?3");
-  s.Bind(1, project).Bind(2, kind).Bind(3, ToUnixMillis(since)).Bind(4, b_.machine());
+  s.Bind(1, project).Bind(2, ToString(kind)).Bind(3, ToUnixMillis(since)).Bind(4, b_.machine());
   int64_t n = s.Step() ? s.Int(0) : 0;
   if (!s.status().ok()) return s.status().Prefixed("store: count events");
   return n;

@@ -21,7 +21,7 @@ class SqliteMachineStore : public virtual MachineStore {
   const std::string& machine() const override { return b_.machine(); }
   Result<int64_t> AddProgramEvent(const ProgramEvent& e) override;
   Result<std::vector<ProgramEvent>> ListProgramEvents(std::string_view project, int limit) override;
-  Result<int64_t> CountProgramEvents(std::string_view project, std::string_view kind,
+  Result<int64_t> CountProgramEvents(std::string_view project, ProgramEventKind kind,
                                      TimePoint since) override;
   Status SetHeld(std::string_view project, bool held) override;
   Result<bool> IsHeld(std::string_view project) override;

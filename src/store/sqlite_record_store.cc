@@ -86,12 +86,12 @@ Status SqliteRecordStore::UpdateDeployment(const Deployment& d) {
   return Status::Ok();
 }
 
-Result<int64_t> SqliteRecordStore::StartStep(int64_t deployment_id, std::string_view name,
+Result<int64_t> SqliteRecordStore::StartStep(int64_t deployment_id, StepName name,
                                              TimePoint started_at) {
   Step step;
   step.id = next_step_id_++;
   step.deployment_id = deployment_id;
-  step.name = std::string(name);
+  step.name = name;
   step.started_at = started_at;
   auto made = b_.behind().Submit([this, step] { return b_.Outcome(InsertStep(step)); },
                                  "insert step " + std::to_string(step.id));
@@ -386,7 +386,9 @@ Status SqliteRecordStore::InsertStep(const Step& step) {
   Stmt s(b_.db(),
          "INSERT INTO steps (id, deployment_id, name, status, started_at) "
          "VALUES (?5, ?1, ?2, ?3, ?4)");
-  s.Bind(1, step.deployment_id).Bind(2, step.name).Bind(3, ToString(StepStatus::kRunning));
+  s.Bind(1, step.deployment_id)
+      .Bind(2, ToString(step.name))
+      .Bind(3, ToString(StepStatus::kRunning));
   s.Bind(4, ToUnixMillis(step.started_at)).Bind(5, step.id);
   return s.Run().Prefixed("store: insert step");
 }
@@ -422,7 +424,7 @@ Status SqliteRecordStore::LoadSteps(std::vector<Deployment>& list) {
     Step step;
     step.id = s.Int(0);
     step.deployment_id = s.Int(1);
-    step.name = s.Text(2);
+    step.name = ParseStepName(s.Text(2)).value_or(StepName::kUnknown);
     step.status = ParseStepStatus(s.Text(3)).value_or(StepStatus::kInterrupted);
     step.started_at = FromUnixMillis(s.Int(4));
     if (auto f = s.MaybeInt(5)) step.finished_at = FromUnixMillis(*f);

@@ -22,8 +22,7 @@ class SqliteRecordStore : public virtual RecordStore {
 
   Result<int64_t> CreateDeployment(const Deployment& d) override;
   Status UpdateDeployment(const Deployment& d) override;
-  Result<int64_t> StartStep(int64_t deployment_id, std::string_view name,
-                            TimePoint started_at) override;
+  Result<int64_t> StartStep(int64_t deployment_id, StepName name, TimePoint started_at) override;
   Status FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
                     std::string_view error) override;
   Result<std::optional<Deployment>> GetDeployment(int64_t id) override;

@@ -39,7 +39,7 @@ TEST_F(StoreTest, DeploymentAndStepsRoundTrip) {
   Deployment d = Sample("hello");
   auto id = store_->CreateDeployment(d);
   ASSERT_TRUE(id.ok()) << id.error();
-  auto step = store_->StartStep(*id, "build", FromUnixMillis(1795532459000));
+  auto step = store_->StartStep(*id, StepName::kBuild, FromUnixMillis(1795532459000));
   ASSERT_TRUE(step.ok());
   ASSERT_TRUE(store_
                   ->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532460500),
@@ -70,7 +70,7 @@ TEST_F(StoreTest, DeploymentAndStepsRoundTrip) {
   EXPECT_EQ(g.error, "build failed (exit 2)");
   EXPECT_EQ(g.release, "r1");
   ASSERT_EQ(g.steps.size(), 1u);
-  EXPECT_EQ(g.steps[0].name, "build");
+  EXPECT_EQ(g.steps[0].name, StepName::kBuild);
   EXPECT_EQ(g.steps[0].status, StepStatus::kFailed);
   EXPECT_EQ(g.steps[0].finished_at, FromUnixMillis(1795532460500));
   EXPECT_EQ(g.steps[0].error, "build failed (exit 2)");
@@ -83,7 +83,7 @@ TEST_F(StoreTest, ListIsNewestFirstFilteredAndPagedByKey) {
   for (int i = 0; i < 10; ++i) {
     auto id = store_->CreateDeployment(Sample(i % 2 ? "odd" : "even", i < 5 ? "m1" : "m2"));
     ASSERT_TRUE(id.ok());
-    (void)store_->StartStep(*id, "fetch", Now());
+    (void)store_->StartStep(*id, StepName::kFetch, Now());
   }
   DeploymentFilter f;
   f.limit = 3;
@@ -155,7 +155,7 @@ TEST_F(StoreTest, EveryCommittedChangeIsPublished) {
   });
   Deployment d = Sample("hello");
   d.id = *store_->CreateDeployment(d);
-  auto step = store_->StartStep(d.id, "build", Now());
+  auto step = store_->StartStep(d.id, StepName::kBuild, Now());
   ASSERT_TRUE(store_->FinishStep(*step, StepStatus::kSucceeded, Now(), "").ok());
   d.status = DeploymentStatus::kSucceeded;
   ASSERT_TRUE(store_->UpdateDeployment(d).ok());
@@ -165,7 +165,7 @@ TEST_F(StoreTest, EveryCommittedChangeIsPublished) {
   ASSERT_TRUE(store_->PutProcess(p).ok());
   ProgramEvent e;
   e.project = "hello";
-  e.kind = "exited";
+  e.kind = ProgramEventKind::kExited;
   ASSERT_TRUE(store_->AddProgramEvent(e).ok());
   ASSERT_TRUE(store_->DeleteProcess("hello").ok());
   ASSERT_TRUE(store_->SetHeld("hello", true).ok());
@@ -173,7 +173,7 @@ TEST_F(StoreTest, EveryCommittedChangeIsPublished) {
                                             "p:hello"}));
   // A failed write publishes nothing; an ended subscription hears nothing.
   seen.clear();
-  EXPECT_FALSE(store_->StartStep(999, "build", Now()).ok());
+  EXPECT_FALSE(store_->StartStep(999, StepName::kBuild, Now()).ok());
   EXPECT_TRUE(seen.empty());
   sub.Reset();
   (void)store_->CreateDeployment(Sample("hello"));
@@ -187,7 +187,7 @@ TEST_F(StoreTest, InterruptUnfinishedTouchesOnlyUnfinishedRows) {
   done.finished_at = Now();
   auto done_id = store_->CreateDeployment(done);
   auto running_id = store_->CreateDeployment(Sample("a"));
-  auto step = store_->StartStep(*running_id, "build", Now());
+  auto step = store_->StartStep(*running_id, StepName::kBuild, Now());
   auto n = store_->InterruptUnfinished(Now(), "anthill stopped");
   ASSERT_TRUE(n.ok()) << n.error();
   EXPECT_EQ(*n, 1);
@@ -276,7 +276,7 @@ TEST_F(StoreTest, WritesTheDatabaseCannotTakeAreKeptShownAndMadeLater) {
   auto second = store_->CreateDeployment(Sample("hello"));  // a push, while locked
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(*second, *first + 1);
-  auto step = store_->StartStep(*second, "fetch", FromUnixMillis(1795532459100));
+  auto step = store_->StartStep(*second, StepName::kFetch, FromUnixMillis(1795532459100));
   ASSERT_TRUE(step.ok());
   EXPECT_TRUE(
       store_->FinishStep(*step, StepStatus::kFailed, FromUnixMillis(1795532459200), "no").ok());
@@ -381,12 +381,12 @@ TEST_F(StoreTest, ProgramEventsAndHolds) {
   ProgramEvent e{0,
                  "hello",
                  FromUnixMillis(1000),
-                 "exited",
+                 ProgramEventKind::kExited,
                  "main-aaaaaaaa",
                  42,
                  "killed by SIGSEGV after 3.0 s up"};
   ASSERT_TRUE(store_->AddProgramEvent(e).ok());
-  e.kind = "restarted";
+  e.kind = ProgramEventKind::kRestarted;
   e.at = FromUnixMillis(2000);
   e.pid = 43;
   ASSERT_TRUE(store_->AddProgramEvent(e).ok());
@@ -395,11 +395,13 @@ TEST_F(StoreTest, ProgramEventsAndHolds) {
   auto list = store_->ListProgramEvents("hello", 10);
   ASSERT_TRUE(list.ok()) << list.error();
   ASSERT_EQ(list->size(), 2u);
-  EXPECT_EQ((*list)[0].kind, "restarted");
+  EXPECT_EQ((*list)[0].kind, ProgramEventKind::kRestarted);
   EXPECT_EQ((*list)[1].detail, "killed by SIGSEGV after 3.0 s up");
   EXPECT_EQ(store_->ListProgramEvents("", 10)->size(), 3u);
-  EXPECT_EQ(*store_->CountProgramEvents("hello", "restarted", FromUnixMillis(0)), 1);
-  EXPECT_EQ(*store_->CountProgramEvents("hello", "restarted", FromUnixMillis(2001)), 0);
+  EXPECT_EQ(*store_->CountProgramEvents("hello", ProgramEventKind::kRestarted, FromUnixMillis(0)),
+            1);
+  EXPECT_EQ(
+      *store_->CountProgramEvents("hello", ProgramEventKind::kRestarted, FromUnixMillis(2001)), 0);
 
   EXPECT_FALSE(*store_->IsHeld("hello"));
   ASSERT_TRUE(store_->SetHeld("hello", true).ok());
@@ -414,25 +416,6 @@ TEST(StoreOpen, ErrorNamesTheFile) {
   auto s = OpenSqlite("/no/such/dir/anthill.db");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().rfind("cannot open database /no/such/dir/anthill.db: ", 0), 0u) << s.error();
-}
-
-TEST(Records, StatusWordsRoundTrip) {
-  for (auto s :
-       {DeploymentStatus::kQueued, DeploymentStatus::kRunning, DeploymentStatus::kSucceeded,
-        DeploymentStatus::kFailed, DeploymentStatus::kRolledBack, DeploymentStatus::kCancelled,
-        DeploymentStatus::kInterrupted}) {
-    EXPECT_EQ(ParseDeploymentStatus(ToString(s)), s);
-  }
-  EXPECT_EQ(ToString(DeploymentStatus::kRolledBack), "rolled_back");
-  for (auto t : {Trigger::kPoll, Trigger::kWebhook, Trigger::kNotify, Trigger::kManual,
-                 Trigger::kRollback}) {
-    EXPECT_EQ(ParseTrigger(ToString(t)), t);
-  }
-  for (auto s : {StepStatus::kRunning, StepStatus::kSucceeded, StepStatus::kFailed,
-                 StepStatus::kCancelled, StepStatus::kInterrupted}) {
-    EXPECT_EQ(ParseStepStatus(ToString(s)), s);
-  }
-  EXPECT_FALSE(ParseDeploymentStatus("bogus").has_value());
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ asio::awaitable<void> Supervisor::Recover(const Complete& complete) {
   // reused pid is never mistaken for the program.
   auto adopted = Program::Adopt(executor_, static_cast<pid_t>(p.pid), p.start_ticks);
   co_await KillOrphans(adopted.ok() ? static_cast<pid_t>(p.pgid) : 0);
-  if (auto since = store_->CountProgramEvents(spec_.project, "restarted", p.started_at);
+  if (auto since = store_->CountProgramEvents(spec_.project, store::ProgramEventKind::kRestarted,
+                                              p.started_at);
       since.ok()) {
     restarts_ = *since;
   }
@@ -80,7 +81,7 @@ asio::awaitable<void> Supervisor::StopUnverified() {
     store::ProgramEvent e{0,
                           spec_.project,
                           Now(),
-                          "stopped",
+                          store::ProgramEventKind::kStopped,
                           c.version,
                           c.pid,
                           c.version +

@@ -18,18 +18,6 @@ namespace anthill::supervise {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
-std::string_view ToString(Health h) {
-  switch (h) {
-    case Health::kHealthy:
-      return "healthy";
-    case Health::kUnhealthy:
-      return "unhealthy";
-    case Health::kUnknown:
-      break;
-  }
-  return "unknown";
-}
-
 Supervisor::Supervisor(asio::any_io_executor executor, ProgramSpec spec, store::MachineStore* store)
     : executor_(std::move(executor)),
       spec_(std::move(spec)),
@@ -234,12 +222,12 @@ asio::awaitable<StopOutcome> Supervisor::Stop(Program& program) {
 
 // --- Events --------------------------------------------------------------------
 
-void Supervisor::RecordEvent(const std::string& kind, int64_t pid, const std::string& detail) {
+void Supervisor::RecordEvent(store::ProgramEventKind kind, int64_t pid, const std::string& detail) {
   store::ProgramEvent e{0, spec_.project, Now(), kind, running_.what.version, pid, detail};
   auto id = store_->AddProgramEvent(e);
   if (!id.ok()) spdlog::error("project {}: cannot record event: {}", spec_.project, id.error());
-  spdlog::info("project {}: {} {} (pid {}): {}", spec_.project, running_.what.version, kind, pid,
-               detail);
+  spdlog::info("project {}: {} {} (pid {}): {}", spec_.project, running_.what.version,
+               store::ToString(kind), pid, detail);
 }
 
 // --- By hand -------------------------------------------------------------------
@@ -254,7 +242,7 @@ HandOutcome Supervisor::StopByHand(const std::string& actor) {
   wake_->Set();  // a pending restart is off
   auto p = running_.program;
   if (!p || p->exited()) {
-    RecordEvent("stopped", 0, "by " + actor + " (it was not running)");
+    RecordEvent(store::ProgramEventKind::kStopped, 0, "by " + actor + " (it was not running)");
     return {K::kDone, spec_.project + " was not running; it stays stopped"};
   }
   asio::co_spawn(
@@ -262,7 +250,8 @@ HandOutcome Supervisor::StopByHand(const std::string& actor) {
       [this, p, actor]() -> asio::awaitable<void> {
         auto out = co_await Stop(*p);
         if (p == running_.program) running_.health = Health::kUnknown;
-        RecordEvent("stopped", p->pid(), "by " + actor + ": " + out.Describe());
+        RecordEvent(store::ProgramEventKind::kStopped, p->pid(),
+                    "by " + actor + ": " + out.Describe());
       },
       asio::detached);
   return {K::kStarted, "stopping " + spec_.project + " " + running_.what.version + " (pid " +
@@ -290,10 +279,10 @@ HandOutcome Supervisor::StartByHand(const std::string& actor) {
         const Deployed what = running_.what;
         Status s = co_await Start(what, true);
         if (!s.ok()) {
-          RecordEvent("start_failed", 0, "by " + actor + ": " + s.message());
+          RecordEvent(store::ProgramEventKind::kStartFailed, 0, "by " + actor + ": " + s.message());
           co_return;
         }
-        RecordEvent("started", running_.program->pid(), "by " + actor);
+        RecordEvent(store::ProgramEventKind::kStarted, running_.program->pid(), "by " + actor);
         (void)co_await CheckHealth();
       },
       asio::detached);

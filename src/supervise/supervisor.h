@@ -35,8 +35,7 @@
 
 namespace anthill::supervise {
 
-enum class Health { kUnknown, kHealthy, kUnhealthy };
-std::string_view ToString(Health h);
+using store::Health;  // the vocabulary's word for it, so the API can show it
 
 // What a program runs: enough to start it again and to describe it.
 struct Deployed {
@@ -143,7 +142,7 @@ class Supervisor {
   boost::asio::awaitable<void> LogRotationLoop();
   Status EnsureListeners();
   HealthContext RunningHealthContext() const;
-  void RecordEvent(const std::string& kind, int64_t pid, const std::string& detail);
+  void RecordEvent(store::ProgramEventKind kind, int64_t pid, const std::string& detail);
   void RecordProcess(bool verified);
 
   boost::asio::any_io_executor executor_;

@@ -60,10 +60,11 @@ asio::awaitable<void> Supervisor::HealthWatchLoop() {
     }
     if (!probe.ok() && running_.health == Health::kHealthy) {
       running_.health = Health::kUnhealthy;
-      RecordEvent("unhealthy", program->pid(), probe.message());
+      RecordEvent(store::ProgramEventKind::kUnhealthy, program->pid(), probe.message());
     } else if (probe.ok() && running_.health == Health::kUnhealthy) {
       running_.health = Health::kHealthy;
-      RecordEvent("healthy", program->pid(), "answers its health check again");
+      RecordEvent(store::ProgramEventKind::kHealthy, program->pid(),
+                  "answers its health check again");
     }
   }
 }
@@ -100,7 +101,7 @@ asio::awaitable<void> Supervisor::RestartLoop() {
         spec_.restart == ProgramSpec::Restart::kAlways ||
         (spec_.restart == ProgramSpec::Restart::kOnFailure && !p->exit_status().success());
     if (!again || held_) {
-      RecordEvent("exited", p->pid(),
+      RecordEvent(store::ProgramEventKind::kExited, p->pid(),
                   last_exit_ + "; not restarted (restart = " +
                       (spec_.restart == ProgramSpec::Restart::kNever ? "never" : "on-failure") +
                       ")");
@@ -108,7 +109,8 @@ asio::awaitable<void> Supervisor::RestartLoop() {
     }
     // Start it again after the backoff, unless someone else decides first (a
     // deployment, `anthill stop`), and keep trying while starting fails.
-    RecordEvent("exited", p->pid(), last_exit_ + "; restarting in " + FormatDuration(backoff));
+    RecordEvent(store::ProgramEventKind::kExited, p->pid(),
+                last_exit_ + "; restarting in " + FormatDuration(backoff));
     const int64_t old_pid = p->pid();
     for (;;) {
       restarting_ = true;
@@ -121,12 +123,12 @@ asio::awaitable<void> Supervisor::RestartLoop() {
       Status started = co_await Start(what, true);
       if (started.ok()) {
         ++restarts_;
-        RecordEvent("restarted", running_.program->pid(),
+        RecordEvent(store::ProgramEventKind::kRestarted, running_.program->pid(),
                     "pid " + std::to_string(old_pid) + " " + last_exit_);
         (void)co_await CheckHealth();
         break;
       }
-      RecordEvent("restart_failed", 0,
+      RecordEvent(store::ProgramEventKind::kRestartFailed, 0,
                   started.message() + "; next try in " + FormatDuration(backoff));
     }
   }

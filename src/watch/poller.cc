@@ -65,7 +65,7 @@ asio::awaitable<void> Poller::Run(Offer offer, Outcome outcome) {
   }
 }
 
-asio::awaitable<Result<std::optional<Candidate>>> Poller::Poll() {
+asio::awaitable<Result<std::optional<store::Candidate>>> Poller::Poll() {
   std::vector<std::string> patterns;
   if (rule_.tags.empty()) {
     patterns.push_back(RuleRef());
@@ -84,13 +84,13 @@ asio::awaitable<Result<std::optional<Candidate>>> Poller::Poll() {
     }
   } else {
     chosen = git::NewestMatchingTag(*refs, rule_.tags);
-    if (!chosen) co_return std::optional<Candidate>();  // no release tag yet: nothing to do
+    if (!chosen) co_return std::optional<store::Candidate>();  // no release tag yet: nothing to do
   }
-  co_return std::optional<Candidate>(
-      Candidate{chosen->name, chosen->commit, git::VersionLabel(chosen->name, chosen->commit)});
+  co_return std::optional<store::Candidate>(store::Candidate{
+      chosen->name, chosen->commit, git::VersionLabel(chosen->name, chosen->commit)});
 }
 
-asio::awaitable<Result<Candidate>> Poller::Resolve(const std::string& ref) {
+asio::awaitable<Result<store::Candidate>> Poller::Resolve(const std::string& ref) {
   if (ref.empty()) {
     auto c = co_await Poll();
     if (!c.ok()) co_return c.status();
@@ -111,7 +111,7 @@ asio::awaitable<Result<Candidate>> Poller::Resolve(const std::string& ref) {
   for (const auto& want : patterns) {  // a branch wins over a tag of the same name
     for (const auto& r : *refs) {
       if (r.name == want) {
-        co_return Candidate{r.name, r.commit, git::VersionLabel(r.name, r.commit)};
+        co_return store::Candidate{r.name, r.commit, git::VersionLabel(r.name, r.commit)};
       }
     }
   }

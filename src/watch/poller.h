@@ -18,8 +18,8 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "git/git.h"
+#include "store/candidate.h"
 #include "store/records.h"
-#include "watch/candidate.h"
 
 namespace anthill::watch {
 
@@ -36,7 +36,8 @@ class Poller {
   Poller(boost::asio::any_io_executor executor, git::Git* git, PollRule rule);
 
   // Called with what a poll found, and who the poll was for.
-  using Offer = std::function<void(const Candidate&, store::Trigger, const std::string& actor)>;
+  using Offer =
+      std::function<void(const store::Candidate&, store::Trigger, const std::string& actor)>;
   // Called after each poll: ok, or why it failed (the first failure, a new
   // error, and the recovery are worth telling people).
   using Outcome = std::function<void(const Status&)>;
@@ -48,10 +49,10 @@ class Poller {
   void Stop();
 
   // What the rule names now; nullopt for a tag rule with no matching tag yet.
-  boost::asio::awaitable<Result<std::optional<Candidate>>> Poll();
+  boost::asio::awaitable<Result<std::optional<store::Candidate>>> Poll();
   // Resolves a ref a person gave ("main", "release-3", "refs/tags/x"; empty:
   // the rule) to a candidate; a branch wins over a tag of the same name.
-  boost::asio::awaitable<Result<Candidate>> Resolve(const std::string& ref);
+  boost::asio::awaitable<Result<store::Candidate>> Resolve(const std::string& ref);
 
   // "refs/heads/<branch>", or "" for tag rules.
   std::string RuleRef() const;

@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace anthill::watch {
+namespace anthill::store {
 
 struct Candidate {
   std::string ref;      // "refs/heads/main" or "refs/tags/release-3"
@@ -13,4 +13,4 @@ struct Candidate {
   std::string version;  // label: "main-3f2a1b9c", "release-3"
 };
 
-}  // namespace anthill::watch
+}  // namespace anthill::store
