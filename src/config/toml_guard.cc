@@ -101,6 +101,12 @@ class Scanner {
 
   // One ASCII byte at i_, in the current mode; advances i_.
   Status Step(unsigned char c) {
+    if (c == '\n' && take_one_) {  // see ReadOnPastTheSpace()
+      take_one_ = false;
+      ++line_;
+      ++i_;
+      return Status::Ok();
+    }
     if (c == '\n') {
       ++line_;
       line_start_ = true;
@@ -162,10 +168,13 @@ class Scanner {
     const bool at_line_start = line_start_;
     if (!IsBlank(c) && c != '\r') line_start_ = false;
     if (bare_) {
-      if (!IsTerminator(c)) {
+      if (take_one_ || !IsTerminator(c)) {
+        take_one_ = false;
+        if (c != '_' && bare_run_.size() < 11) bare_run_ += static_cast<char>(c);
         ++i_;
         return Status::Ok();
       }
+      if (c == ' ' && MayBeSpacedDateTime()) return ReadOnPastTheSpace();
       bare_ = false;
     }
     const bool in_array = !open_.empty() && open_.back() == '[';
@@ -220,11 +229,33 @@ class Scanner {
       default:
         if (value_next_) {
           bare_ = true;
+          bare_run_.assign(1, static_cast<char>(c));
+          read_on_ = false;
           value_next_ = false;
         }
         break;
     }
     ++i_;
+    return Status::Ok();
+  }
+
+  // toml++ reads a value that starts with a digit and has ten characters
+  // (underscores not counted) with '-' 5th and 8th as a date that may go on
+  // with " HH:MM" (its trait test is narrower; this covers it). When a digit
+  // follows the space it reads on once (bare_run_ then has 11 characters).
+  bool MayBeSpacedDateTime() const {
+    return !read_on_ && bare_run_.size() == 10 && bare_run_[0] >= '0' && bare_run_[0] <= '9' &&
+           bare_run_[4] == '-' && bare_run_[7] == '-' && At(i_ + 1) >= '0' && At(i_ + 1) <= '9';
+  }
+
+  // The space and the digit are part of the value; so is the character after
+  // them, taken without asking whether it ends the value (toml++'s scan is a
+  // do-while): a '#' or a line break there does not end it, and the value
+  // goes on to the next terminator.
+  Status ReadOnPastTheSpace() {
+    read_on_ = true;
+    take_one_ = true;
+    i_ += 2;
     return Status::Ok();
   }
 
@@ -294,6 +325,9 @@ class Scanner {
   std::string open_;         // the '[' and '{' of the values we are in
   bool value_next_ = false;  // a value starts at the next significant byte
   bool bare_ = false;        // inside a value that is not a string, array or table
+  std::string bare_run_;     // its first characters, underscores left out
+  bool read_on_ = false;     // it was read on past a space (a date-time)
+  bool take_one_ = false;    // the next byte is part of it, whatever it is
   bool line_start_ = true;   // only blanks so far on this line (in kCode)
 };
 

@@ -1,6 +1,6 @@
 // A scan of anthill.toml's text before toml++ sees it, for the inputs that
 // make Debian's toml++ 3.3.0 reach undefined behaviour instead of an error
-// (both found by fuzzing, fuzz/corpus/config/):
+// (all found by fuzzing, fuzz/corpus/config/):
 //
 //  - A table header with no key: '[' or '[[' followed (after spaces and tabs)
 //    by anything but a bare-key character or a quote, "[\n" for one. The
@@ -14,6 +14,11 @@
 //    not start a string for toml++, so it does not here either.
 //  - An array element that starts with ',' or '}' ("[,]", "[}"): toml++'s
 //    parse_value() asserts a value starts there.
+//  - A value shaped like a date ("1979-05-27", or any ten characters with
+//    '-' 5th and 8th) followed by a space and a digit: toml++ reads on as a
+//    date-time, takes the next character unasked ('#', a line break) and asks
+//    of each one after it whether it ends the value, so a non-ASCII code point
+//    there is refused as in any bare value.
 //
 // TOML itself allows non-ASCII only in strings and comments, so only the last
 // case refuses valid TOML ("\"\"\"\\\n  été\"\"\""), and its message says so.

@@ -109,6 +109,25 @@ TEST(TomlGuard, ControlCharactersAreRefusedEvenInStringsAndComments) {
   EXPECT_TRUE(GuardToml("a = \"x\ty\"\r\n", "a.toml").ok());
 }
 
+// Found by fuzz/config_fuzz in a later run: a value shaped like a date
+// ("1180-11-['", ten characters with '-' 5th and 8th) followed by a space
+// and a digit may be a date-time, so toml++ reads on past the space, takes
+// the next character whatever it is ('#' here), and asks of each one after
+// it whether it ends the value: U+02CB there reached TOML_UNREACHABLE.
+TEST(TomlGuard, ADateShapedValueReadOnPastItsSpaceIsStillAValue) {
+  EXPECT_EQ(GuardToml("0=1180-11-[' 0#\xcb\x8b", "a.toml").message(),
+            "a.toml:1: non-ASCII character U+02CB outside a string or comment");
+  EXPECT_EQ(GuardToml("d = 1979-05-27 0\n\xcb\x8b\n", "a.toml").message(),
+            "a.toml:2: non-ASCII character U+02CB outside a string or comment");
+  EXPECT_EQ(GuardToml("d = 1979-05-27 07:32:00 x\xc3\xa9\n", "a.toml").message(),
+            "a.toml:1: non-ASCII character U+00E9 outside a string or comment");
+  // Not read on: no digit after the space, or not date-shaped.
+  EXPECT_TRUE(GuardToml("d = 1979-05-27 # caf\xc3\xa9\n", "a.toml").ok());
+  EXPECT_TRUE(GuardToml("d = 1979-05-27T07:32:00 0#caf\xc3\xa9\n", "a.toml").ok());
+  EXPECT_TRUE(GuardToml("d = 2024 0#caf\xc3\xa9\n", "a.toml").ok());
+  EXPECT_TRUE(GuardToml("d = 1979-05-27 07:32:00 # caf\xc3\xa9\n", "a.toml").ok());
+}
+
 TEST(TomlGuard, LetsValidTomlThrough) {
   const char* cases[] = {
       "",
