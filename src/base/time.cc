@@ -35,22 +35,24 @@ Parts Split(TimePoint t) {
   return p;
 }
 
-}  // namespace
-
-std::string FormatRfc3339(TimePoint t) {
+// t's UTC date and time in `format`, which takes them as seven ints: year,
+// month, day, hour, minute, second, millisecond.
+std::string FormatParts(TimePoint t, const char* format) {
   Parts p = Split(t);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", p.tm.tm_year + 1900,
-                p.tm.tm_mon + 1, p.tm.tm_mday, p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.millis);
+  std::snprintf(buf, sizeof buf, format, p.tm.tm_year + 1900, p.tm.tm_mon + 1, p.tm.tm_mday,
+                p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.millis);
   return buf;
 }
 
+}  // namespace
+
+std::string FormatRfc3339(TimePoint t) {
+  return FormatParts(t, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ");
+}
+
 std::string FormatCompactStamp(TimePoint t) {
-  Parts p = Split(t);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ", p.tm.tm_year + 1900,
-                p.tm.tm_mon + 1, p.tm.tm_mday, p.tm.tm_hour, p.tm.tm_min, p.tm.tm_sec, p.millis);
-  return buf;
+  return FormatParts(t, "%04d%02d%02dT%02d%02d%02d.%03dZ");
 }
 
 Result<TimePoint> ParseRfc3339(std::string_view text) {

@@ -4,6 +4,9 @@
 //
 // Pure functions of (headers, body, secret): no I/O, no state, so the HTTP
 // layer decides what to do and these are tested with the forges' real payloads.
+// Where each part is: hooks.cc (forge names, the headers, ParsePush's body
+// decoding), hooks_signature.cc, hooks_forges.cc (each forge's payload),
+// hooks_repo_url.cc.
 // Thread: any.
 #pragma once
 

@@ -1,0 +1,38 @@
+// Reading anthill.toml's tables into Config's structs, one reader a table:
+// [server] (server.cc), a [[project]] (project.cc) and a project's `health`
+// (health.cc). Parse() in config.cc calls the first two. Each reads every
+// key, then checks the values together; errors name file:line and key.
+// Internal to config/ (only config/ knows TOML).
+// Thread: any (pure functions of the parsed TOML).
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "base/status.h"
+#include "config/config.h"
+#include "config/table_reader.h"
+
+namespace anthill::config {
+
+// The node of the top-level key `server` into `s`; it must be a table.
+Status ReadServer(const toml::node& node, const std::string& file, Server& s);
+
+// One [[project]] table into `p`. `names` maps the project names read so far
+// to their lines (a second one is an error), and gets this one's. Relative
+// local repos ("./x", "../x") are resolved against `base`.
+Status ReadProject(const toml::table& table, const std::string& file,
+                   const std::filesystem::path& base, std::map<std::string, int>& names,
+                   Project& p);
+
+// A project's `health = { ... }` (`node`, read by `project`) into `h`.
+// Errors inside the table (an unknown key, a bad duration) are returned, with
+// their own location; errors about the check as a whole (not a table, not
+// exactly one of http, tcp or command) are `project`'s, at the health key.
+Status ReadHealth(TableReader& project, const toml::node& node, const std::string& file,
+                  const std::string& where, HealthCheck& h);
+
+}  // namespace anthill::config

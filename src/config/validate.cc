@@ -1,0 +1,47 @@
+#include "config/validate.h"
+
+#include <cctype>
+
+#include "base/host_port.h"
+
+namespace anthill::config {
+
+Status ValidateHostPort(const std::string& text) {
+  auto hp = SplitHostPort(text);
+  if (!hp.ok() || !hp->has_port || hp->host.empty()) {
+    return Status::InvalidArgument("'" + text + "' is not host:port");
+  }
+  if (!ParsePort(hp->port)) {
+    return Status::InvalidArgument("'" + text + "' has no valid port (1-65535)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateHostName(const std::string& host) {
+  bool ok = !host.empty() && host.size() <= 253 && host.front() != '.' && host.front() != '-';
+  for (char c : host) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-');
+  }
+  if (!ok) {
+    return Status::InvalidArgument("'" + host +
+                                   "' is not a host name (like \"deploy.example.com\": no "
+                                   "scheme, port or path)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateBranch(const std::string& b) {
+  if (b.empty()) return Status::InvalidArgument("must not be empty");
+  if (b.front() == '-') return Status::InvalidArgument("'" + b + "' must not start with '-'");
+  if (b.find("..") != std::string::npos)
+    return Status::InvalidArgument("'" + b + "' must not contain '..'");
+  for (char c : b) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || std::string(" ~^:?*[\\").find(c) != std::string::npos) {
+      return Status::InvalidArgument("'" + b + "' is not a valid branch name");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace anthill::config
