@@ -325,7 +325,7 @@ class Api {
     help("anthill_program_healthy", "gauge", "1 when the running program passed its health check.");
     for (const auto& p : projects) {
       m += "anthill_program_healthy{project=\"" + label(p.name) + "\"} " +
-           (p.health == "healthy" ? "1" : "0") + "\n";
+           (p.health == store::Health::kHealthy ? "1" : "0") + "\n";
     }
     help("anthill_program_restarts", "gauge", "Automatic restarts of the running version.");
     for (const auto& p : projects) {

@@ -23,7 +23,7 @@ json DurationMs(TimePoint start, const std::optional<TimePoint>& end) {
 
 json ToJson(const store::Step& s, const store::Deployment& d) {
   return json{{"id", s.id},
-              {"name", s.name},
+              {"name", store::ToString(s.name)},
               {"status", store::ToString(s.status)},
               {"started_at", FormatRfc3339(s.started_at)},
               {"finished_at", Time(s.finished_at)},
@@ -64,8 +64,8 @@ json ToJson(const deploy::ProjectState& p) {
               {"repo", p.repo},
               {"branch", p.branch},
               {"tags", p.tags},
-              {"state", p.state},
-              {"health", p.health},
+              {"state", store::ToString(p.state)},
+              {"health", store::ToString(p.health)},
               {"version", p.version},
               {"commit", p.commit},
               {"release", p.release},
@@ -96,8 +96,12 @@ json ToJson(const deploy::QueueState& q) {
 }
 
 json ToJson(const store::ProgramEvent& e) {
-  return json{{"id", e.id},        {"project", e.project}, {"at", FormatRfc3339(e.at)},
-              {"kind", e.kind},    {"version", e.version}, {"pid", e.pid},
+  return json{{"id", e.id},
+              {"project", e.project},
+              {"at", FormatRfc3339(e.at)},
+              {"kind", store::ToString(e.kind)},
+              {"version", e.version},
+              {"pid", e.pid},
               {"detail", e.detail}};
 }
 
