@@ -33,7 +33,8 @@ for module in modules:
         if f.suffix not in (".h", ".cc"):
             continue
         ok = allowed[module] | {module}
-        if f.name.endswith("_test.cc"):
+        # Tests, and headers only tests include (a shared fixture), may use testing/.
+        if f.name.endswith("_test.cc") or f.name.endswith("_test.h"):
             ok = ok | {"testing"}
         text = f.read_text(errors="replace")
         for m in include.finditer(text):
