@@ -36,7 +36,7 @@ ActionOutcome ProjectRunner::RequestDeploy(const std::string& ref, const std::st
   queue::Request r;
   r.trigger = store::Trigger::kManual;
   r.actor = actor;
-  r.ref = ref;
+  r.target.ref = ref;
   r.manual = true;
   return intake_.Enqueue(std::move(r), WhatRuns());
 }
@@ -146,7 +146,7 @@ asio::awaitable<void> ProjectRunner::Recover() {
   if (recent.ok()) {
     if (!recent->empty()) {
       last_deployment_id_ = recent->front().id;
-      last_deployment_status_ = std::string(store::ToString(recent->front().status));
+      last_deployment_status_ = recent->front().status;
     }
     for (const auto& d : *recent) {
       using S = store::DeploymentStatus;
@@ -177,9 +177,7 @@ queue::Request ProjectRunner::RollbackTo(const store::Deployment& made, const st
   r.kind = queue::Kind::kRollback;
   r.trigger = store::Trigger::kRollback;
   r.actor = actor;
-  r.ref = made.ref;
-  r.commit = made.to_commit;
-  r.version = made.to_version;
+  r.target = store::TargetOf(made);
   r.release = made.release;
   r.manual = true;
   return r;

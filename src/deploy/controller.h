@@ -29,7 +29,7 @@ struct ProjectState {
   int64_t pid = 0;                      // 0 when not running
   std::optional<TimePoint> started_at;  // when the running process started
   int64_t last_deployment_id = 0;       // 0 when none yet
-  std::string last_deployment_status;
+  std::optional<store::DeploymentStatus> last_deployment_status;  // none yet: nullopt
   std::string last_error;         // of the last failed deployment or poll, else empty
   std::string pinned_out_commit;  // not redeployed by polling (it failed or was rolled back)
   std::map<std::string, std::string> pinned_out;  // every such commit -> why

@@ -46,7 +46,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   }
   a.d = **row;
   a.d.steps.clear();
-  a.c = store::Candidate{r.ref, r.commit, r.version};
+  a.c = r.target;
   a.rollback = r.kind == queue::Kind::kRollback;
   // What runs now, which may differ from when it was queued.
   const NowRunning now = WhatRuns();
@@ -60,7 +60,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   std::error_code ec;
   fs::create_directories(a.build.log.parent_path(), ec);
   last_deployment_id_ = a.d.id;
-  last_deployment_status_ = "running";
+  last_deployment_status_ = store::DeploymentStatus::kRunning;
 
   Status outcome;
   if (r.kind == queue::Kind::kRollback) {
@@ -73,19 +73,17 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
     if (a.c.commit.empty()) {
       // A manual deploy names a ref; which commit it is, git says now.
       phase_ = Phase::kBuilding;
-      auto resolved = co_await poller_.Resolve(r.ref);
+      auto resolved = co_await poller_.Resolve(r.target.ref);
       if (resolved.ok()) {
         a.c = *resolved;
-        a.d.ref = a.c.ref;
-        a.d.to_commit = a.c.commit;
-        a.d.to_version = a.c.version;
+        store::SetTarget(a.d, a.c);
         intake_.Resolved(a.c);
       } else {
         outcome = resolved.status();
       }
     }
     if (outcome.ok() && intake_.DropIfRedundant(r, a.c, WhatRuns())) {
-      last_deployment_status_ = std::string(store::ToString(store::DeploymentStatus::kCancelled));
+      last_deployment_status_ = store::DeploymentStatus::kCancelled;
       co_return;
     }
     // A deploy by hand of a pinned commit is the person lifting the pin.
@@ -215,7 +213,7 @@ void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
   if (!s.ok()) {
     spdlog::error("project {}: cannot record deployment end: {}", project_.name, s.message());
   }
-  last_deployment_status_ = std::string(store::ToString(a.d.status));
+  last_deployment_status_ = a.d.status;
   spdlog::info("project {}: deployment {} {}{}{}", project_.name, a.d.id,
                store::ToString(a.d.status), outcome.ok() ? "" : ": ", a.d.error);
 }

@@ -55,9 +55,7 @@ ActionOutcome Intake::Enqueue(queue::Request r, const NowRunning& now) {
   d.machine = machine_;
   d.trigger = r.trigger;
   d.actor = r.actor;
-  d.ref = r.ref;
-  d.to_version = r.version;
-  d.to_commit = r.commit;
+  store::SetTarget(d, r.target);
   d.release = r.release;
   if (now.alive) {
     d.from_version = now.version;
@@ -85,8 +83,8 @@ ActionOutcome Intake::Enqueue(queue::Request r, const NowRunning& now) {
 ActionOutcome Intake::OfferAutomatic(const store::Candidate& c, store::Trigger trigger,
                                      const std::string& actor, const NowRunning& now) {
   // What will run once the queue drains: a push of that commit adds nothing.
-  const std::string& ahead = queue_.waiting()   ? queue_.waiting()->commit
-                             : queue_.running() ? queue_.running()->commit
+  const std::string& ahead = queue_.waiting()   ? queue_.waiting()->target.commit
+                             : queue_.running() ? queue_.running()->target.commit
                                                 : now.commit;
   if (c.commit == ahead || queue_.Covers(c.commit)) {
     return ActionOutcome::Done(0, c.version + " is already running or queued");
@@ -105,9 +103,7 @@ ActionOutcome Intake::OfferAutomatic(const store::Candidate& c, store::Trigger t
   queue::Request r;
   r.trigger = trigger;
   r.actor = actor;
-  r.ref = c.ref;
-  r.commit = c.commit;
-  r.version = c.version;
+  r.target = c;
   return Enqueue(std::move(r), now);
 }
 
@@ -117,7 +113,7 @@ std::optional<ActionOutcome> Intake::CancelWaiting(int64_t id, const std::string
   const std::string why = "cancelled by " + actor;
   RecordCancelled(id, why);
   // A person said no to this commit: pushes and polls leave it alone too.
-  if (r->kind == queue::Kind::kDeploy && !r->commit.empty()) Pin(r->commit, why);
+  if (r->kind == queue::Kind::kDeploy && !r->target.commit.empty()) Pin(r->target.commit, why);
   return ActionOutcome::Done(id, "deployment " + std::to_string(id) + " cancelled");
 }
 
@@ -134,12 +130,10 @@ void Intake::Resolved(const store::Candidate& c) {
   queue::Request* running = queue_.mutable_running();
   if (!running) return;
   // Now the poller knows what is being deployed, and does not queue it again.
-  running->ref = c.ref;
-  running->commit = c.commit;
-  running->version = c.version;
+  running->target = c;
   const auto& waiting = queue_.waiting();
   if (waiting && !waiting->manual && waiting->kind == queue::Kind::kDeploy &&
-      waiting->commit == c.commit) {
+      waiting->target.commit == c.commit) {
     const int64_t dropped = waiting->deployment_id;
     (void)queue_.RemoveWaiting(dropped);
     RecordCancelled(dropped, c.version + " is already being deployed by deployment " +

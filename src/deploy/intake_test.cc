@@ -102,8 +102,8 @@ TEST_F(IntakeTest, APushDuringARollbackWaits) {
   r.kind = queue::Kind::kRollback;
   r.trigger = store::Trigger::kRollback;
   r.actor = "alice";
-  r.commit = kOld;
-  r.version = "main-aaaaaaaa";
+  r.target.commit = kOld;
+  r.target.version = "main-aaaaaaaa";
   ASSERT_EQ(Answer(intake_->Enqueue(r, running_)), "accepted");
   ActionOutcome out = Offer(kNew);
   EXPECT_EQ(Answer(out), "done");
@@ -125,7 +125,7 @@ TEST_F(IntakeTest, CancellingTheWaitingDeploymentPinsItsCommit) {
 TEST_F(IntakeTest, ADeployOfWhatAlreadyRunsIsDroppedUnlessByHand) {
   queue::Request poll;
   poll.deployment_id = Offer(kNew).deployment_id;
-  poll.commit = kNew;
+  poll.target.commit = kNew;
   NowRunning now{true, "main-bbbbbbbb", kNew};  // it got there another way meanwhile
   EXPECT_TRUE(intake_->DropIfRedundant(poll, Commit(kNew), now));
   EXPECT_EQ(Row(poll.deployment_id).error, "main-bbbbbbbb is already running; nothing to deploy");
@@ -147,7 +147,7 @@ TEST_F(IntakeTest, ADeployByHandThatResolvesToTheWaitingCommitReplacesIt) {
   ASSERT_NE(waiting, 0);
   intake_->Resolved(Commit(kNew));
   EXPECT_FALSE(intake_->queue().waiting());
-  EXPECT_EQ(intake_->queue().running()->commit, kNew);
+  EXPECT_EQ(intake_->queue().running()->target.commit, kNew);
   EXPECT_EQ(Row(waiting).status, store::DeploymentStatus::kCancelled);
   EXPECT_EQ(Answer(Offer(kNew)), "done") << "being deployed";
 }

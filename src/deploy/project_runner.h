@@ -123,7 +123,7 @@ class ProjectRunner {
   Intake intake_;
 
   int64_t last_deployment_id_ = 0;
-  std::string last_deployment_status_;
+  std::optional<store::DeploymentStatus> last_deployment_status_;
   std::string last_error_;           // of the last failed deployment or poll
   bool last_error_is_poll_ = false;  // cleared when polling works again
   bool poll_failing_ = false;

@@ -5,8 +5,8 @@
 namespace anthill::queue {
 
 std::string Label(const Request& r) {
-  if (!r.version.empty()) return r.version;
-  if (!r.ref.empty()) return r.ref;
+  if (!r.target.version.empty()) return r.target.version;
+  if (!r.target.ref.empty()) return r.target.ref;
   return "the project's rule";
 }
 
@@ -20,7 +20,7 @@ std::optional<Request> ProjectQueue::Offer(Request r) {
 bool ProjectQueue::Covers(std::string_view commit) const {
   if (commit.empty()) return false;
   auto deploys = [&](const std::optional<Request>& r) {
-    return r && r->kind == Kind::kDeploy && r->commit == commit;
+    return r && r->kind == Kind::kDeploy && r->target.commit == commit;
   };
   return deploys(running_) || deploys(waiting_);
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "base/time.h"
+#include "store/candidate.h"
 #include "store/records.h"
 
 namespace anthill::queue {
@@ -21,9 +22,9 @@ struct Request {
   Kind kind = Kind::kDeploy;
   store::Trigger trigger = store::Trigger::kPoll;
   std::string actor;
-  std::string ref;      // "refs/heads/main"; empty: the project's rule
-  std::string commit;   // 40 hex; empty: resolve ref when it starts
-  std::string version;  // label, once known
+  // What it deploys: ref empty is the project's rule; commit empty means
+  // resolve the ref when it starts; version is known once the commit is.
+  store::Candidate target;
   std::string release;  // rollback: the release dir to return to
   bool manual = false;  // by hand: deploys even a commit that failed before
   TimePoint queued_at{};

@@ -8,8 +8,8 @@ namespace {
 Request Push(int64_t id, char c, int64_t ms) {
   Request r;
   r.deployment_id = id;
-  r.commit = std::string(40, c);
-  r.version = std::string("main-") + std::string(8, c);
+  r.target.commit = std::string(40, c);
+  r.target.version = std::string("main-") + std::string(8, c);
   r.queued_at = FromUnixMillis(ms);
   return r;
 }
@@ -47,7 +47,7 @@ TEST(ProjectQueue, CoversWhatIsRunningOrWaiting) {
   Request back;
   back.deployment_id = 2;
   back.kind = Kind::kRollback;
-  back.commit = std::string(40, 'b');
+  back.target.commit = std::string(40, 'b');
   (void)q.Offer(back);
   EXPECT_FALSE(q.Covers(std::string(40, 'b'))) << "a rollback does not deploy a new commit";
 }
@@ -65,16 +65,16 @@ TEST(ProjectQueue, RemoveWaitingOnlyByItsId) {
   EXPECT_FALSE(q.RemoveWaiting(8));
   auto r = q.RemoveWaiting(7);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->commit, std::string(40, 'a'));
+  EXPECT_EQ(r->target.commit, std::string(40, 'a'));
   EXPECT_FALSE(q.waiting());
 }
 
 TEST(ProjectQueue, LabelFallsBackToRefThenRule) {
   Request r;
   EXPECT_EQ(Label(r), "the project's rule");
-  r.ref = "refs/tags/release-2";
+  r.target.ref = "refs/tags/release-2";
   EXPECT_EQ(Label(r), "refs/tags/release-2");
-  r.version = "release-2";
+  r.target.version = "release-2";
   EXPECT_EQ(Label(r), "release-2");
 }
 

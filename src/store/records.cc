@@ -103,6 +103,14 @@ std::optional<ProgramEventKind> ParseProgramEventKind(std::string_view s) {
   return Lookup(kEventKinds, s);
 }
 
+Candidate TargetOf(const Deployment& d) { return {d.ref, d.to_commit, d.to_version}; }
+
+void SetTarget(Deployment& d, const Candidate& c) {
+  d.ref = c.ref;
+  d.to_commit = c.commit;
+  d.to_version = c.version;
+}
+
 bool IsFinished(DeploymentStatus s) {
   return s != DeploymentStatus::kQueued && s != DeploymentStatus::kRunning;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "store/candidate.h"
 
 namespace anthill::store {
 
@@ -101,6 +102,10 @@ struct Deployment {
   std::string release;      // release dir name, once made
   std::vector<Step> steps;  // in order of start; filled by reads
 };
+
+// What a deployment deploys (ref, to_commit, to_version), as a candidate.
+Candidate TargetOf(const Deployment& d);
+void SetTarget(Deployment& d, const Candidate& c);
 
 // The program Anthill started for a project on one machine (MachineStore):
 // one row per (machine, project) at most.
