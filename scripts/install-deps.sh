@@ -11,6 +11,7 @@ packages=(
   chromium  # the browser tests drive it through playwright-core
   clang-14 libclang-rt-14-dev  # the libFuzzer harnesses in fuzz/
   clang-format-14  # the format test
+  postgresql-15  # the server the PostgreSQL tests start (testing/postgres.h)
 )
 # Node.js and npm run the browser tests; a machine that has them keeps its
 # own, one without gets Debian's. (playwright-core asks for Node >= 20;
