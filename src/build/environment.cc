@@ -7,7 +7,7 @@
 namespace anthill::build {
 
 std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base,
-                                            const config::Project& project, const Identity& id) {
+                                            const EnvVars& project_env, const Identity& id) {
   std::map<std::string, std::string> vars;
   for (const auto& kv : base) {
     size_t eq = kv.find('=');
@@ -19,7 +19,7 @@ std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base
     }
     vars[key] = kv.substr(eq + 1);
   }
-  for (const auto& [k, v] : project.env) vars[k] = v;
+  for (const auto& [k, v] : project_env) vars[k] = v;
   vars["ANTHILL_PROJECT"] = id.project;
   vars["ANTHILL_COMMIT"] = id.commit;
   vars["ANTHILL_VERSION"] = id.version;
@@ -32,8 +32,8 @@ std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base
   return env;
 }
 
-std::vector<std::string> ProjectEnvironment(const config::Project& project, const Identity& id) {
-  return ProjectEnvironment(os::CurrentEnvironment(), project, id);
+std::vector<std::string> ProjectEnvironment(const EnvVars& project_env, const Identity& id) {
+  return ProjectEnvironment(os::CurrentEnvironment(), project_env, id);
 }
 
 }  // namespace anthill::build

@@ -1,12 +1,12 @@
 // The environment given to build, test and run: Anthill's own environment,
-// the ANTHILL_* variables of ARCHITECTURE.md, then the project's `env`.
+// the ANTHILL_* variables of ARCHITECTURE.md, then the project's `env`
+// (plain values: build/ knows nothing of the config file).
 // Thread: plain values.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
-
-#include "config/config.h"
 
 namespace anthill::build {
 
@@ -22,9 +22,10 @@ struct Identity {
 // base: usually os::CurrentEnvironment(). Later entries win, so the
 // project's `env` can override anything but the ANTHILL_* variables, which
 // always describe the deployment truthfully.
+using EnvVars = std::map<std::string, std::string>;
 std::vector<std::string> ProjectEnvironment(const std::vector<std::string>& base,
-                                            const config::Project& project, const Identity& id);
+                                            const EnvVars& project_env, const Identity& id);
 // The same over Anthill's own environment (os::CurrentEnvironment()).
-std::vector<std::string> ProjectEnvironment(const config::Project& project, const Identity& id);
+std::vector<std::string> ProjectEnvironment(const EnvVars& project_env, const Identity& id);
 
 }  // namespace anthill::build

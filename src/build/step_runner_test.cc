@@ -91,11 +91,9 @@ TEST_F(StepRunnerTest, AStepThatCannotStartSaysWhy) {
 }
 
 TEST(ProjectEnvironment, AnthillVariablesDescribeTheDeploymentAndProjectEnvIsAdded) {
-  config::Project p;
-  p.name = "hello";
-  p.env = {{"PORT", "8080"}, {"ANTHILL_VERSION", "forged"}};
+  const EnvVars project_env = {{"PORT", "8080"}, {"ANTHILL_VERSION", "forged"}};
   Identity id{"hello", std::string(40, 'a'), "main-aaaaaaaa", "refs/heads/main", "m1", "/r"};
-  auto env = ProjectEnvironment({"PATH=/bin", "ANTHILL_TOKEN=secret"}, p, id);
+  auto env = ProjectEnvironment({"PATH=/bin", "ANTHILL_TOKEN=secret"}, project_env, id);
   auto has = [&](const std::string& kv) {
     return std::find(env.begin(), env.end(), kv) != env.end();
   };

@@ -53,7 +53,7 @@ NowRunning ProjectRunner::WhatRuns() const {
 std::vector<std::string> ProjectRunner::Environment(const store::Candidate& c,
                                                     const std::string& release_dir) const {
   build::Identity id{project_.name, c.commit, c.version, c.ref, ctx_.machine, release_dir};
-  return build::ProjectEnvironment(project_, id);
+  return build::ProjectEnvironment(project_.env, id);
 }
 
 supervise::Deployed ProjectRunner::DeployedOf(const store::Candidate& c, const std::string& release,
