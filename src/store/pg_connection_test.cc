@@ -285,6 +285,7 @@ TEST_F(PgConnectionTest, TheLoopKeepsServingWhileAQueryIsOnTheWire) {
     order.push_back("holder sees the waiter waiting");
     auto unlocked = co_await Run(*holder, "SELECT pg_advisory_unlock(42)", kNoParams);
     CO_ASSERT_TRUE(unlocked.ok()) << unlocked.error();
+    // The connections live in this frame: it waits for the waiter to end.
     while (!waiter_done && std::chrono::steady_clock::now() < deadline) {
       pause.expires_after(std::chrono::milliseconds(10));
       co_await pause.async_wait(asio::use_awaitable);

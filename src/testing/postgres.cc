@@ -15,21 +15,12 @@ namespace anthill::testing {
 namespace {
 
 // Debian's binaries first: a PATH may hold another major version's
-// wrappers (or none at all, Debian keeps them out of PATH).
-std::filesystem::path FindBinary(const std::string& name) {
-  std::filesystem::path debian = "/usr/lib/postgresql/15/bin/" + name;
-  if (access(debian.c_str(), X_OK) == 0) return debian;
-  const char* path = getenv("PATH");
-  std::string dirs = path ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::filesystem::path candidate = std::filesystem::path(dirs.substr(start, end - start)) / name;
-    if (end > start && access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return {};
+// wrappers (or none at all, Debian keeps them out of PATH). Otherwise the
+// bare name, which os/ looks up in PATH when it runs it (and names it in
+// the error when it is nowhere).
+std::string FindBinary(const std::string& name) {
+  std::string debian = "/usr/lib/postgresql/15/bin/" + name;
+  return access(debian.c_str(), X_OK) == 0 ? debian : name;
 }
 
 // A libpq keyword/value string quotes a value in '...' with \ escaping ' and \.
@@ -69,13 +60,9 @@ Postgres::~Postgres() {
 }
 
 std::string Postgres::Start() {
-  const std::filesystem::path initdb = FindBinary("initdb");
+  const std::string initdb = FindBinary("initdb");
   pg_ctl_ = FindBinary("pg_ctl");
   psql_ = FindBinary("psql");
-  if (initdb.empty() || pg_ctl_.empty() || psql_.empty()) {
-    return "initdb, pg_ctl or psql not found in /usr/lib/postgresql/15/bin or PATH "
-           "(scripts/install-deps.sh installs postgresql-15)";
-  }
   // initdb and the server refuse to run as root (a server that can be made
   // to run code must not own the machine): as root, they run as `postgres`,
   // which must then own the dir they write.
@@ -93,10 +80,10 @@ std::string Postgres::Start() {
   // -A trust: no password; only this test's socket and loopback reach it.
   // --no-sync and C locale: fast and the same on every machine.
   std::string failed =
-      Run(AsServerUser({initdb.string(), "-D", data.string(), "-U", "postgres", "-A", "trust", "-E",
-                        "UTF8", "--locale=C", "--no-sync", "--no-instructions"}),
+      Run(AsServerUser({initdb, "-D", data.string(), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                        "--locale=C", "--no-sync", "--no-instructions"}),
           dir());
-  if (!failed.empty()) return failed;
+  if (!failed.empty()) return failed + "\n(scripts/install-deps.sh installs postgresql-15)";
 
   // A port free a moment ago may be taken before the server binds it: then
   // the server exits at once and another port is tried.
