@@ -102,20 +102,64 @@ class Registry : public deploy::Controller {
 // How long a clean stop waits for builds in flight to notice and record it.
 constexpr Duration kShutdownGrace{15000};
 
-// The record and this machine's state, where [server] database says (a
-// relative path is the config file's, as data_dir is). A database file
-// outside the data dir gets a lock of its own, held in *lock: Anthill gives
-// the ids of deployments and steps itself, so two writing one file would
-// give the same ones.
-Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config,
-                                                const store::Database& database,
-                                                std::optional<os::FileLock>* lock) {
-  if (database.sqlite_file != fs::path(config.server.data_dir) / "anthill.db") {
-    auto held = os::FileLock::Acquire(database.sqlite_file.string() + ".lock");
-    if (!held.ok()) return held.status().Prefixed("database " + database.sqlite_file.string());
-    lock->emplace(std::move(held.value()));
+// Runs `task` on `io` until it ends, before anything else is started
+// (start-up: opening the store, marking a previous life's rows).
+template <typename T>
+T RunToEnd(asio::io_context& io, asio::awaitable<T> task) {
+  std::optional<T> out;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
+      asio::detached);
+  while (!out) {
+    if (io.stopped()) io.restart();
+    io.run_one();
   }
-  return store::Open(database, config.server.machine);
+  // Out of work once the task ended, the loop stopped itself: ready it for
+  // run(), which would otherwise return at once.
+  if (io.stopped()) io.restart();
+  return std::move(*out);
+}
+
+asio::awaitable<bool> CloseStore(store::Store& store) {
+  co_await store.Close();
+  co_return true;
+}
+
+// A SQLite file outside the data dir gets a lock of its own, held in *lock:
+// Anthill gives the ids of deployments and steps itself, so two writing one
+// file would give the same ones. (PostgreSQL gives them from its sequences.)
+Status LockDatabaseFile(const config::Config& config, const store::Database& database,
+                        std::optional<os::FileLock>* lock) {
+  if (!database.postgres.empty()) return Status::Ok();
+  if (database.sqlite_file == fs::path(config.server.data_dir) / "anthill.db") return Status::Ok();
+  auto held = os::FileLock::Acquire(database.sqlite_file.string() + ".lock");
+  if (!held.ok()) return held.status().Prefixed("database " + database.sqlite_file.string());
+  lock->emplace(std::move(held.value()));
+  return Status::Ok();
+}
+
+// Rows still running belong to a previous life that ended without recording
+// it (a crash, a power cut): say so, honestly, before anything new. Another
+// process may hold a SQLite database for a moment: nothing runs yet, so
+// trying again here, bounded, stalls no one.
+// Returns how many deployments it marked (0 when it could not).
+asio::awaitable<int> MarkPreviousLife(store::AsyncRecordStore& record) {
+  const std::string why = "anthill stopped before it finished";
+  TimePoint now = Now();
+  auto interrupted = co_await record.InterruptUnfinished(now, why);
+  for (int tries = 0; !interrupted.ok() && tries < 100; ++tries) {
+    now = Now();
+    interrupted = co_await record.InterruptUnfinished(now, why);
+  }
+  if (!interrupted.ok()) {
+    spdlog::error("cannot mark what a previous life left unfinished: {}", interrupted.error());
+    co_return 0;
+  }
+  if (*interrupted > 0) {
+    spdlog::warn("{} deployment(s) were in progress when anthill last stopped: marked interrupted",
+                 *interrupted);
+  }
+  co_return *interrupted;
 }
 
 }  // namespace
@@ -150,41 +194,46 @@ int Serve(const config::Config& config) {
     return 1;
   }
   std::optional<os::FileLock> database_lock;
-  auto store = OpenStore(config, *database, &database_lock);
-  if (!store.ok()) {
-    std::cerr << "anthill: " << store.error() << "\n";
+  if (Status locked = LockDatabaseFile(config, *database, &database_lock); !locked.ok()) {
+    std::cerr << "anthill: " << locked.message() << "\n";
     return 1;
   }
-  // Rows still running belong to a previous life that ended without
-  // recording it (a crash, a power cut): say so, honestly, before anything new.
-  // (Another process may hold the database for a moment: nothing runs yet,
-  // so waiting here, bounded, stalls no one.)
-  auto interrupted = (*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
-  for (int tries = 0; !interrupted.ok() && tries < 100; ++tries) {
-    interrupted = (*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
-  }
-  if (!interrupted.ok()) {
-    spdlog::error("cannot mark what a previous life left unfinished: {}", interrupted.error());
-  } else if (*interrupted > 0) {
-    spdlog::warn("{} deployment(s) were in progress when anthill last stopped: marked interrupted",
-                 *interrupted);
-  }
-
+  // The store is destroyed before the io_context its connections wait on;
+  // its own coroutines hold what they use (pg_store.h) and are ended by
+  // Close on the way out.
   asio::io_context io;
+  std::unique_ptr<store::Store> store;
+  {
+    auto opened =
+        RunToEnd(io, anthill::store::Open(io.get_executor(), *database, config.server.machine));
+    if (!opened.ok()) {
+      std::cerr << "anthill: " << opened.error() << "\n";
+      return 1;
+    }
+    store = std::move(opened.value());
+  }
+  (void)RunToEnd(io, MarkPreviousLife(store->async_record()));
   Registry projects(config.server.max_parallel_builds);
-  deploy::Context ctx{io.get_executor(), store->get(), data_dir, config.server.machine,
-                      &projects.slots};
+  deploy::Context ctx;
+  ctx.executor = io.get_executor();
+  ctx.store = store.get();
+  ctx.record = &store->async_record();
+  ctx.data_dir = data_dir;
+  ctx.machine = config.server.machine;
+  ctx.build_slots = &projects.slots;
   for (const auto& p : config.projects) {
     projects.runners.push_back(std::make_unique<deploy::ProjectRunner>(ctx, p));
   }
 
-  http::ApiContext api{store->get(), &projects, data_dir, config.server.machine,
+  http::ApiContext api{store.get(), &projects, data_dir, config.server.machine,
                        config.server.token};
   api.allowed_hosts = config.server.allowed_hosts;
+  api.record = &store->async_record();
   http::Server server(io, http::MakeApi(api));
   Status listening = server.Listen(config.server.listen);
   if (!listening.ok()) {
     std::cerr << "anthill: " << listening.message() << "\n";
+    (void)RunToEnd(io, CloseStore(*store));
     return 1;
   }
   spdlog::info("anthill {} serving on http://{} (data in {}, {} project(s))", ANTHILL_VERSION,
@@ -197,7 +246,7 @@ int Serve(const config::Config& config) {
       [&]() -> asio::awaitable<void> {
         for (;;) {
           co_await SleepFor(Duration(250));
-          if ((*store)->pending_writes() > 0) (void)(*store)->FlushPendingWrites();
+          if (store->pending_writes() > 0) (void)store->FlushPendingWrites();
         }
       },
       asio::detached);
@@ -223,14 +272,17 @@ int Serve(const config::Config& config) {
             co_await SleepFor(Duration(20));
           }
           // What the database could not take yet gets a last chance (bounded).
-          for (int tries = 0; tries < 20 && (*store)->FlushPendingWrites() > 0; ++tries) {
+          for (int tries = 0; tries < 20 && store->FlushPendingWrites() > 0; ++tries) {
             co_await SleepFor(Duration(100));
           }
-          if (size_t lost = (*store)->pending_writes(); lost > 0) {
+          if (size_t lost = store->pending_writes(); lost > 0) {
             spdlog::error("{} record write(s) could not be made before stopping: {}", lost,
                           "the database is locked or its disk full");
           }
-          (void)(*store)->InterruptUnfinished(Now(), "anthill stopped before it finished");
+          const std::string why = "anthill stopped before it finished";
+          const TimePoint now = Now();
+          (void)co_await store->async_record().InterruptUnfinished(now, why);
+          co_await store->Close();
           io.stop();
         },
         asio::detached);

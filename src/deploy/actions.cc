@@ -47,26 +47,8 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version, const s
   // The newest deployment that made the wanted release: by default the last
   // good one other than what runs now; else the named version (or release dir).
   const supervise::Running& now = supervisor_.running();
-  store::DeploymentFilter f;
-  f.project = project_.name;
-  f.limit = 1000;
-  std::optional<store::Deployment> target;
-  for (int page = 0; page < 100 && !target; ++page) {
-    auto list = ctx_.store->ListDeployments(f);
-    if (!list.ok()) return ActionOutcome::Refused(StatusCode::kInternal, list.error());
-    for (const auto& d : *list) {
-      if (d.release.empty() || !releases_.Exists(d.release)) continue;
-      bool wanted = version.empty() ? d.status == store::DeploymentStatus::kSucceeded &&
-                                          d.release != now.what.release
-                                    : d.to_version == version || d.release == version;
-      if (wanted) {
-        target = d;
-        break;
-      }
-    }
-    if (static_cast<int>(list->size()) < f.limit) break;
-    f.before_id = list->back().id;
-  }
+  std::optional<store::Deployment> target = rollback_targets_.Find(
+      version, now.what.release, [this](const std::string& r) { return releases_.Exists(r); });
   if (!target) {
     return ActionOutcome::Refused(
         StatusCode::kNotFound,
@@ -142,11 +124,14 @@ asio::awaitable<void> ProjectRunner::Recover() {
   store::DeploymentFilter f;
   f.project = project_.name;
   f.limit = 20;
-  auto recent = ctx_.store->ListDeployments(f);
-  if (recent.ok()) {
+  auto recent = co_await ctx_.record->ListDeployments(f);
+  if (!recent.ok()) {
+    spdlog::error("project {}: cannot read its deployments: {}", project_.name, recent.error());
+  } else {
     if (!recent->empty()) {
       last_deployment_id_ = recent->front().id;
       last_deployment_status_ = recent->front().status;
+      newest_at_start_ = recent->front();
     }
     for (const auto& d : *recent) {
       using S = store::DeploymentStatus;
@@ -157,7 +142,14 @@ asio::awaitable<void> ProjectRunner::Recover() {
       if (d.status == S::kSucceeded) break;
     }
   }
-  intake_.LoadPins();
+  std::string project = project_.name;
+  auto pins = co_await ctx_.record->ListPins(project);
+  if (pins.ok()) {
+    intake_.LoadPins(*pins);
+  } else {
+    spdlog::error("project {}: cannot read pinned commits: {}", project_.name, pins.error());
+  }
+  co_await LoadRollbackTargets();
   co_await supervisor_.Recover([this](supervise::Deployed& what) {
     if (what.release.empty() || !releases_.Exists(what.release)) return false;
     what = DeployedOf({poller_.RefOfVersion(what.version), what.commit, what.version}, what.release,
@@ -183,10 +175,29 @@ queue::Request ProjectRunner::RollbackTo(const store::Deployment& made, const st
   return r;
 }
 
-void ProjectRunner::FinishInterruptedRollback() {
-  auto newest = ctx_.store->LatestDeployment(project_.name);
-  if (!newest.ok() || !newest->has_value()) return;
-  const store::Deployment& d = **newest;
+asio::awaitable<void> ProjectRunner::LoadRollbackTargets() {
+  // Newest first, until every release on disk has its newest deployment and
+  // its newest good one (older history changes nothing), or the record ends.
+  const std::vector<std::string> on_disk = releases_.List();
+  store::DeploymentFilter f;
+  f.project = project_.name;
+  f.limit = 1000;
+  for (int page = 0; page < 100 && !rollback_targets_.Knows(on_disk); ++page) {
+    auto list = co_await ctx_.record->ListDeployments(f);
+    if (!list.ok()) {
+      spdlog::error("project {}: cannot read which deployment made each release: {}", project_.name,
+                    list.error());
+      co_return;
+    }
+    for (const auto& d : *list) {
+      if (releases_.Exists(d.release)) rollback_targets_.Note(d);
+    }
+    if (static_cast<int>(list->size()) < f.limit) break;
+    f.before_id = list->back().id;
+  }
+}
+
+void ProjectRunner::FinishInterruptedRollback(const store::Deployment& d) {
   if (d.trigger != store::Trigger::kRollback || d.status != store::DeploymentStatus::kInterrupted) {
     return;
   }

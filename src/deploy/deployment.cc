@@ -38,14 +38,13 @@ std::string ProjectRunner::DiskFullHint() const {
 
 asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   Attempt a;
-  auto row = ctx_.store->GetDeployment(r.deployment_id);
-  if (!row.ok() || !row->has_value()) {
-    spdlog::error("project {}: deployment {} vanished from the store", project_.name,
+  const store::Deployment* row = intake_.Row(r.deployment_id);
+  if (row == nullptr) {
+    spdlog::error("project {}: deployment {} started without its row", project_.name,
                   r.deployment_id);
     co_return;
   }
-  a.d = **row;
-  a.d.steps.clear();
+  a.d = *row;
   a.c = r.target;
   a.rollback = r.kind == queue::Kind::kRollback;
   // What runs now, which may differ from when it was queued.
@@ -65,7 +64,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   Status outcome;
   if (r.kind == queue::Kind::kRollback) {
     a.d.release = r.release;
-    (void)ctx_.store->UpdateDeployment(a.d);
+    intake_.Record(a.d);
     spdlog::info("project {}: deployment {}: rolling back {} -> {} (by {})", project_.name, a.d.id,
                  a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
                  a.d.actor);
@@ -88,7 +87,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
     }
     // A deploy by hand of a pinned commit is the person lifting the pin.
     if (outcome.ok() && r.manual) intake_.Unpin(a.c.commit);
-    (void)ctx_.store->UpdateDeployment(a.d);
+    intake_.Record(a.d);
     if (outcome.ok()) {
       spdlog::info("project {}: deployment {}: {} -> {} ({} by {})", project_.name, a.d.id,
                    a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
@@ -145,7 +144,7 @@ asio::awaitable<Status> ProjectRunner::Build(Attempt& a) {
     release = *made;
   }
   a.d.release = *release;
-  (void)ctx_.store->UpdateDeployment(a.d);
+  intake_.Record(a.d);
   co_return Status::Ok();
 }
 
@@ -186,6 +185,7 @@ void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
       // The running release and the last good one (the same, now) are never pruned.
       auto pruned = releases_.Prune(project_.keep_releases, {a.d.release});
       if (!pruned.ok()) spdlog::warn("project {}: prune: {}", project_.name, pruned.error());
+      if (pruned.ok()) rollback_targets_.Forget(*pruned);
       break;
     }
     case S::kInterrupted:
@@ -209,10 +209,9 @@ void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
   }
   a.d.error = outcome.ok() ? "" : outcome.message();
   a.d.finished_at = anthill::Now();
-  Status s = ctx_.store->UpdateDeployment(a.d);
-  if (!s.ok()) {
-    spdlog::error("project {}: cannot record deployment end: {}", project_.name, s.message());
-  }
+  intake_.Record(a.d);
+  intake_.Forget(a.d.id);
+  rollback_targets_.Note(a.d);
   last_deployment_status_ = a.d.status;
   spdlog::info("project {}: deployment {} {}{}{}", project_.name, a.d.id,
                store::ToString(a.d.status), outcome.ok() ? "" : ": ", a.d.error);

@@ -4,21 +4,16 @@
 
 namespace anthill::deploy {
 
-Intake::Intake(std::string project, std::string machine, store::RecordStore* store,
+Intake::Intake(std::string project, std::string machine, store::RecordWriter* store,
                std::function<void()> wake)
     : project_(std::move(project)),
       machine_(std::move(machine)),
       store_(store),
       wake_(std::move(wake)) {}
 
-void Intake::LoadPins() {
-  auto pins = store_->ListPins(project_);
-  if (!pins.ok()) {
-    spdlog::error("project {}: cannot read pinned commits: {}", project_, pins.error());
-    return;
-  }
-  for (const auto& p : *pins) pins_.emplace(p.commit, p.reason);
-  if (!pins->empty()) newest_pin_ = pins->front().commit;
+void Intake::LoadPins(const std::vector<store::Pin>& pins) {
+  for (const auto& p : pins) pins_.emplace(p.commit, p.reason);
+  if (!pins.empty()) newest_pin_ = pins.front().commit;
 }
 
 void Intake::Pin(const std::string& commit, const std::string& reason) {
@@ -37,10 +32,27 @@ void Intake::Unpin(const std::string& commit) {
   if (!s.ok()) spdlog::error("project {}: cannot record unpin: {}", project_, s.message());
 }
 
+const store::Deployment* Intake::Row(int64_t id) const {
+  auto it = rows_.find(id);
+  return it == rows_.end() ? nullptr : &it->second;
+}
+
+void Intake::Record(const store::Deployment& d) {
+  Status s = store_->UpdateDeployment(d);
+  if (!s.ok()) {
+    spdlog::error("project {}: cannot record deployment {}: {}", project_, d.id, s.message());
+  }
+  if (auto it = rows_.find(d.id); it != rows_.end()) {
+    it->second = d;
+    it->second.steps.clear();
+  }
+}
+
 void Intake::RecordCancelled(int64_t id, const std::string& why) {
-  auto d = store_->GetDeployment(id);
-  if (!d.ok() || !d->has_value()) return;
-  store::Deployment row = **d;
+  auto it = rows_.find(id);
+  if (it == rows_.end()) return;
+  store::Deployment row = std::move(it->second);
+  rows_.erase(it);
   row.status = store::DeploymentStatus::kCancelled;
   row.error = why;
   row.finished_at = Now();
@@ -70,6 +82,8 @@ ActionOutcome Intake::Enqueue(queue::Request r, const NowRunning& now) {
   }
   r.deployment_id = *id;
   r.queued_at = d.started_at;
+  d.id = *id;
+  rows_[*id] = d;
   const std::string label = queue::Label(r);
   spdlog::info("project {}: deployment {} queued: {} ({} by {})", project_, *id, label,
                store::ToString(r.trigger), r.actor);

@@ -8,6 +8,11 @@
 // person cancelled (commit -> why). Polls and pushes do not try them again;
 // a newer commit, or a deploy by hand, is needed. Kept in the store.
 //
+// Intake writes the record (synchronously: a write is made or kept at once,
+// see store/record_store.h) and never reads it: what it needs to know (the
+// pins, the rows of the deployments in its queue) it keeps, so an action is
+// decided without waiting for a database across the network.
+//
 // Plain decisions: no process, no timer. Thread: the io_context thread.
 #pragma once
 
@@ -16,11 +21,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "deploy/controller.h"
 #include "queue/project_queue.h"
 #include "store/candidate.h"
-#include "store/record_store.h"
+#include "store/record_writer.h"
 
 namespace anthill::deploy {
 
@@ -34,11 +40,11 @@ struct NowRunning {
 class Intake {
  public:
   // `wake` is called when a request was queued (the worker may start it).
-  Intake(std::string project, std::string machine, store::RecordStore* store,
+  Intake(std::string project, std::string machine, store::RecordWriter* store,
          std::function<void()> wake);
 
-  // Reads the pins from the store (start-up).
-  void LoadPins();
+  // The pins as the record has them (start-up).
+  void LoadPins(const std::vector<store::Pin>& pins);
 
   // Records r as a queued deployment and makes it the waiting request.
   ActionOutcome Enqueue(queue::Request r, const NowRunning& now);
@@ -57,6 +63,14 @@ class Intake {
   void Resolved(const store::Candidate& c);
   void RecordCancelled(int64_t id, const std::string& why);
 
+  // The row of a deployment in the queue (waiting or running) as last
+  // recorded; nullptr when it is not in the queue.
+  const store::Deployment* Row(int64_t id) const;
+  // Records the running deployment's row (its new state) and remembers it.
+  void Record(const store::Deployment& d);
+  // The deployment left the queue (it ended): its row is no longer kept.
+  void Forget(int64_t id) { rows_.erase(id); }
+
   void Pin(const std::string& commit, const std::string& reason);
   void Unpin(const std::string& commit);
   const std::map<std::string, std::string>& pins() const { return pins_; }
@@ -68,9 +82,10 @@ class Intake {
  private:
   std::string project_;
   std::string machine_;
-  store::RecordStore* store_;
+  store::RecordWriter* store_;
   std::function<void()> wake_;
   queue::ProjectQueue queue_;
+  std::map<int64_t, store::Deployment> rows_;  // of the deployments in the queue
   std::map<std::string, std::string> pins_;
   std::string newest_pin_;
 };

@@ -40,7 +40,7 @@ class IntakeTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::LocalStore> store_;
   std::unique_ptr<Intake> intake_;
   NowRunning running_{true, "main-aaaaaaaa", kOld};
   int wakes_ = 0;
@@ -83,7 +83,7 @@ TEST_F(IntakeTest, ANewerPushSupersedesTheWaitingOne) {
 TEST_F(IntakeTest, APinnedCommitIsNotOfferedAgainAfterARestart) {
   intake_->Pin(kNew, "failed in deployment 7");
   intake_ = MakeIntake();
-  intake_->LoadPins();
+  intake_->LoadPins(*store_->ListPins("hello"));
   ActionOutcome out = Offer(kNew);
   EXPECT_EQ(Answer(out), "done");
   EXPECT_EQ(out.message,
@@ -93,7 +93,7 @@ TEST_F(IntakeTest, APinnedCommitIsNotOfferedAgainAfterARestart) {
   intake_->Unpin(kNew);
   EXPECT_EQ(Answer(Offer(kNew)), "accepted");
   intake_ = MakeIntake();
-  intake_->LoadPins();
+  intake_->LoadPins(*store_->ListPins("hello"));
   EXPECT_TRUE(intake_->pins().empty()) << "the unpin was recorded";
 }
 

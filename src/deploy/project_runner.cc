@@ -116,9 +116,9 @@ QueueState ProjectRunner::Queue() const {
   const queue::ProjectQueue& queue = intake_.queue();
   auto load = [&](const std::optional<queue::Request>& r) -> std::optional<store::Deployment> {
     if (!r) return std::nullopt;
-    auto d = ctx_.store->GetDeployment(r->deployment_id);
-    if (!d.ok() || !d->has_value()) return std::nullopt;
-    return **d;
+    const store::Deployment* d = intake_.Row(r->deployment_id);
+    if (d == nullptr) return std::nullopt;
+    return *d;
   };
   q.running = load(queue.running());
   q.waiting = load(queue.waiting());
@@ -140,7 +140,8 @@ QueueState ProjectRunner::Queue() const {
 
 asio::awaitable<void> ProjectRunner::Run() {
   co_await Recover();
-  FinishInterruptedRollback();
+  if (newest_at_start_) FinishInterruptedRollback(*newest_at_start_);
+  newest_at_start_.reset();
   recovered_ = true;
   supervisor_.StartLoops();
   ++loops_running_;

@@ -21,6 +21,7 @@
 #include "deploy/build_job.h"
 #include "deploy/controller.h"
 #include "deploy/intake.h"
+#include "deploy/rollback_targets.h"
 #include "deploy/step_sink.h"
 #include "git/git.h"
 #include "queue/build_slots.h"
@@ -32,10 +33,13 @@
 namespace anthill::deploy {
 
 // What every project shares: the store, where data lives, who we are, and
-// the global bound on builds.
+// the global bound on builds. The record is written through `store`
+// (synchronous: made or kept at once) and read through `record` (awaited:
+// it may be across a network).
 struct Context {
   boost::asio::any_io_executor executor;
   store::Store* store = nullptr;
+  store::AsyncRecordStore* record = nullptr;
   std::filesystem::path data_dir;
   std::string machine;
   queue::BuildSlots* build_slots = nullptr;
@@ -83,9 +87,12 @@ class ProjectRunner {
   boost::asio::awaitable<void> WorkLoop();
   // The record's last decisions, the pins, what runs (supervise/).
   boost::asio::awaitable<void> Recover();
+  // Which deployment made each release on disk, from the record.
+  boost::asio::awaitable<void> LoadRollbackTargets();
   // A rollback a person asked for that Anthill stopped during (or before it
-  // started) is asked for again: it is what they wanted running.
-  void FinishInterruptedRollback();
+  // started) is asked for again: it is what they wanted running. `newest` is
+  // the project's newest deployment.
+  void FinishInterruptedRollback(const store::Deployment& newest);
   // A rollback to the release deployment `made` built (no build, by hand).
   static queue::Request RollbackTo(const store::Deployment& made, const std::string& actor);
 
@@ -121,6 +128,8 @@ class ProjectRunner {
   std::unique_ptr<Event> work_wake_;
   std::unique_ptr<Event> slot_wake_;
   Intake intake_;
+  RollbackTargets rollback_targets_;
+  std::optional<store::Deployment> newest_at_start_;  // read by Recover
 
   int64_t last_deployment_id_ = 0;
   std::optional<store::DeploymentStatus> last_deployment_status_;

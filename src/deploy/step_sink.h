@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "store/record_store.h"
+#include "store/record_writer.h"
 #include "store/records.h"
 
 namespace anthill::deploy {
@@ -24,12 +24,12 @@ class StepSink {
 // Steps in this machine's store.
 class StoreStepSink : public StepSink {
  public:
-  explicit StoreStepSink(store::RecordStore* store) : store_(store) {}
+  explicit StoreStepSink(store::RecordWriter* store) : store_(store) {}
   int64_t Started(int64_t deployment_id, store::StepName name) override;
   void Ended(int64_t step_id, store::StepStatus status, std::string_view error) override;
 
  private:
-  store::RecordStore* store_;
+  store::RecordWriter* store_;
 };
 
 // One step: recorded running when made, and its outcome by End(), which

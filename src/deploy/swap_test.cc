@@ -95,7 +95,7 @@ class SwapTest : public ::testing::Test {
 
   testing::TempDir dir_;
   asio::io_context io_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::LocalStore> store_;
   std::unique_ptr<release::Releases> releases_;
   supervise::ProgramSpec spec_;
   FakeSteps steps_;

@@ -3,13 +3,17 @@
 
 #include <unistd.h>
 
+#include <cassert>
 #include <charconv>
 #include <fstream>
+#include <memory>
+#include <optional>
 
 #include "base/files.h"
 #include "http/auth.h"
 #include "http/json.h"
 #include "http/live_events.h"
+#include "http/metrics.h"
 #include "http/page.h"
 #include "http/reply.h"
 #include "http/request_body.h"
@@ -20,6 +24,7 @@
 
 namespace anthill::http {
 
+namespace asio = boost::asio;
 using nlohmann::json;
 
 namespace {
@@ -82,45 +87,64 @@ class Api {
     if (gethostname(name, sizeof(name) - 1) == 0) host_rule_.own_names.push_back(name);
   }
 
-  Response operator()(const Request& req) {
-    if (auto refusal = GuardRequest(req, host_rule_)) return *refusal;
+  // Holds the Api (through `self`) and the Request in the coroutine's frame
+  // for as long as the answer takes, whatever the caller does meanwhile.
+  static asio::awaitable<Response> Serve(std::shared_ptr<Api> self, Request req) {
+    co_return co_await self->Route(req);
+  }
+
+ private:
+  // The routes that read the record are coroutines, awaited here with named
+  // arguments only (GCC 12 mishandles temporaries inside a co_await
+  // expression); the others answer at once through Only().
+  asio::awaitable<Response> Route(const Request& req) {
+    if (auto refusal = GuardRequest(req, host_rule_)) co_return *refusal;
     const std::string& p = req.path;
     if (p == "/healthz")
-      return Only(req, "GET", [&] { return JsonResponse(200, {{"status", "ok"}}); });
+      co_return Only(req, "GET", [&] { return JsonResponse(200, {{"status", "ok"}}); });
     if (p == "/") {
-      return Only(req, "GET", [&] {
+      co_return Only(req, "GET", [&] {
         return Response{
             302, "text/plain; charset=utf-8", "see /deployments\n", {{"Location", "/deployments"}}};
       });
     }
     if (p == "/deployments")
-      return Only(req, "GET", [&] { return Asset(req, "deployments.html"); });
-    if (p == "/projects") return Only(req, "GET", [&] { return Asset(req, "projects.html"); });
+      co_return Only(req, "GET", [&] { return Asset(req, "deployments.html"); });
+    if (p == "/projects") co_return Only(req, "GET", [&] { return Asset(req, "projects.html"); });
     static const std::string kDeploymentPage = "/deployments/", kUi = "/ui/";
     if (p.rfind(kDeploymentPage, 0) == 0 && ParseId(p.substr(kDeploymentPage.size()))) {
-      return Only(req, "GET", [&] { return Asset(req, "deployment.html"); });
+      co_return Only(req, "GET", [&] { return Asset(req, "deployment.html"); });
     }
     if (p.rfind(kUi, 0) == 0 && ui::FindAsset(p.substr(kUi.size()))) {
-      return Only(req, "GET", [&] { return Asset(req, p.substr(kUi.size())); });
+      co_return Only(req, "GET", [&] { return Asset(req, p.substr(kUi.size())); });
     }
     if (p == "/api/v1/events") {
-      return Only(req, "GET", [&] {
+      co_return Only(req, "GET", [&] {
         auto it = req.query.find("project");
-        return LiveEvents(ctx_.store, ctx_.controller, ctx_.machine,
+        return LiveEvents(ctx_.store, ctx_.record, ctx_.controller, ctx_.machine,
                           it == req.query.end() ? "" : it->second);
       });
     }
-    if (p == "/api/v1/projects") return Only(req, "GET", [&] { return Projects(); });
-    if (p == "/api/v1/deployments") return Only(req, "GET", [&] { return Deployments(req); });
-    if (p == "/api/v1/queue") return Only(req, "GET", [&] { return Queue(); });
-    if (p == "/metrics") return Only(req, "GET", [&] { return Metrics(); });
-    if (p == "/api/v1/hooks") return Only(req, "GET", [&] { return Hooks(req); });
+    if (p == "/api/v1/projects") co_return Only(req, "GET", [&] { return Projects(); });
+    if (p == "/api/v1/deployments") {
+      if (auto refused = WrongMethod(req, "GET")) co_return *refused;
+      co_return co_await Deployments(req);
+    }
+    if (p == "/api/v1/queue") co_return Only(req, "GET", [&] { return Queue(); });
+    if (p == "/metrics") {
+      if (auto refused = WrongMethod(req, "GET")) co_return *refused;
+      co_return co_await Metrics(ctx_.record, ctx_.controller);
+    }
+    if (p == "/api/v1/hooks") {
+      if (auto refused = WrongMethod(req, "GET")) co_return *refused;
+      co_return co_await Hooks(req);
+    }
     static const std::string kHooks = "/hooks/";
     if (p.rfind(kHooks, 0) == 0) {
       watch::Forge forge;
       if (watch::ParseForge(p.substr(kHooks.size()), &forge)) {
-        return Only(req, "POST",
-                    [&] { return HandleWebhook(req, forge, ctx_.store, ctx_.controller); });
+        if (auto refused = WrongMethod(req, "POST")) co_return *refused;
+        co_return co_await HandleWebhook(req, forge, ctx_.record, ctx_.controller);
       }
     }
     static const std::string kProjects = "/api/v1/projects/";
@@ -130,11 +154,11 @@ class Api {
       if (slash != std::string::npos && slash > 0) {
         std::string name = rest.substr(0, slash);
         std::string action = rest.substr(slash + 1);
-        if (action == "events") return Only(req, "GET", [&] { return Events(req, name); });
-        if (action == "log") return Only(req, "GET", [&] { return ProjectLog(req, name); });
+        if (action == "events") co_return Only(req, "GET", [&] { return Events(req, name); });
+        if (action == "log") co_return Only(req, "GET", [&] { return ProjectLog(req, name); });
         if (action == "deploy" || action == "rollback" || action == "notify" || action == "stop" ||
             action == "start") {
-          return Only(req, "POST", [&] { return ProjectAction(req, name, action); });
+          co_return Only(req, "POST", [&] { return ProjectAction(req, name, action); });
         }
       }
     }
@@ -146,23 +170,33 @@ class Api {
         log = true;
         rest.resize(rest.size() - 4);
       }
-      if (auto id = ParseId(rest)) {
-        if (!log && req.method == "DELETE") return CancelDeployment(req, *id);
-        return Only(req, "GET", [&] { return log ? Log(req, *id) : Deployment(*id); });
+      if (const std::optional<int64_t> id = ParseId(rest)) {
+        const int64_t deployment_id = *id;
+        if (!log && req.method == "DELETE") co_return co_await CancelDeployment(req, deployment_id);
+        if (auto refused = WrongMethod(req, "GET")) co_return *refused;
+        if (log) co_return co_await Log(req, deployment_id);
+        co_return co_await Deployment(deployment_id);
       }
     }
-    if (p.rfind("/api/", 0) == 0) return ErrorResponse(404, "no route for " + req.method + " " + p);
-    return Response{404, "text/html; charset=utf-8", NotFoundPage(p), {}};
+    if (p.rfind("/api/", 0) == 0)
+      co_return ErrorResponse(404, "no route for " + req.method + " " + p);
+    co_return Response{404, "text/html; charset=utf-8", NotFoundPage(p), {}};
   }
 
- private:
-  template <typename F>
-  Response Only(const Request& req, const char* method, F f) {
-    if (req.method != method && !(req.method == "HEAD" && std::string(method) == "GET")) {
-      Response r = ErrorResponse(405, req.method + " is not allowed on " + req.path);
-      r.headers.push_back({"Allow", method});
-      return r;
+  // The 405 for a route that answers `method` alone (GET answers HEAD too),
+  // or nullopt when req may be served.
+  static std::optional<Response> WrongMethod(const Request& req, const char* method) {
+    if (req.method == method || (req.method == "HEAD" && std::string(method) == "GET")) {
+      return std::nullopt;
     }
+    Response r = ErrorResponse(405, req.method + " is not allowed on " + req.path);
+    r.headers.push_back({"Allow", method});
+    return r;
+  }
+
+  template <typename F>
+  static Response Only(const Request& req, const char* method, F f) {
+    if (auto refused = WrongMethod(req, method)) return *refused;
     return f();
   }
 
@@ -226,17 +260,17 @@ class Api {
     return Outcome(ctx_.controller->Notify(name, *ref, *commit, store::Trigger::kNotify, actor));
   }
 
-  Response CancelDeployment(const Request& req, int64_t id) {
-    if (!Authorized(req, ctx_.token)) return Unauthorized();
-    auto d = FindDeployment(id);
-    if (!d.ok()) return ErrorResponse(d.status());
+  asio::awaitable<Response> CancelDeployment(const Request& req, int64_t id) {
+    if (!Authorized(req, ctx_.token)) co_return Unauthorized();
+    auto d = co_await FindDeployment(id);
+    if (!d.ok()) co_return ErrorResponse(d.status());
     if (store::IsFinished(d->status)) {
-      return ErrorResponse(409, "deployment " + std::to_string(id) + " already ended " +
-                                    std::string(store::ToString(d->status)));
+      co_return ErrorResponse(409, "deployment " + std::to_string(id) + " already ended " +
+                                       std::string(store::ToString(d->status)));
     }
     auto it = req.query.find("actor");
     std::string actor = it == req.query.end() ? "" : it->second;
-    return Outcome(ctx_.controller->Cancel(id, actor.empty() ? "api" : actor));
+    co_return Outcome(ctx_.controller->Cancel(id, actor.empty() ? "api" : actor));
   }
 
   Response Events(const Request& req, const std::string& project) {
@@ -289,62 +323,6 @@ class Api {
                      {"Cache-Control", "no-store"}}};
   }
 
-  // Prometheus text exposition format (version 0.0.4).
-  Response Metrics() {
-    auto label = [](const std::string& v) {
-      std::string out;
-      for (char c : v) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-          out += "\\n";
-          continue;
-        }
-        out += c;
-      }
-      return out;
-    };
-    std::string m;
-    auto help = [&](const char* name, const char* type, const char* text) {
-      m += std::string("# HELP ") + name + " " + text + "\n# TYPE " + name + " " + type + "\n";
-    };
-    help("anthill_up", "gauge", "1 while Anthill serves.");
-    m += "anthill_up 1\n";
-    help("anthill_deployments_total", "counter", "Deployments recorded, by project and status.");
-    if (auto counts = ctx_.store->CountDeployments(); counts.ok()) {
-      for (const auto& c : *counts) {
-        m += "anthill_deployments_total{project=\"" + label(c.project) + "\",status=\"" +
-             std::string(store::ToString(c.status)) + "\"} " + std::to_string(c.count) + "\n";
-      }
-    }
-    const auto projects = ctx_.controller->Projects();
-    help("anthill_program_running", "gauge", "1 when the project's program runs.");
-    for (const auto& p : projects) {
-      m += "anthill_program_running{project=\"" + label(p.name) + "\"} " +
-           (p.pid != 0 ? "1" : "0") + "\n";
-    }
-    help("anthill_program_healthy", "gauge", "1 when the running program passed its health check.");
-    for (const auto& p : projects) {
-      m += "anthill_program_healthy{project=\"" + label(p.name) + "\"} " +
-           (p.health == store::Health::kHealthy ? "1" : "0") + "\n";
-    }
-    help("anthill_program_restarts", "gauge", "Automatic restarts of the running version.");
-    for (const auto& p : projects) {
-      m += "anthill_program_restarts{project=\"" + label(p.name) + "\"} " +
-           std::to_string(p.restarts) + "\n";
-    }
-    help("anthill_queue_waiting", "gauge", "1 when a deployment waits in the project's queue.");
-    for (const auto& q : ctx_.controller->Queue()) {
-      m += "anthill_queue_waiting{project=\"" + label(q.project) + "\"} " +
-           (q.waiting ? "1" : "0") + "\n";
-    }
-    help("anthill_builds_running", "gauge", "Builds holding a slot now.");
-    m += "anthill_builds_running " + std::to_string(ctx_.controller->builds_running()) + "\n";
-    help("anthill_max_parallel_builds", "gauge", "[server] max_parallel_builds.");
-    m += "anthill_max_parallel_builds " + std::to_string(ctx_.controller->max_parallel_builds()) +
-         "\n";
-    return Response{200, "text/plain; version=0.0.4; charset=utf-8", m, {}};
-  }
-
   Response Queue() {
     json list = json::array();
     for (const auto& q : ctx_.controller->Queue()) list.push_back(ToJson(q));
@@ -353,53 +331,57 @@ class Api {
                               {"builds_running", ctx_.controller->builds_running()}});
   }
 
-  Response Hooks(const Request& req) {
+  asio::awaitable<Response> Hooks(const Request& req) {
     auto f = ReadFilter(req, 50);
-    if (!f.ok()) return ErrorResponse(f.status());
-    auto list = ctx_.store->ListHookEvents(f->limit, f->before_id);
-    if (!list.ok()) return ErrorResponse(list.status());
+    if (!f.ok()) co_return ErrorResponse(f.status());
+    const int limit = f->limit;
+    const int64_t before_id = f->before_id;
+    auto list = co_await ctx_.record->ListHookEvents(limit, before_id);
+    if (!list.ok()) co_return ErrorResponse(list.status());
     json out = json::array();
     for (const auto& e : *list) out.push_back(ToJson(e));
-    return JsonResponse(200, {{"hooks", out}});
+    co_return JsonResponse(200, {{"hooks", out}});
   }
 
-  Response Deployments(const Request& req) {
+  asio::awaitable<Response> Deployments(const Request& req) {
     auto f = ReadFilter(req, 50);
-    if (!f.ok()) return ErrorResponse(f.status());
-    auto list = ctx_.store->ListDeployments(*f);
-    if (!list.ok()) return ErrorResponse(list.status());
+    if (!f.ok()) co_return ErrorResponse(f.status());
+    const store::DeploymentFilter filter = *f;
+    auto list = co_await ctx_.record->ListDeployments(filter);
+    if (!list.ok()) co_return ErrorResponse(list.status());
     json out = json::array();
     for (const auto& d : *list) out.push_back(ToJson(d));
     json next = nullptr;
-    if (static_cast<int>(list->size()) == f->limit && !list->empty()) next = list->back().id;
-    return JsonResponse(200, {{"deployments", out}, {"next_before", next}});
+    if (static_cast<int>(list->size()) == filter.limit && !list->empty()) next = list->back().id;
+    co_return JsonResponse(200, {{"deployments", out}, {"next_before", next}});
   }
 
-  Response Deployment(int64_t id) {
-    auto d = FindDeployment(id);
-    if (!d.ok()) return ErrorResponse(d.status());
+  asio::awaitable<Response> Deployment(int64_t id) {
+    auto d = co_await FindDeployment(id);
+    if (!d.ok()) co_return ErrorResponse(d.status());
     json out = ToJson(*d);
-    auto n = ctx_.store->DeploymentNeighbours(id, d->project);
-    if (!n.ok()) return ErrorResponse(n.status());
+    const std::string project = d->project;
+    auto n = co_await ctx_.record->DeploymentNeighbours(id, project);
+    if (!n.ok()) co_return ErrorResponse(n.status());
     out["previous_id"] = n->previous ? json(n->previous) : json(nullptr);
     out["next_id"] = n->next ? json(n->next) : json(nullptr);
-    return JsonResponse(200, out);
+    co_return JsonResponse(200, out);
   }
 
-  Response Log(const Request& req, int64_t id) {
-    auto d = FindDeployment(id);
-    if (!d.ok()) return ErrorResponse(d.status());
+  asio::awaitable<Response> Log(const Request& req, int64_t id) {
+    auto d = co_await FindDeployment(id);
+    if (!d.ok()) co_return ErrorResponse(d.status());
     const auto file = ctx_.data_dir / "logs" / "build" / (std::to_string(id) + ".log");
-    if (req.query.count("offset") || req.query.count("bytes")) return FileRange(req, file);
-    return Response{200, "text/plain; charset=utf-8", ReadWholeFile(file), {}};
+    if (req.query.count("offset") || req.query.count("bytes")) co_return FileRange(req, file);
+    co_return Response{200, "text/plain; charset=utf-8", ReadWholeFile(file), {}};
   }
 
   // Deployment `id`; kNotFound (a 404) when there is none.
-  Result<store::Deployment> FindDeployment(int64_t id) {
-    auto d = ctx_.store->GetDeployment(id);
-    if (!d.ok()) return d.status();
-    if (!d->has_value()) return Status::NotFound("no deployment " + std::to_string(id));
-    return std::move(**d);
+  asio::awaitable<Result<store::Deployment>> FindDeployment(int64_t id) {
+    auto d = co_await ctx_.record->GetDeployment(id);
+    if (!d.ok()) co_return d.status();
+    if (!d->has_value()) co_return Status::NotFound("no deployment " + std::to_string(id));
+    co_return std::move(**d);
   }
 
   ApiContext ctx_;
@@ -409,8 +391,12 @@ class Api {
 }  // namespace
 
 Handler MakeApi(ApiContext ctx) {
+  assert(ctx.store && ctx.record && ctx.controller);
   auto api = std::make_shared<Api>(std::move(ctx));
-  return [api](const Request& req) { return (*api)(req); };
+  // Not a coroutine itself: a coroutine lambda's frame only points at its
+  // captures, which live in whichever copy of the std::function was called
+  // and may be gone before the answer is. Serve's frame holds its own `api`.
+  return [api](Request req) { return Api::Serve(api, std::move(req)); };
 }
 
 }  // namespace anthill::http

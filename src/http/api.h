@@ -1,7 +1,9 @@
 // The HTTP API v1, the /deployments page and /healthz, as one Handler.
 // Requests a browser was made to send (another site, a rebound DNS name) are
 // refused first (request_guard.h).
-// Thread: the io_context thread (handlers read the store synchronously).
+// Thread: the io_context thread. The shared record is read and written only
+// through co_await on ApiContext::record, so a record across a network
+// suspends the request instead of blocking the loop (store.h says why).
 #pragma once
 
 #include <filesystem>
@@ -10,11 +12,14 @@
 
 #include "deploy/controller.h"
 #include "http/server.h"
+#include "store/async_record_store.h"
 #include "store/store.h"
 
 namespace anthill::http {
 
 struct ApiContext {
+  // What stays synchronous: this machine's state (program events) and the
+  // feed of changes. Never the record: that is `record`.
   store::Store* store = nullptr;
   deploy::Controller* controller = nullptr;
   std::filesystem::path data_dir;  // build logs are logs/build/<id>.log below it
@@ -23,8 +28,12 @@ struct ApiContext {
   // [server] allowed_hosts: Host names answered besides localhost, IP
   // addresses, this machine's host name and `machine` (see request_guard.h).
   std::vector<std::string> allowed_hosts;
+  // The record as coroutines call it (store->async_record() over SQLite).
+  store::AsyncRecordStore* record = nullptr;
 };
 
+// REQUIRES: ctx.store, ctx.controller and ctx.record set, and outliving the
+// Handler and every request it is answering.
 Handler MakeApi(ApiContext ctx);
 
 }  // namespace anthill::http

@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <exception>
+#include <optional>
+
 #include "http/api.h"
 #include "http/url.h"
 #include "testing/testing.h"
@@ -12,6 +17,23 @@
 // In anthill::http, not an unnamed namespace: gtest wants every test of the
 // ApiTest suite to derive from one and the same fixture class.
 namespace anthill::http {
+
+// handler(req) run to completion, as the server runs it but without a
+// socket: on an io_context of its own, until nothing is left to do. An
+// exception the handler lets out is thrown again here.
+inline Response Answer(const Handler& handler, Request req) {
+  boost::asio::io_context io;
+  std::optional<Response> answer;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, handler(std::move(req)), [&](std::exception_ptr e, Response r) {
+    failure = e;
+    answer = std::move(r);
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  EXPECT_TRUE(answer.has_value()) << "the handler never finished";
+  return answer.value_or(Response{});
+}
 
 // Stands in for the project runners (the e2e tests run the real ones): it
 // records what the API asked of it.
@@ -87,7 +109,13 @@ class ApiTest : public ::testing::Test {
     auto s = store::OpenSqlite(dir_ / "anthill.db");
     ASSERT_TRUE(s.ok());
     store_ = std::move(s.value());
-    api_ = MakeApi(ApiContext{store_.get(), &projects_, dir_.path(), "m1", ""});
+    api_ = MakeApi(Context());
+  }
+  // The API's context over this fixture's store and projects.
+  ApiContext Context(const std::string& token = "", std::vector<std::string> hosts = {}) {
+    ApiContext ctx{store_.get(), &projects_, dir_.path(), "m1", token, std::move(hosts)};
+    ctx.record = &store_->async_record();
+    return ctx;
   }
   int64_t AddDeployment(const std::string& project, const std::string& actor = "poll") {
     store::Deployment d;
@@ -115,17 +143,13 @@ class ApiTest : public ::testing::Test {
     r.headers.emplace("host", "127.0.0.1:7070");
     if (method != "GET" && method != "HEAD") r.headers.emplace("content-type", "application/json");
     SplitTarget(target, &r.path, &r.query);
-    return api_(r);
+    return Answer(api_, std::move(r));
   }
-  void UseToken(const std::string& token) {
-    api_ = MakeApi(ApiContext{store_.get(), &projects_, dir_.path(), "m1", token});
-  }
-  void AllowHosts(std::vector<std::string> hosts) {
-    api_ = MakeApi(ApiContext{store_.get(), &projects_, dir_.path(), "m1", "", std::move(hosts)});
-  }
+  void UseToken(const std::string& token) { api_ = MakeApi(Context(token)); }
+  void AllowHosts(std::vector<std::string> hosts) { api_ = MakeApi(Context("", std::move(hosts))); }
 
   testing::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::LocalStore> store_;  // set up and checked synchronously
   FakeProjects projects_;
   Handler api_;
 };

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "http/server.h"
+#include "http/message.h"
 
 namespace anthill::http {
 

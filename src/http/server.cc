@@ -1,5 +1,7 @@
 // The HTTP server on Boost.Beast: one coroutine per connection on the
-// io_context thread, requests handed to the Handler as plain structs.
+// io_context thread, requests handed to the Handler as plain structs and its
+// answer awaited there, so a handler waiting on the record holds up only its
+// own connection.
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
@@ -240,9 +242,13 @@ struct Server::Impl {
         req.headers[name] = std::string(field.value());
       }
       req.body = std::move(msg.body());
+      const bool keep_alive = msg.keep_alive();
       Response res;
       try {
-        res = handler(req);
+        // Made before the co_await, not inside it: GCC 12 mishandles
+        // temporaries in a co_await expression (the Request argument here).
+        asio::awaitable<Response> reply = handler(std::move(req));
+        res = co_await std::move(reply);
       } catch (const std::exception& e) {
         res = ErrorResponse(500, "internal error");
       }
@@ -250,7 +256,6 @@ struct Server::Impl {
         co_await Stream(*stream, res, ec);
         break;
       }
-      bool keep_alive = msg.keep_alive();
       co_await Write(*stream, res, keep_alive, ec);
       if (ec || !keep_alive) break;
     }
@@ -316,7 +321,7 @@ struct Server::Impl {
       }
       if (stopped) break;
       *woken = false;
-      frames = r.events->Next();
+      frames = co_await r.events->Next();
       if (frames.empty() && keepalive_due) frames = ": keepalive\n\n";
     }
     r.events->set_wake(nullptr);

@@ -1,67 +1,29 @@
 // Anthill's HTTP server (Boost.Beast lives in http/ only). Requests are
-// handed to one synchronous handler on the io_context thread, as plain structs,
-// so routes and their tests never see Beast.
+// handed to one handler on the io_context thread, as plain structs, so routes
+// and their tests never see Beast. The handler is a coroutine: a route that
+// reads the record across a network suspends while its query is on the wire,
+// and the loop keeps serving every other connection meanwhile.
 // Thread: the io_context thread.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "base/status.h"
+#include "http/event_source.h"
+#include "http/message.h"
 
 namespace anthill::http {
 
-struct Request {
-  std::string method;                          // "GET"
-  std::string target;                          // "/api/v1/deployments?limit=5"
-  std::string path;                            // "/api/v1/deployments" (percent-decoded)
-  std::map<std::string, std::string> query;    // decoded query parameters
-  std::map<std::string, std::string> headers;  // names lowercased
-  std::string body;
-  std::string Header(const std::string& lower_name) const;
-};
-
-// The source of a server-sent event stream (text/event-stream). The route
-// makes one; the server sends the Response's body first, then whatever Next()
-// returns each time the source calls Wake(), and a comment every 15 s so
-// that proxies keep the connection and a client that left is noticed. The
-// server drops the source when the client goes away or the server stops.
-class EventSource {
- public:
-  virtual ~EventSource() = default;
-  // The frames due now ("event: x\ndata: y\n\n"...), "" when none.
-  virtual std::string Next() = 0;
-
-  // Called by the server: `wake` makes it call Next() soon.
-  void set_wake(std::function<void()> wake) { wake_ = std::move(wake); }
-
- protected:
-  // Called by the source when it has something to send (cheap; may be
-  // called many times before the server gets to Next()).
-  void Wake() {
-    if (wake_) wake_();
-  }
-
- private:
-  std::function<void()> wake_;
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-  std::shared_ptr<EventSource> events;  // set: a stream that stays open (body sent first)
-};
-
-using Handler = std::function<Response(const Request&)>;
+// Answers one request. The Request is taken by value: the coroutine keeps
+// its own copy in its frame, so nothing of the caller's must outlive a
+// suspension. Exceptions it lets out become a 500.
+using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
 
 // What one server lets strangers make it hold (issue 12). Requests over a
 // bound are answered with their status, then the connection is closed:

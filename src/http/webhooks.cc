@@ -11,8 +11,11 @@ namespace anthill::http {
 
 using nlohmann::json;
 
-Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* store,
-                       deploy::Controller* controller) {
+// Every record call below is awaited with named arguments only (GCC 12
+// mishandles temporaries inside a co_await expression).
+boost::asio::awaitable<Response> HandleWebhook(const Request& req, watch::Forge forge,
+                                               store::AsyncRecordStore* record,
+                                               deploy::Controller* controller) {
   const std::string source(watch::ToString(forge));
   // 1. Who signed it. Each distinct secret is tried; the one that verifies
   // decides which projects may be touched.
@@ -33,7 +36,7 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
   }
   if (signer.empty()) {
     spdlog::warn("hook {}: refused: {}", source, why.message());
-    return ErrorResponse(why);
+    co_return ErrorResponse(why);
   }
 
   // 2. What it says.
@@ -54,18 +57,18 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
   e.pusher = seen.pusher;
   if (!push.ok()) e.verdict = "malformed: " + push.error();
   e.body = req.body;
-  auto id = store->RecordHookEvent(e);
+  auto id = co_await record->RecordHookEvent(e);
   if (!id.ok()) {
     spdlog::error("hook {}: {}", source, id.error());
-    return ErrorResponse(500, "cannot store the hook");
+    co_return ErrorResponse(500, "cannot store the hook");
   }
   if (!push.ok()) {
     spdlog::warn("hook {}: malformed: {}", source, push.error());
-    return ErrorResponse(push.status());
+    co_return ErrorResponse(push.status());
   }
   if (!id->has_value()) {
     spdlog::info("hook {}: delivery {} seen before: ignored", source, push->delivery_id);
-    return JsonResponse(200, {{"status", "duplicate"}, {"delivery_id", push->delivery_id}});
+    co_return JsonResponse(200, {{"status", "duplicate"}, {"delivery_id", push->delivery_id}});
   }
   const int64_t event_id = **id;
 
@@ -91,12 +94,12 @@ Response HandleWebhook(const Request& req, watch::Forge forge, store::Store* sto
     }
     if (verdict.empty()) verdict = "ignored: no project deploys this repository";
   }
-  (void)store->SetHookVerdict(event_id, verdict);
+  (void)co_await record->SetHookVerdict(event_id, verdict);
   spdlog::info("hook {} {} {} {}: {}", source, push->delivery_id, push->ref,
                push->commit.substr(0, 8), verdict);
-  return JsonResponse(202, {{"status", ignored ? "ignored" : "accepted"},
-                            {"hook_event", event_id},
-                            {"deployments", deployments}});
+  co_return JsonResponse(202, {{"status", ignored ? "ignored" : "accepted"},
+                               {"hook_event", event_id},
+                               {"deployments", deployments}});
 }
 
 }  // namespace anthill::http

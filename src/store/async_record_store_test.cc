@@ -21,7 +21,7 @@ TEST(ImmediateRecordStore, CallsCompleteWithoutSuspendingAndSeeTheSameRecord) {
   testing::TempDir dir;
   auto opened = OpenSqlite(dir / "anthill.db", "web1");
   ASSERT_TRUE(opened.ok()) << opened.error();
-  Store& store = **opened;
+  LocalStore& store = **opened;
   AsyncRecordStore& record = store.async_record();
 
   asio::io_context io;

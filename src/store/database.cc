@@ -3,6 +3,7 @@
 #include <string>
 
 #include "base/strings.h"
+#include "store/pg_store.h"
 
 namespace anthill::store {
 
@@ -25,6 +26,28 @@ std::string_view SchemeOf(std::string_view value) {
   return value.substr(0, colon);
 }
 
+// Whether a PostgreSQL URL carries a password: "user:secret@" before the
+// host, or a password= query parameter.
+bool HoldsPassword(std::string_view url) {
+  std::string_view rest = url.substr(url.find("://") + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  const size_t at = authority.rfind('@');
+  if (at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos) {
+    return true;
+  }
+  const size_t query = rest.find('?');
+  if (query == std::string_view::npos) return false;
+  std::string_view params = rest.substr(query + 1);
+  while (!params.empty()) {
+    const size_t amp = params.find('&');
+    std::string_view param = params.substr(0, amp);
+    if (AsciiLower(param.substr(0, 9)) == "password=") return true;
+    if (amp == std::string_view::npos) break;
+    params.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<Database> ParseDatabase(std::string_view value, const std::filesystem::path& data_dir,
@@ -32,12 +55,17 @@ Result<Database> ParseDatabase(std::string_view value, const std::filesystem::pa
   std::string_view path = value;
   const std::string scheme = AsciiLower(SchemeOf(value));
   if (scheme == "postgresql" || scheme == "postgres") {
-    // Only the scheme is repeated: the rest may hold a password.
-    return Status::InvalidArgument(
-        std::string(kKey) + ": \"" + scheme +
-        "://...\" asks for PostgreSQL, and its backend is not built yet "
-        "(issue 14); leave database empty for SQLite in data_dir, or give a "
-        "SQLite file path");
+    if (HoldsPassword(value)) {
+      // Only the scheme is repeated: the rest holds a password.
+      return Status::InvalidArgument(
+          std::string(kKey) + ": the \"" + scheme +
+          "://...\" URL holds a password; the config is no place for it: "
+          "set PGPASSWORD in Anthill's environment or put it in ~/.pgpass");
+    }
+    Database db;
+    db.postgres = std::string(value);
+    db.machine_file = data_dir / "machine.db";
+    return db;
   }
   if (!scheme.empty() && scheme != "sqlite") {
     return Status::InvalidArgument(
@@ -64,8 +92,15 @@ Result<Database> ParseDatabase(std::string_view value, const std::filesystem::pa
   return db;
 }
 
-Result<std::unique_ptr<Store>> Open(const Database& database, std::string_view machine) {
-  return OpenSqlite(database.sqlite_file, machine);
+boost::asio::awaitable<Result<std::unique_ptr<Store>>> Open(boost::asio::any_io_executor executor,
+                                                            Database database,
+                                                            std::string machine) {
+  if (!database.postgres.empty()) {
+    co_return co_await OpenPostgres(executor, database.postgres, machine, database.machine_file);
+  }
+  auto local = OpenSqlite(database.sqlite_file, machine);
+  if (!local.ok()) co_return local.status();
+  co_return std::unique_ptr<Store>(std::move(local.value()));
 }
 
 }  // namespace anthill::store

@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <optional>
+
 #include "testing/testing.h"
 
 namespace anthill::store {
@@ -34,18 +39,30 @@ TEST(ParseDatabase, EmptyPathsAndSqliteUrlsNameASqliteFile) {
   }
 }
 
-// Until issue 14, a PostgreSQL URL was accepted and silently ignored: a
-// fleet would have run each machine on its own SQLite file.
-TEST(ParseDatabase, APostgresqlUrlIsRefusedNamingTheKeyAndNotThePassword) {
-  for (const char* url : {"postgresql://anthill:s3cret@db.internal:5432/anthill",
-                          "postgres://anthill:s3cret@db.internal/anthill"}) {
+TEST(ParseDatabase, APostgresqlUrlNamesTheRecordAndKeepsTheMachineStateInTheDataDir) {
+  for (const char* url : {"postgresql://anthill@db.internal:5432/anthill",
+                          "postgres://db.internal/anthill?sslmode=require",
+                          "postgresql:///anthill?host=/run/postgresql"}) {
+    auto db = ParseDatabase(url, "/data", "/etc");
+    ASSERT_TRUE(db.ok()) << url << ": " << db.error();
+    EXPECT_EQ(db->postgres, url);
+    EXPECT_EQ(db->machine_file, "/data/machine.db");
+  }
+}
+
+// The config is read by many people and tools; a password belongs in
+// PGPASSWORD or ~/.pgpass, where libpq finds it.
+TEST(ParseDatabase, APostgresqlUrlWithAPasswordIsRefusedWithoutRepeatingIt) {
+  for (const char* url :
+       {"postgresql://anthill:s3cret@db.internal:5432/anthill",
+        "postgres://anthill:s3cret@db.internal/anthill",
+        "postgresql://anthill@db.internal/anthill?sslmode=require&password=s3cret"}) {
     auto db = ParseDatabase(url, "/data", "/etc");
     ASSERT_FALSE(db.ok()) << url;
     const std::string scheme = std::string(url).substr(0, std::string(url).find("://"));
-    EXPECT_EQ(db.error(), "[server] database: \"" + scheme +
-                              "://...\" asks for PostgreSQL, and its backend is not built yet "
-                              "(issue 14); leave database empty for SQLite in data_dir, or give "
-                              "a SQLite file path");
+    EXPECT_EQ(db.error(), "[server] database: the \"" + scheme +
+                              "://...\" URL holds a password; the config is no place for it: set "
+                              "PGPASSWORD in Anthill's environment or put it in ~/.pgpass");
     EXPECT_EQ(db.error().find("s3cret"), std::string::npos);
     EXPECT_EQ(db.status().code(), StatusCode::kInvalidArgument);
   }
@@ -64,6 +81,20 @@ TEST(ParseDatabase, OtherSchemesAndDirectoriesAreRefused) {
             "path");
 }
 
+// Open, run to its end on an io_context of its own.
+Result<std::unique_ptr<Store>> OpenNow(const Database& where, const std::string& machine) {
+  boost::asio::io_context io;
+  std::optional<Result<std::unique_ptr<Store>>> out;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        out = co_await Open(io.get_executor(), where, machine);
+      },
+      boost::asio::detached);
+  io.run();
+  return std::move(*out);
+}
+
 TEST(OpenDatabase, ACustomPathHoldsTheRecordAndNothingGoesToTheDataDir) {
   testing::TempDir dir;
   std::filesystem::create_directories(dir / "data");
@@ -73,7 +104,7 @@ TEST(OpenDatabase, ACustomPathHoldsTheRecordAndNothingGoesToTheDataDir) {
   EXPECT_EQ(where->sqlite_file, dir / "state/record.db");
   int64_t id = 0;
   {
-    auto store = Open(*where, "web1");
+    auto store = OpenNow(*where, "web1");
     ASSERT_TRUE(store.ok()) << store.error();
     EXPECT_EQ((*store)->machine(), "web1");
     Deployment d;
@@ -84,7 +115,7 @@ TEST(OpenDatabase, ACustomPathHoldsTheRecordAndNothingGoesToTheDataDir) {
   }
   EXPECT_TRUE(std::filesystem::exists(dir / "state/record.db"));
   EXPECT_FALSE(std::filesystem::exists(dir / "data/anthill.db"));
-  auto again = Open(*where, "web1");
+  auto again = OpenSqlite(where->sqlite_file, "web1");
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE((*again)->GetDeployment(id)->has_value());
 }
@@ -92,7 +123,7 @@ TEST(OpenDatabase, ACustomPathHoldsTheRecordAndNothingGoesToTheDataDir) {
 TEST(OpenDatabase, AMissingDirectoryIsAnErrorNamingTheFile) {
   auto where = ParseDatabase("/no/such/dir/record.db", "/data", "/etc");
   ASSERT_TRUE(where.ok());
-  auto store = Open(*where, "web1");
+  auto store = OpenNow(*where, "web1");
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().rfind("cannot open database /no/such/dir/record.db: ", 0), 0u)
       << store.error();

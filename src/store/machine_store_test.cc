@@ -22,7 +22,7 @@ Process Proc(const std::string& project, int64_t pid, const std::string& release
                  FromUnixMillis(5)};
 }
 
-std::unique_ptr<Store> OpenFor(const std::filesystem::path& file, std::string_view machine) {
+std::unique_ptr<LocalStore> OpenFor(const std::filesystem::path& file, std::string_view machine) {
   auto s = OpenSqlite(file, machine);
   EXPECT_TRUE(s.ok()) << s.error();
   return s.ok() ? std::move(s.value()) : nullptr;

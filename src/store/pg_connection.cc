@@ -69,7 +69,90 @@ PgResult Rows(const PGresult* res) {
   return out;
 }
 
+// The length of the valid UTF-8 sequence starting at text[i] (a byte >=
+// 0x80), or 0 when none starts there: RFC 3629's table, which is what the
+// server checks (no overlong forms, no surrogates, nothing above U+10FFFF).
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace
+
+std::string PgValidText(std::string_view bytes) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(bytes.size());
+  size_t i = 0;
+  while (i < bytes.size()) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c != 0 && c < 0x80) {
+      out += bytes[i++];
+      continue;
+    }
+    const size_t length = c == 0 ? 0 : Utf8SequenceLength(bytes, i);
+    if (length == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(bytes.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
+
+std::string PgByteaHex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + 2 * bytes.size());
+  for (char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xF];
+  }
+  return out;
+}
+
+std::optional<std::string> PgByteaFromHex(std::string_view text) {
+  if (!StartsWith(text, "\\x") || text.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 2 - 1);
+  for (size_t i = 2; i < text.size(); i += 2) {
+    const int high = HexDigit(text[i]), low = HexDigit(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high << 4 | low);
+  }
+  return out;
+}
 
 StatusCode PgErrorCode(std::string_view sqlstate) {
   if (sqlstate == "23505") return StatusCode::kConflict;
@@ -142,6 +225,81 @@ PgConnection::~PgConnection() {
 }
 
 bool PgConnection::broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+
+bool PgConnection::StillConnected() {
+  if (in_flight_ || broken()) return !broken();
+  // Twice: one read takes what the server said (its FATAL goodbye), the
+  // next finds the end of the stream behind it. With nothing sent, each
+  // read finds the socket empty and returns at once (non-blocking mode).
+  for (int i = 0; i < 2 && !broken(); ++i) {
+    if (!PQconsumeInput(conn_)) broken_ = true;
+  }
+  return !broken();
+}
+
+bool PgConnection::in_transaction() const {
+  const PGTransactionStatusType s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+}
+
+bool PgConnection::transaction_failed() const {
+  return PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
+int PgConnection::backend_pid() const { return PQbackendPID(conn_); }
+
+void PgConnection::CancelWait() {
+  if (waiter_) waiter_->Cancel();
+}
+
+asio::awaitable<Status> PgConnection::Listen(std::string channel) {
+  char* quoted = PQescapeIdentifier(conn_, channel.data(), channel.size());
+  if (quoted == nullptr) co_return ConnectionError("LISTEN " + channel);
+  std::string sql = std::string("LISTEN ") + quoted;
+  PQfreemem(quoted);
+  PgParams none;
+  auto listened = co_await Query(sql, none);
+  co_return listened.status();
+}
+
+asio::awaitable<Result<std::vector<PgNotification>>> PgConnection::WaitForNotifications() {
+  if (in_flight_) {
+    co_return Status::Conflict("postgresql: a query is already in flight on this connection");
+  }
+  if (broken()) {
+    co_return Status::Unavailable("postgresql: connection lost: " + OneLine(PQerrorMessage(conn_)));
+  }
+  in_flight_ = true;
+  auto heard = co_await AwaitNotifications();
+  in_flight_ = false;
+  co_return heard;
+}
+
+// libpq queues each NOTIFY it parses, whenever it reads (during a query
+// too); PQnotifies takes them one by one. Nothing is sent here, so an
+// interrupted wait leaves nothing half read: only a lost connection breaks.
+asio::awaitable<Result<std::vector<PgNotification>>> PgConnection::AwaitNotifications() {
+  std::vector<PgNotification> heard;
+  while (true) {
+    if (!PQconsumeInput(conn_)) {
+      broken_ = true;
+      co_return ConnectionError("waiting for notifications");
+    }
+    while (PGnotify* n = PQnotifies(conn_)) {
+      heard.push_back({n->relname, n->extra, n->be_pid});
+      PQfreemem(n);
+    }
+    if (!heard.empty()) co_return heard;
+    Status ready = co_await waiter_->WaitReadable();
+    if (ready.code() == StatusCode::kCancelled) {
+      co_return Status::Cancelled("postgresql: waiting for notifications: cancelled");
+    }
+    if (!ready.ok()) {
+      broken_ = true;
+      co_return Status::Unavailable("postgresql: waiting for notifications: " + ready.message());
+    }
+  }
+}
 
 Status PgConnection::ConnectionError(const std::string& doing) {
   const bool gone = PQstatus(conn_) != CONNECTION_OK;

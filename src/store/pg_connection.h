@@ -12,7 +12,7 @@
 // that drops the connection is kUnavailable.
 //
 // Thread: the io_context thread of the executor it was connected with; one
-// query at a time.
+// query at a time (a query, a LISTEN or a wait for notifications).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -34,6 +34,26 @@ namespace anthill::store {
 // A query's parameters, $1, $2, ... in text form; nullopt is SQL NULL. Text
 // may not hold a zero byte; a bytea goes as its text form ("\x00ff").
 using PgParams = std::vector<std::optional<std::string>>;
+
+// Text as a PostgreSQL text value can hold it. A text value must be valid
+// UTF-8 without a zero byte, and bytes from outside (a ref name, an error
+// message, an actor) need not be: each byte that does not start a valid UTF-8
+// sequence, and each zero byte, becomes U+FFFD ("\xEF\xBF\xBD"); valid UTF-8
+// passes unchanged. The replacement is lossy by design: what is stored is
+// what a person can be shown, and the write never fails because of bytes.
+std::string PgValidText(std::string_view bytes);
+// bytea's hex text form ("\x00ff") of any bytes, for a bytea parameter.
+std::string PgByteaHex(std::string_view bytes);
+// The bytes of a bytea cell in hex text form; nullopt when `text` is not
+// that form.
+std::optional<std::string> PgByteaFromHex(std::string_view text);
+
+// One NOTIFY heard on a connection that LISTENs.
+struct PgNotification {
+  std::string channel;
+  std::string payload;
+  int sender_pid = 0;  // the backend that sent it
+};
 
 // What a statement returned, as plain values.
 struct PgResult {
@@ -93,9 +113,44 @@ class PgConnection {
   // away or a query was interrupted mid-answer. A pool replaces it.
   bool broken() const;
 
+  // Reads, without waiting, what the server sent while the connection was
+  // idle, and returns !broken(). A server that ended the session (restarted,
+  // pg_terminate_backend) has sent its goodbye and closed the socket: both
+  // are read here, so a pool sees it before lending the connection out
+  // instead of failing the caller's query. Best effort: a drop that has not
+  // reached this host yet is found by the next query. Notifications read
+  // here wait for WaitForNotifications. REQUIRES: nothing in flight.
+  bool StillConnected();
+
+  // True between BEGIN and COMMIT/ROLLBACK (also when a statement of the
+  // transaction failed); transaction_failed() only in that last case, when
+  // the server ignores everything but ROLLBACK (a COMMIT rolls back too).
+  bool in_transaction() const;
+  bool transaction_failed() const;
+  // True while a query or a wait for notifications is in flight.
+  bool busy() const { return in_flight_; }
+  // The server process serving this connection (pg_backend_pid()).
+  int backend_pid() const;
+
+  // LISTEN on `channel` (an identifier: libpq quotes it, it is no value to
+  // pass as $1). Errors as Query's.
+  Awaitable<Status> Listen(std::string channel);
+  // Waits, suspended on the socket, until at least one notification for a
+  // channel this connection LISTENs is in, and returns every one in order
+  // of arrival (those read meanwhile by a query come first). A connection
+  // lost is kUnavailable and broken(); CancelWait() ends the wait with
+  // kCancelled and leaves the connection usable. Same one-at-a-time rule as
+  // Query.
+  Awaitable<Result<std::vector<PgNotification>>> WaitForNotifications();
+  // Ends the wait in flight on the socket (WaitForNotifications, or a
+  // Query, which then fails kUnavailable and leaves the connection broken).
+  // The waiting coroutine resumes later, through the io_context's queue.
+  void CancelWait();
+
  private:
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}
   Awaitable<Result<PgResult>> Exchange(const std::string& sql, const PgParams& params);
+  Awaitable<Result<std::vector<PgNotification>>> AwaitNotifications();
   // The libpq error of the connection (no result to read it from), as a
   // Status: kUnavailable when the connection is gone, else kInternal.
   Status ConnectionError(const std::string& doing);

@@ -328,5 +328,112 @@ TEST_F(PgConnectionTest, AServerThatDropsTheConnectionIsUnavailableAndOneQueryAt
   });
 }
 
+TEST(PgValidText, InvalidUtf8AndZeroBytesBecomeReplacementCharacters) {
+  const std::string r = "\xEF\xBF\xBD";  // U+FFFD
+  const struct {
+    std::string in, out;
+  } cases[] = {
+      {"", ""},
+      {"refs/heads/main", "refs/heads/main"},
+      {"caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80"},
+      {"caf\xe9", "caf" + r},                   // Latin-1
+      {std::string("a\0b", 3), "a" + r + "b"},  // a zero byte
+      {"\xc0\xaf", r + r},                      // overlong '/'
+      {"\xed\xa0\x80", r + r + r},              // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", r + r + r + r},      // above U+10FFFF
+      {"\xe2\x98", r + r},                      // cut short
+      {"\x80x\xff", r + "x" + r},               // stray bytes
+  };
+  for (const auto& c : cases) EXPECT_EQ(PgValidText(c.in), c.out) << c.in;
+}
+
+TEST(PgBytea, EveryByteRoundTripsThroughHexTextForm) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  const std::string hex = PgByteaHex(all);
+  EXPECT_EQ(hex.substr(0, 8), "\\x000102");
+  EXPECT_EQ(PgByteaFromHex(hex), all);
+  EXPECT_EQ(PgByteaFromHex("\\x"), "");
+  EXPECT_EQ(PgByteaFromHex("00ff"), std::nullopt);
+  EXPECT_EQ(PgByteaFromHex("\\x0g"), std::nullopt);
+  EXPECT_EQ(PgByteaFromHex("\\x0"), std::nullopt);
+}
+
+TEST_F(PgConnectionTest, NotificationsAreWaitedForOnTheSocketAndAWaitCanBeCancelled) {
+  RunLoop([&](asio::io_context& io) -> asio::awaitable<void> {
+    auto info = server_->ConnectionString(database_);
+    Conn listener = co_await Open(io, info);
+    Conn sender = co_await Open(io, info);
+    if (!listener || !sender) co_return;
+    const std::string channel = "anthill changes";  // quoted as an identifier
+    Status listening = co_await listener->Listen(channel);
+    CO_ASSERT_TRUE(listening.ok()) << listening.message();
+
+    std::optional<Result<std::vector<PgNotification>>> heard;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { heard = co_await listener->WaitForNotifications(); },
+        asio::detached);
+    // Sent while the listener waits; two in one transaction arrive together, in order.
+    auto sent = co_await Run(*sender, "BEGIN", kNoParams);
+    PgParams first = {channel, "deployment:1"}, second = {channel, "deployment:2"};
+    sent = co_await Run(*sender, "SELECT pg_notify($1, $2)", first);
+    sent = co_await Run(*sender, "SELECT pg_notify($1, $2)", second);
+    sent = co_await Run(*sender, "COMMIT", kNoParams);
+    CO_ASSERT_TRUE(sent.ok()) << sent.error();
+    asio::steady_timer turn(io);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!heard && std::chrono::steady_clock::now() < deadline) {
+      turn.expires_after(std::chrono::milliseconds(1));
+      co_await turn.async_wait(asio::use_awaitable);
+    }
+    CO_ASSERT_TRUE(heard.has_value()) << "nothing heard in 10 s";
+    CO_ASSERT_TRUE(heard->ok()) << heard->error();
+    CO_ASSERT_TRUE((*heard)->size() == 2u);
+    EXPECT_EQ((**heard)[0].channel, channel);
+    EXPECT_EQ((**heard)[0].payload, "deployment:1");
+    EXPECT_EQ((**heard)[0].sender_pid, sender->backend_pid());
+    EXPECT_EQ((**heard)[1].payload, "deployment:2");
+
+    heard.reset();
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { heard = co_await listener->WaitForNotifications(); },
+        asio::detached);
+    auto busy = co_await Run(*sender, "SELECT 1", kNoParams);  // the wait is under way
+    EXPECT_TRUE(listener->busy());
+    listener->CancelWait();
+    while (!heard && std::chrono::steady_clock::now() < deadline) {
+      turn.expires_after(std::chrono::milliseconds(1));
+      co_await turn.async_wait(asio::use_awaitable);
+    }
+    CO_ASSERT_TRUE(heard.has_value()) << "the cancelled wait did not end";
+    EXPECT_EQ(heard->code(), StatusCode::kCancelled) << heard->error();
+    EXPECT_FALSE(listener->broken());
+    auto still = co_await Run(*listener, "SELECT 1", kNoParams);
+    EXPECT_TRUE(still.ok()) << still.error();
+  });
+}
+
+TEST_F(PgConnectionTest, AnIdleSessionEndedByTheServerIsSeenBeforeTheNextQuery) {
+  RunLoop([&](asio::io_context& io) -> asio::awaitable<void> {
+    auto info = server_->ConnectionString(database_);
+    Conn idle = co_await Open(io, info);
+    Conn admin = co_await Open(io, info);
+    if (!idle || !admin) co_return;
+    auto begun = co_await Run(*idle, "BEGIN", kNoParams);
+    EXPECT_TRUE(idle->in_transaction());
+    auto wrong = co_await Run(*idle, "SELEC 1", kNoParams);
+    EXPECT_TRUE(idle->transaction_failed());
+    auto ended = co_await Run(*idle, "ROLLBACK", kNoParams);
+    EXPECT_FALSE(idle->in_transaction());
+    EXPECT_TRUE(idle->StillConnected());
+
+    PgParams target = {std::to_string(idle->backend_pid())};
+    auto killed = co_await Run(*admin, "SELECT pg_terminate_backend($1::int, 5000)", target);
+    CO_ASSERT_TRUE(killed.ok()) << killed.error();
+    EXPECT_FALSE(idle->StillConnected());
+    EXPECT_TRUE(idle->broken());
+  });
+}
+
 }  // namespace
 }  // namespace anthill::store

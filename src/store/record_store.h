@@ -3,11 +3,15 @@
 // single-machine shape it is the SQLite file. Rows name their machine
 // (Deployment::machine); reads return every machine's rows unless filtered.
 //
-// Thread: the io_context thread. Calls are synchronous (see store.h for how
-// a store across a network avoids blocking: AsyncRecordStore). A write is
-// durable when it returns, or kept in memory in order when the database
-// cannot take it now (store/write_behind.h); reads show kept writes. Ids of
-// deployments and steps are given at once either way.
+// This synchronous whole (the writes of record_writer.h, and the reads) is
+// what a record on local disk offers (SQLite); a record across a network
+// offers its reads only awaited (AsyncRecordStore), and Store asks for the
+// writes alone.
+//
+// Thread: the io_context thread. A write is durable when it returns, or
+// kept in memory in order when the database cannot take it now
+// (store/write_behind.h); reads show kept writes. Ids of deployments and
+// steps are given at once either way.
 #pragma once
 
 #include <cstdint>
@@ -18,22 +22,14 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "store/record_writer.h"
 #include "store/records.h"
 
 namespace anthill::store {
 
-class RecordStore {
+class RecordStore : public virtual RecordWriter {
  public:
-  virtual ~RecordStore() = default;
-
-  // Inserts d (its id and steps are ignored) and returns the new id.
-  virtual Result<int64_t> CreateDeployment(const Deployment& d) = 0;
-  // Writes every field of d except project, steps and id (identifies the row).
-  virtual Status UpdateDeployment(const Deployment& d) = 0;
-  // Inserts a running step and returns its id.
-  virtual Result<int64_t> StartStep(int64_t deployment_id, StepName name, TimePoint started_at) = 0;
-  virtual Status FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
-                            std::string_view error) = 0;
+  ~RecordStore() override = default;
 
   // One deployment with its steps; nullopt when there is no such id.
   virtual Result<std::optional<Deployment>> GetDeployment(int64_t id) = 0;
@@ -69,16 +65,12 @@ class RecordStore {
   // Stores a hook delivery and returns its id, or nullopt when the same
   // (source, delivery_id) was stored before (a replay: nothing is written).
   virtual Result<std::optional<int64_t>> RecordHookEvent(const HookEvent& e) = 0;
-  virtual Status SetHookVerdict(int64_t id, std::string_view verdict) = 0;
   // Newest first, without bodies; before_id > 0 pages like deployments.
   virtual Result<std::vector<HookEvent>> ListHookEvents(int limit, int64_t before_id = 0) = 0;
 
-  // Commits pinned out of automatic deploys (see Pin). Adding a pinned
-  // commit again keeps the first reason. Pins are per project, shared by
-  // every machine: a commit that failed is not tried again anywhere.
-  virtual Status AddPin(const Pin& pin) = 0;
-  virtual Status RemovePin(std::string_view project, std::string_view commit) = 0;
-  // Newest first.
+  // Commits pinned out of automatic deploys (see Pin; written through
+  // RecordWriter). Pins are per project, shared by every machine: a commit
+  // that failed is not tried again anywhere. Newest first.
   virtual Result<std::vector<Pin>> ListPins(std::string_view project) = 0;
 };
 

@@ -25,7 +25,7 @@ struct OwnsBackend {
 };
 
 class SqliteStore final : private OwnsBackend,
-                          public Store,
+                          public LocalStore,
                           public SqliteRecordStore,
                           public SqliteMachineStore {
  public:
@@ -57,8 +57,8 @@ class SqliteStore final : private OwnsBackend,
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenSqlite(const std::filesystem::path& file,
-                                          std::string_view machine) {
+Result<std::unique_ptr<LocalStore>> OpenSqlite(const std::filesystem::path& file,
+                                               std::string_view machine) {
   auto db = Db::Open(file.string());
   if (!db.ok()) return db.status();
   auto backend = std::make_unique<SqliteBackend>(std::move(db.value()), std::string(machine));
@@ -84,7 +84,7 @@ Result<std::unique_ptr<Store>> OpenSqlite(const std::filesystem::path& file,
   }
   auto store = std::make_unique<SqliteStore>(std::move(backend));
   store->LoadNextIds();
-  return std::unique_ptr<Store>(std::move(store));
+  return std::unique_ptr<LocalStore>(std::move(store));
 }
 
 }  // namespace anthill::store

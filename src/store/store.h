@@ -1,47 +1,45 @@
-// What Anthill records, in three scopes, each its own interface:
+// What Anthill records, in scopes, each its own interface:
 //
-//   RecordStore    the shared record: deployments, steps, hook deliveries,
-//                  pins. What a fleet shares (PostgreSQL, issue 14).
-//   MachineStore   one machine's state: its processes, candidates, holds and
-//                  program events, keyed by (machine, project). What an
-//                  agent keeps in its own SQLite file.
-//   ChangeSource   the feed of committed changes (change_feed.h).
+//   RecordWriter     the shared record's writes (deployments, steps, hook
+//                    verdicts, pins): synchronous, made or kept at once,
+//                    ids given at once (record_writer.h says why).
+//   AsyncRecordStore the shared record's reads, and the writes that must
+//                    answer from the database (a hook delivery's replay
+//                    check, marking a previous life's rows interrupted):
+//                    awaited, because the record may be across a network.
+//   MachineStore     one machine's state: its processes, candidates, holds
+//                    and program events, keyed by (machine, project); local
+//                    to the machine (SQLite), synchronous.
+//   ChangeSource     the feed of committed changes (change_feed.h).
 //
-// Store is all three over one database, as the single-machine shape uses
-// them; SQLite is its only backend today. New code should take the
-// narrowest interface it needs.
-//
-// Thread: a Store belongs to the io_context thread. Calls are synchronous
-// and short (SQLite in WAL mode on local disk). A write is durable when it
-// returns, so a crash leaves an honest record for start-up to resolve;
-// except when the database cannot take it now (locked by another process for
-// more than 100 ms, the disk full): then the write is kept in memory, in
-// order, reads show it, and FlushPendingWrites makes it later. Ids of
-// deployments and steps are given at once either way.
+// Store is all of them, as the daemon uses them. Backends:
+// - SQLite (OpenSqlite): the record and the machine's state in one local
+//   file. Its record also offers every call synchronously (RecordStore), so
+//   it is a LocalStore; async_record() answers each call at once
+//   (ImmediateRecordStore).
+// - PostgreSQL (OpenPostgres, pg_store.h): the record in PostgreSQL, shared
+//   by every process of a fleet; the machine's state in a local SQLite file.
+// New code takes the narrowest interface it needs.
 //
 // Not blocking the loop once the record crosses a network (decided here):
-// - Record calls become awaited calls (AsyncRecordStore), not calls handed
-//   to a worker thread. The PostgreSQL backend will drive libpq's
-//   non-blocking API on the loop itself: PQsendQueryParams, then co_await
-//   its socket (PQsocket in an asio stream_descriptor) until PQisBusy is
-//   false, on a few pooled connections. The caller's coroutine is suspended
-//   while the query is on the wire; the loop keeps serving everyone else;
-//   and domain state keeps one owner with no locks (ARCHITECTURE.md), which
-//   a worker thread posting results back would put at risk for every call
-//   that touches the store's own state (ids, kept writes, the feed).
-// - Writes the database cannot take (connection lost, failover) go to the
-//   same write-behind queue (write_behind.h) as SQLite's locked or full
-//   disk: an awaited write completes when made or kept, never waits for a
-//   reconnect, and reads show kept writes.
-// - MachineStore stays synchronous: it is local to its machine by design.
-// - The change feed is fed by LISTEN/NOTIFY on a connection of its own.
-// SQLite fits this shape now: async_record() answers every call at once
-// (ImmediateRecordStore), so a coroutine written against it runs today.
-// Callers move from RecordStore to AsyncRecordStore as they become
-// coroutines; the synchronous RecordStore leaves Store when none is left,
-// and then a PostgreSQL backend implements AsyncRecordStore alone.
+// - Reads are awaited calls, not calls handed to a worker thread: the
+//   PostgreSQL backend drives libpq's non-blocking API on the loop itself
+//   (PgConnection), on a few pooled connections. The caller's coroutine is
+//   suspended while the query is on the wire; the loop serves everyone
+//   else; domain state keeps one owner with no locks (ARCHITECTURE.md),
+//   which a worker thread posting results back would put at risk.
+// - Writes are submitted synchronously and made in order by the backend
+//   (SQLite at once unless the file is locked or the disk full, then kept:
+//   write_behind.h; PostgreSQL by one writing coroutine: pg_record_writer.h).
+//   A read waits for the writes submitted before it, so a caller reads what
+//   it wrote.
+// - The change feed of PostgreSQL is fed by LISTEN/NOTIFY on a connection of
+//   its own, so a change made by another orchestrator reaches this one's UI.
+//
+// Thread: a Store belongs to the io_context thread.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <filesystem>
 #include <memory>
 #include <string_view>
@@ -51,13 +49,16 @@
 #include "store/change_feed.h"
 #include "store/machine_store.h"
 #include "store/record_store.h"
+#include "store/record_writer.h"
 #include "store/records.h"
 
 namespace anthill::store {
 
 // Virtual bases: a backend may implement each scope in a class of its own
 // (the SQLite record and machine halves are) and combine them here.
-class Store : public virtual RecordStore, public virtual MachineStore, public virtual ChangeSource {
+class Store : public virtual RecordWriter,
+              public virtual MachineStore,
+              public virtual ChangeSource {
  public:
   ~Store() override = default;
 
@@ -68,7 +69,16 @@ class Store : public virtual RecordStore, public virtual MachineStore, public vi
 
   // This store's record as coroutines call it (see above).
   virtual AsyncRecordStore& async_record() = 0;
+
+  // Makes the writes kept (bounded: a few seconds) and ends the store's own
+  // coroutines; call before the store goes, on the loop it runs on. Nothing
+  // to do for SQLite.
+  virtual boost::asio::awaitable<void> Close() { co_return; }
 };
+
+// A Store whose record is on local disk and also answers every call
+// synchronously (SQLite): tests and start-up use it so.
+class LocalStore : public Store, public virtual RecordStore {};
 
 // Opens (creating if needed) the SQLite database at `file` and brings its
 // schema up to date, for machine `machine`: the per-machine calls read and
@@ -76,7 +86,7 @@ class Store : public virtual RecordStore, public virtual MachineStore, public vi
 // per-machine tables recorded before they named a machine (or by an open
 // without one) are adopted by the first open that names one. Errors name
 // the file.
-Result<std::unique_ptr<Store>> OpenSqlite(const std::filesystem::path& file,
-                                          std::string_view machine = "");
+Result<std::unique_ptr<LocalStore>> OpenSqlite(const std::filesystem::path& file,
+                                               std::string_view machine = "");
 
 }  // namespace anthill::store

@@ -32,7 +32,7 @@ class StoreTest : public ::testing::Test {
     store_ = std::move(s.value());
   }
   testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<LocalStore> store_;
 };
 
 TEST_F(StoreTest, DeploymentAndStepsRoundTrip) {

@@ -89,7 +89,8 @@ TEST_F(CliTest, ConfigErrorExitsTwo) {
 
 // A database Anthill cannot use is a config error: `check` says so (it once
 // said "ok" and only `serve` refused it), and `serve` refuses it before it
-// makes or locks anything; the password is never repeated.
+// makes or locks anything; the password is never repeated (and belongs in
+// PGPASSWORD or ~/.pgpass, not in the config).
 TEST_F(CliTest, ADatabaseAnthillCannotUseIsAConfigError) {
   ProjectOptions o;
   o.server_extra = "database = \"postgresql://deploy:s3cret@db.example/anthill\"";
@@ -97,7 +98,7 @@ TEST_F(CliTest, ADatabaseAnthillCannotUseIsAConfigError) {
   for (const char* command : {"check", "serve"}) {
     auto [code, out] = RunCli({command, "-c", config_path_.string()});
     EXPECT_EQ(code, 2) << command << ": " << out;
-    EXPECT_NE(out.find("[server] database: \"postgresql://...\" asks for PostgreSQL"),
+    EXPECT_NE(out.find("[server] database: the \"postgresql://...\" URL holds a password"),
               std::string::npos)
         << command << ": " << out;
     EXPECT_EQ(out.find("s3cret"), std::string::npos) << command << ": " << out;
