@@ -192,6 +192,15 @@ TEST_F(PgStoreTest, WritesKeptWhileTheDatabaseRefusesConnectionsAreMadeInOrderAf
   io_.restart();
   io_.run_for(std::chrono::milliseconds(300));
   EXPECT_EQ(store.pending_writes(), 2u);
+  // A read does not wait for writes that cannot be made: it answers (that
+  // the database is unavailable) while they are still kept.
+  Run([&]() -> asio::awaitable<void> {
+    const int64_t wanted = *id;
+    auto read = co_await store.async_record().GetDeployment(wanted);
+    EXPECT_FALSE(read.ok());
+    EXPECT_EQ(read.status().code(), StatusCode::kUnavailable) << read.error();
+    EXPECT_EQ(store.pending_writes(), 2u) << "answered before the writes were made";
+  });
   Sql("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS true", "postgres");
   ASSERT_TRUE(RunUntil([&] { return store.pending_writes() == 0; }));
   auto read = Read(store, *id);
