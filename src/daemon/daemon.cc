@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <iostream>
 #include <optional>
+#include <type_traits>
 
 #include "base/event.h"
 #include "deploy/project_runner.h"
@@ -106,23 +107,27 @@ constexpr Duration kShutdownGrace{15000};
 // (start-up: opening the store, marking a previous life's rows).
 template <typename T>
 T RunToEnd(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> out;
+  bool done = false;
+  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> out;
   asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
+      io,
+      [&]() -> asio::awaitable<void> {
+        if constexpr (std::is_void_v<T>) {
+          co_await std::move(task);
+        } else {
+          out.emplace(co_await std::move(task));
+        }
+        done = true;
+      },
       asio::detached);
-  while (!out) {
+  while (!done) {
     if (io.stopped()) io.restart();
     io.run_one();
   }
   // Out of work once the task ended, the loop stopped itself: ready it for
   // run(), which would otherwise return at once.
   if (io.stopped()) io.restart();
-  return std::move(*out);
-}
-
-asio::awaitable<bool> CloseStore(store::Store& store) {
-  co_await store.Close();
-  co_return true;
+  if constexpr (!std::is_void_v<T>) return std::move(*out);
 }
 
 // A SQLite file outside the data dir gets a lock of its own, held in *lock:
@@ -142,8 +147,7 @@ Status LockDatabaseFile(const config::Config& config, const store::Database& dat
 // it (a crash, a power cut): say so, honestly, before anything new. Another
 // process may hold a SQLite database for a moment: nothing runs yet, so
 // trying again here, bounded, stalls no one.
-// Returns how many deployments it marked (0 when it could not).
-asio::awaitable<int> MarkPreviousLife(store::AsyncRecordStore& record) {
+asio::awaitable<void> MarkPreviousLife(store::AsyncRecordStore& record) {
   const std::string why = "anthill stopped before it finished";
   TimePoint now = Now();
   auto interrupted = co_await record.InterruptUnfinished(now, why);
@@ -153,13 +157,10 @@ asio::awaitable<int> MarkPreviousLife(store::AsyncRecordStore& record) {
   }
   if (!interrupted.ok()) {
     spdlog::error("cannot mark what a previous life left unfinished: {}", interrupted.error());
-    co_return 0;
-  }
-  if (*interrupted > 0) {
+  } else if (*interrupted > 0) {
     spdlog::warn("{} deployment(s) were in progress when anthill last stopped: marked interrupted",
                  *interrupted);
   }
-  co_return *interrupted;
 }
 
 }  // namespace
@@ -212,7 +213,7 @@ int Serve(const config::Config& config) {
     }
     store = std::move(opened.value());
   }
-  (void)RunToEnd(io, MarkPreviousLife(store->async_record()));
+  RunToEnd(io, MarkPreviousLife(store->async_record()));
   Registry projects(config.server.max_parallel_builds);
   deploy::Context ctx;
   ctx.executor = io.get_executor();
@@ -233,7 +234,7 @@ int Serve(const config::Config& config) {
   Status listening = server.Listen(config.server.listen);
   if (!listening.ok()) {
     std::cerr << "anthill: " << listening.message() << "\n";
-    (void)RunToEnd(io, CloseStore(*store));
+    RunToEnd(io, store->Close());
     return 1;
   }
   spdlog::info("anthill {} serving on http://{} (data in {}, {} project(s))", ANTHILL_VERSION,

@@ -118,20 +118,21 @@ ActionOutcome ProjectRunner::StartProgram(const std::string& actor) {
 
 // --- Start-up ----------------------------------------------------------------
 
-asio::awaitable<void> ProjectRunner::Recover() {
+asio::awaitable<std::optional<store::Deployment>> ProjectRunner::Recover() {
   // What the record says about the last decisions: the latest deployment that
   // ended for a reason of its own (not cancelled or interrupted).
   store::DeploymentFilter f;
   f.project = project_.name;
   f.limit = 20;
   auto recent = co_await ctx_.record->ListDeployments(f);
+  std::optional<store::Deployment> newest;
   if (!recent.ok()) {
     spdlog::error("project {}: cannot read its deployments: {}", project_.name, recent.error());
   } else {
     if (!recent->empty()) {
       last_deployment_id_ = recent->front().id;
       last_deployment_status_ = recent->front().status;
-      newest_at_start_ = recent->front();
+      newest = recent->front();
     }
     for (const auto& d : *recent) {
       using S = store::DeploymentStatus;
@@ -162,6 +163,7 @@ asio::awaitable<void> ProjectRunner::Recover() {
   if (!release.empty() && releases_.Current() != release && releases_.Exists(release)) {
     (void)releases_.SwitchCurrent(release);
   }
+  co_return newest;
 }
 
 queue::Request ProjectRunner::RollbackTo(const store::Deployment& made, const std::string& actor) {

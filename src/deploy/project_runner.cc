@@ -139,9 +139,8 @@ QueueState ProjectRunner::Queue() const {
 }
 
 asio::awaitable<void> ProjectRunner::Run() {
-  co_await Recover();
-  if (newest_at_start_) FinishInterruptedRollback(*newest_at_start_);
-  newest_at_start_.reset();
+  std::optional<store::Deployment> newest = co_await Recover();
+  if (newest) FinishInterruptedRollback(*newest);
   recovered_ = true;
   supervisor_.StartLoops();
   ++loops_running_;

@@ -85,8 +85,9 @@ class ProjectRunner {
 
   boost::asio::awaitable<void> Run();
   boost::asio::awaitable<void> WorkLoop();
-  // The record's last decisions, the pins, what runs (supervise/).
-  boost::asio::awaitable<void> Recover();
+  // The record's last decisions, the pins, what runs (supervise/); returns
+  // the project's newest deployment, if it has one.
+  boost::asio::awaitable<std::optional<store::Deployment>> Recover();
   // Which deployment made each release on disk, from the record.
   boost::asio::awaitable<void> LoadRollbackTargets();
   // A rollback a person asked for that Anthill stopped during (or before it
@@ -129,7 +130,6 @@ class ProjectRunner {
   std::unique_ptr<Event> slot_wake_;
   Intake intake_;
   RollbackTargets rollback_targets_;
-  std::optional<store::Deployment> newest_at_start_;  // read by Recover
 
   int64_t last_deployment_id_ = 0;
   std::optional<store::DeploymentStatus> last_deployment_status_;

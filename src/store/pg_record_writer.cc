@@ -33,7 +33,6 @@ PgRecordWriter::~PgRecordWriter() = default;
 asio::awaitable<Status> PgRecordWriter::Start() {
   Status s = co_await Refill();
   if (!s.ok()) co_return s;
-  started_ = true;
   asio::co_spawn(
       executor_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->Run(); },
       asio::detached);
@@ -276,7 +275,6 @@ asio::awaitable<void> PgRecordWriter::Run() {
     ++done_;
     progress_.Set();
   }
-  finished_ = true;
   progress_.Set();
 }
 

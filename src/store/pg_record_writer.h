@@ -59,8 +59,6 @@ class PgRecordWriter final : public RecordWriter,
   // Ends that coroutine once every write kept is made (it keeps trying while
   // the database is away: the caller bounds how long it waits, with Drained).
   void Stop();
-  // Whether the writing coroutine has ended (after Stop), or never started.
-  bool finished() const { return finished_ || !started_; }
 
   // Resumes when every write submitted before the call has been made (or
   // dropped as a mistake): true; or when `timeout` passed first: false.
