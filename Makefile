@@ -1,7 +1,8 @@
 # The README's commands. `make` builds build/anthill; `make test` installs what
 # is missing, builds and runs every test, then builds and runs them all again
 # under AddressSanitizer + UBSan (`make test-asan` alone); `make demo` starts
-# Anthill deploying the bundled sample project.
+# Anthill deploying the bundled sample project; `make demo-fleet` does it with
+# a fleet on one machine (PostgreSQL, an orchestrator, two builders).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
@@ -16,7 +17,7 @@ ASAN_LOGS = $(abspath $(ASAN_BUILD))/sanitizer-logs
 ASAN_OPTIONS_TEST = detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path=$(ASAN_LOGS)/asan:log_exe_name=1
 UBSAN_OPTIONS_TEST = print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build test demo bench clean format asan-configure asan-build test-asan
+.PHONY: all deps configure build test demo demo-fleet bench clean format asan-configure asan-build test-asan
 
 all: build
 
@@ -62,6 +63,11 @@ test-asan: asan-build
 demo: build
 	@scripts/demo.sh $(BUILD)/anthill
 
+# README's "A fleet" on one machine: its own PostgreSQL 15, an orchestrator
+# and two builders, all in demo-fleet/ (ports 7071, 8081, 55433).
+demo-fleet: build
+	@scripts/demo_fleet.sh $(BUILD)/anthill
+
 bench: build
 	bench/push_to_serving.py $(BUILD)/anthill
 	bench/triggers.py $(BUILD)/anthill
@@ -92,3 +98,9 @@ fuzz-regress:
 .PHONY: demo-stop
 demo-stop:
 	@scripts/demo.sh --stop
+
+# Stops what `make demo-fleet` started: the three Anthills, the program and
+# PostgreSQL (demo-fleet/ is kept).
+.PHONY: demo-fleet-stop
+demo-fleet-stop:
+	@scripts/demo_fleet.sh --stop

@@ -90,7 +90,18 @@ int Main(int argc, char** argv) {
     std::cout << "\n";
     return 0;
   }
-  if (cmd.serve->parsed()) return daemon::Serve(*cfg);
+  if (cmd.serve->parsed()) {
+    if (!o.roles.empty()) {
+      auto roles = config::ParseRoles(o.roles);
+      if (!roles.ok()) {
+        std::cerr << "anthill: --role: " << roles.error() << "\n";
+        return kExitUsage;
+      }
+      cfg->server.roles = *roles;
+      cfg->server.roles_line = 0;  // from the command line, not the file
+    }
+    return daemon::Serve(*cfg);
+  }
   if (cmd.status->parsed()) return ShowStatus(*cfg, o.as_json);
   if (cmd.deployments->parsed()) {
     return ShowDeployments(*cfg, o.project, o.status_filter, o.limit, o.as_json);

@@ -71,6 +71,12 @@ Commands DefineCommands(CLI::App& app, Options& o) {
 
   Commands c;
   c.serve = command("serve", "watch, build, deploy and serve the API");
+  c.serve
+      ->add_option("--role", o.roles,
+                   "this process's roles instead of [server] roles: orchestrator, builder, agent "
+                   "(repeat it or separate with commas)")
+      ->delimiter(',')
+      ->type_name("ROLE");
   c.check = command("check", "validate the config file and exit");
   c.status = command("status", "each project's running version and state");
   add_json(c.status);

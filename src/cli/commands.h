@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -29,6 +30,7 @@ struct Options {
   bool follow = false;                       // logs -f, --follow
   std::string build_id;                      // logs --build [ID]; empty alone: the latest
   std::string help_topic;                    // help [COMMAND]
+  std::vector<std::string> roles;            // serve --role (replaces [server] roles)
 };
 
 // The subcommands, to ask which one was given (parsed()); owned by the app.

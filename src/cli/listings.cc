@@ -105,8 +105,22 @@ int ShowQueue(const config::Config& cfg, bool as_json) {
            q["waiting"].is_null() ? "-" : Str(q["waiting"], "reason")});
   }
   t.Print(std::cout);
-  std::cout << "builds running: " << Str(*body, "builds_running") << " of "
-            << Str(*body, "max_parallel_builds") << "\n";
+  if (!body->contains("build_jobs")) {
+    std::cout << "builds running: " << Str(*body, "builds_running") << " of "
+              << Str(*body, "max_parallel_builds") << "\n";
+    return 0;
+  }
+  // A fleet: builds are the builders', from the queue in PostgreSQL.
+  Table jobs({"JOB", "DEPLOYMENT", "PROJECT", "VERSION", "STATUS", "BUILDER", "WHY"});
+  for (const auto& j : (*body)["build_jobs"]) {
+    const std::string builder = Str(j, "builder");
+    jobs.Add({"#" + Str(j, "id"), "#" + Str(j, "deployment_id"), Str(j, "project"),
+              Str(j, "version"), Str(j, "status") + " (attempt " + Str(j, "attempt") + ")",
+              builder.empty() ? "-" : builder,
+              Str(j, "waiting_for").empty() ? "-" : Str(j, "waiting_for")});
+  }
+  std::cout << "\nbuild jobs:\n";
+  jobs.Print(std::cout);
   return 0;
 }
 

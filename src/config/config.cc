@@ -44,6 +44,12 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
   if (const toml::node* server = top.Get("server")) {
     if (Status s = ReadServer(*server, name, cfg.server); !s.ok()) return s;
   }
+  if (const toml::node* builder = top.Get("builder")) {
+    if (Status s = ReadBuilder(*builder, name, cfg.builder); !s.ok()) return s;
+  }
+  if (const toml::node* artifacts = top.Get("artifacts")) {
+    if (Status s = ReadArtifacts(*artifacts, name, cfg.artifacts); !s.ok()) return s;
+  }
   std::map<std::string, int> names;  // project name -> line of its [[project]]
   if (const toml::node* projects = top.Get("project")) {
     if (!projects->is_array_of_tables()) {
@@ -67,6 +73,7 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
     gethostname(host, sizeof host - 1);
     cfg.server.machine = host;
   }
+  if (cfg.builder.name.empty()) cfg.builder.name = cfg.server.machine;
   if (const char* token = getenv("ANTHILL_TOKEN"); token && *token) cfg.server.token = token;
   return cfg;
 }

@@ -50,9 +50,28 @@ struct Project {
   Restart restart = Restart::kOnFailure;  // a program that exits on its own is started again
   int64_t log_max_size = 50LL << 20;      // logs/app/<name>.log rotated past this (keep 3)
   std::vector<std::string> listen;        // sockets Anthill holds and passes (zero-downtime swap)
-  bool ready_notify = false;              // ready = "notify": wait for sd_notify READY=1
-  int line = 0;                           // line of its [[project]] header, for messages
+  // In a fleet: what a builder must have (its [builder] labels) to build
+  // this project; empty = any builder.
+  std::vector<std::string> build_labels;
+  bool ready_notify = false;  // ready = "notify": wait for sd_notify READY=1
+  int line = 0;               // line of its [[project]] header, for messages
 };
+
+// What one Anthill process does (README, "A fleet"). One process with
+// every role is the single-machine default.
+struct Roles {
+  bool orchestrator = true;  // watches repositories, queues, keeps the record, API and UI
+  bool builder = true;       // takes build jobs and packs artifacts
+  bool agent = true;         // runs the projects' programs on this machine
+  bool all() const { return orchestrator && builder && agent; }
+  // "orchestrator, builder, agent": the ones set, in that order.
+  std::string Describe() const;
+};
+
+// The words of Roles, as `roles` and `--role` take them. The words must be
+// ones of "orchestrator", "builder", "agent", each once, at least one; the
+// error says which word is wrong.
+Result<Roles> ParseRoles(const std::vector<std::string>& words);
 
 struct Server {
   std::string listen = "127.0.0.1:7070";              // API and web UI, "host:port"
@@ -65,12 +84,34 @@ struct Server {
   // addresses and this machine's name: the name of a reverse proxy or DNS
   // entry in front of Anthill. Others get 421 (a guard against DNS rebinding).
   std::vector<std::string> allowed_hosts;
+  Roles roles;         // `roles`; default every role
+  int roles_line = 0;  // the line of `roles` (its table's when absent), for messages
+};
+
+// [builder]: this process as a builder of a fleet (role "builder").
+struct Builder {
+  std::string name;                 // empty: the server's machine name
+  std::vector<std::string> labels;  // what a project's build_labels may ask for
+  int slots = 1;                    // builds at once
+  // The orchestrator builders upload artifacts to (store = "orchestrator"):
+  // its API's base URL, "http://host:port". Empty: this process's own
+  // [server] listen, when it is the orchestrator too.
+  std::string orchestrator;
+};
+
+// [artifacts]: where built releases are kept for the machines.
+struct Artifacts {
+  std::string store = "orchestrator";  // or "s3://bucket/prefix"
+  std::string endpoint;                // S3: the server's base URL; required for s3://
+  std::string region = "us-east-1";    // S3: the region requests are signed for
 };
 
 struct Config {
   std::filesystem::path file;  // where it was read from
   std::filesystem::path dir;   // its directory (absolute): relative paths start here
   Server server;
+  Builder builder;
+  Artifacts artifacts;
   std::vector<Project> projects;
 
   const Project* FindProject(std::string_view name) const;

@@ -99,6 +99,45 @@ TEST(Config, DefaultsAndRelativePaths) {
   EXPECT_TRUE(p.artifacts.empty());
 }
 
+TEST(Config, ReadsTheFleetTables) {
+  auto c = Parse(R"toml([server]
+machine = "box-1"
+database = "postgresql://anthill@db/anthill"
+roles = ["builder"]
+
+[builder]
+labels = ["gpu", "linux-x86_64"]
+slots = 2
+orchestrator = "http://deploy.internal:7070/"
+
+[artifacts]
+store = "s3://anthill-artifacts/prod"
+region = "eu-west-1"
+)toml",
+                 "a.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_FALSE(c->server.roles.orchestrator);
+  EXPECT_TRUE(c->server.roles.builder);
+  EXPECT_FALSE(c->server.roles.agent);
+  EXPECT_EQ(c->server.roles.Describe(), "builder");
+  EXPECT_EQ(c->server.roles_line, 4);
+  EXPECT_EQ(c->builder.name, "box-1");  // the machine's, when not given
+  EXPECT_EQ(c->builder.labels, (std::vector<std::string>{"gpu", "linux-x86_64"}));
+  EXPECT_EQ(c->builder.slots, 2);
+  EXPECT_EQ(c->builder.orchestrator, "http://deploy.internal:7070");
+  EXPECT_EQ(c->artifacts.store, "s3://anthill-artifacts/prod");
+  EXPECT_EQ(c->artifacts.endpoint, "https://s3.eu-west-1.amazonaws.com");
+}
+
+TEST(Config, EveryRoleByDefault) {
+  auto c = Parse("", "a.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_TRUE(c->server.roles.all());
+  EXPECT_EQ(c->server.roles.Describe(), "orchestrator, builder, agent");
+  EXPECT_EQ(c->artifacts.store, "orchestrator");
+  EXPECT_EQ(c->builder.slots, 1);
+}
+
 TEST(Config, EnvironmentTokenWins) {
   setenv("ANTHILL_TOKEN", "from-env", 1);
   auto c = Parse("[server]\ntoken = \"from-file\"\n", "a.toml");
@@ -164,6 +203,29 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {head + "artifacts = [\"../etc\"]\n",
        "anthill.toml:5: key 'artifacts' in [[project]] 'hello': '../etc' must be a relative path "
        "inside the workspace"},
+      {"[server]\nroles = [\"builder\", \"cook\"]\n",
+       "anthill.toml:2: key 'roles' in [server]: 'cook' is not one of orchestrator, builder, "
+       "agent"},
+      {"[server]\nroles = []\n",
+       "anthill.toml:2: key 'roles' in [server]: must name at least one of orchestrator, "
+       "builder, agent"},
+      {"[server]\nroles = [\"agent\", \"agent\"]\n",
+       "anthill.toml:2: key 'roles' in [server]: 'agent' is named twice"},
+      {"[builder]\nslots = 0\n", "anthill.toml:2: key 'slots' in [builder]: must be at least 1"},
+      {"[builder]\nlabels = [\"g p u\"]\n",
+       "anthill.toml:2: key 'labels' in [builder]: 'g p u' is not a label (letters, digits, '.', "
+       "'_' and '-')"},
+      {"[builder]\norchestrator = \"deploy:7070\"\n",
+       "anthill.toml:2: key 'orchestrator' in [builder]: 'deploy:7070' must be the "
+       "orchestrator's http:// or https:// URL"},
+      {"[artifacts]\nstore = \"s3://B/x\"\n",
+       "anthill.toml:2: key 'store' in [artifacts]: 's3://B/x' is not \"orchestrator\" or "
+       "\"s3://bucket/prefix\" (a bucket name is 3-63 lowercase letters, digits, '.' and '-')"},
+      {"[artifacts]\nbucket = \"x\"\n", "anthill.toml:2: unknown key 'bucket' in [artifacts]"},
+      {"builder = 1\n", "anthill.toml:1: 'builder' must be a table ([builder])"},
+      {head + "build_labels = [\"\"]\n",
+       "anthill.toml:5: key 'build_labels' in [[project]] 'hello': '' is not a label (letters, "
+       "digits, '.', '_' and '-')"},
       {head + "name = \"again\"\n",
        "anthill.toml:5:8: Error while parsing key-value pair: cannot redefine existing string "
        "'name'"},

@@ -82,6 +82,7 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
   std::string ready;
   r.String("ready", ready);
   r.StringArray("listen", p.listen);
+  r.StringArray("build_labels", p.build_labels);
   r.RejectUnknown();
   if (!r.ok()) return r.status();
 
@@ -132,6 +133,9 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
     } else if (l.rfind("unix:///", 0) != 0) {
       return r.Refuse("listen", "'" + l + "' must be tcp://host:port or unix:///path");
     }
+  }
+  for (const auto& label : p.build_labels) {
+    if (Status s = ValidateLabel(label); !s.ok()) return r.Refuse("build_labels", s.message());
   }
   if (IsLocalRelative(p.repo)) p.repo = (base / p.repo).lexically_normal().string();
   return Status::Ok();

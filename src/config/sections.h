@@ -1,9 +1,8 @@
 // Reading anthill.toml's tables into Config's structs, one reader a table:
-// [server] (server.cc), a [[project]] (project.cc) and a project's `health`
-// (health.cc). Parse() in config.cc calls the first two. Each reads every
-// key, then checks the values together; errors name file:line and key.
-// Internal to config/ (only config/ knows TOML).
-// Thread: any (pure functions of the parsed TOML).
+// [server] (server.cc), [builder] and [artifacts] (fleet.cc), a [[project]] (project.cc) and a
+// project's `health` (health.cc). Parse() in config.cc calls the first two. Each reads every key,
+// then checks the values together; errors name file:line and key. Internal to config/ (only config/
+// knows TOML). Thread: any (pure functions of the parsed TOML).
 #pragma once
 
 #include <toml++/toml.h>
@@ -20,6 +19,10 @@ namespace anthill::config {
 
 // The node of the top-level key `server` into `s`; it must be a table.
 Status ReadServer(const toml::node& node, const std::string& file, Server& s);
+
+// [builder] and [artifacts] (fleet.cc); each must be a table.
+Status ReadBuilder(const toml::node& node, const std::string& file, Builder& b);
+Status ReadArtifacts(const toml::node& node, const std::string& file, Artifacts& a);
 
 // One [[project]] table into `p`. `names` maps the project names read so far
 // to their lines (a second one is an error), and gets this one's. Relative

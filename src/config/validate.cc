@@ -30,6 +30,18 @@ Status ValidateHostName(const std::string& host) {
   return Status::Ok();
 }
 
+Status ValidateLabel(const std::string& label) {
+  bool ok = !label.empty();
+  for (char c : label) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  }
+  if (!ok) {
+    return Status::InvalidArgument("'" + label +
+                                   "' is not a label (letters, digits, '.', '_' and '-')");
+  }
+  return Status::Ok();
+}
+
 Status ValidateBranch(const std::string& b) {
   if (b.empty()) return Status::InvalidArgument("must not be empty");
   if (b.front() == '-') return Status::InvalidArgument("'" + b + "' must not start with '-'");

@@ -19,4 +19,7 @@ Status ValidateHostName(const std::string& host);
 // A branch name git would take (and no option: no leading '-').
 Status ValidateBranch(const std::string& b);
 
+// A builder label ("gpu", "arm64", "linux-x86_64"): [A-Za-z0-9._-]+.
+Status ValidateLabel(const std::string& label);
+
 }  // namespace anthill::config

@@ -10,6 +10,8 @@
 #include <type_traits>
 
 #include "base/event.h"
+#include "daemon/fleet.h"
+#include "daemon/roles.h"
 #include "deploy/project_runner.h"
 #include "http/api.h"
 #include "http/server.h"
@@ -180,6 +182,10 @@ int Serve(const config::Config& config) {
     std::cerr << "anthill: " << database.error() << "\n";
     return 2;  // the config's exit code (README, CLI)
   }
+  if (Status roles = CheckRoles(config, *database); !roles.ok()) {
+    std::cerr << "anthill: " << roles.message() << "\n";
+    return 2;
+  }
   std::error_code ec;
   for (const char* sub : {"", "logs/build", "logs/app", "projects", "tmp"}) {
     fs::create_directories(data_dir / sub, ec);
@@ -213,7 +219,21 @@ int Serve(const config::Config& config) {
     }
     store = std::move(opened.value());
   }
-  RunToEnd(io, MarkPreviousLife(store->async_record()));
+  const config::Roles& roles = config.server.roles;
+  // In PostgreSQL the record is shared: builds go through the fleet's
+  // queue, whichever process builds them (this one too, with the builder
+  // role).
+  std::unique_ptr<FleetParts> fleet;
+  if (!database->postgres.empty()) {
+    auto opened = RunToEnd(io, OpenFleet(io.get_executor(), config, *database, *store));
+    if (!opened.ok()) {
+      std::cerr << "anthill: " << opened.error() << "\n";
+      RunToEnd(io, store->Close());
+      return opened.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    fleet = std::move(opened.value());
+  }
+  if (roles.orchestrator) RunToEnd(io, MarkPreviousLife(store->async_record()));
   Registry projects(config.server.max_parallel_builds);
   deploy::Context ctx;
   ctx.executor = io.get_executor();
@@ -222,24 +242,42 @@ int Serve(const config::Config& config) {
   ctx.data_dir = data_dir;
   ctx.machine = config.server.machine;
   ctx.build_slots = &projects.slots;
-  for (const auto& p : config.projects) {
-    projects.runners.push_back(std::make_unique<deploy::ProjectRunner>(ctx, p));
+  ctx.fleet = fleet ? &fleet->deploy : nullptr;
+  if (roles.orchestrator) {
+    for (const auto& p : config.projects) {
+      projects.runners.push_back(std::make_unique<deploy::ProjectRunner>(ctx, p));
+    }
+  } else if (!config.projects.empty()) {
+    spdlog::info("{} project(s) in the config are the orchestrator's: not watched here",
+                 config.projects.size());
   }
 
-  http::ApiContext api{store.get(), &projects, data_dir, config.server.machine,
-                       config.server.token};
-  api.allowed_hosts = config.server.allowed_hosts;
-  api.record = &store->async_record();
-  http::Server server(io, http::MakeApi(api));
-  Status listening = server.Listen(config.server.listen);
-  if (!listening.ok()) {
-    std::cerr << "anthill: " << listening.message() << "\n";
-    RunToEnd(io, store->Close());
-    return 1;
+  // The API and the UI are the orchestrator's; a builder alone serves none.
+  std::unique_ptr<http::Server> server;
+  if (roles.orchestrator) {
+    http::ApiContext api{store.get(), &projects, data_dir, config.server.machine,
+                         config.server.token};
+    api.allowed_hosts = config.server.allowed_hosts;
+    api.record = &store->async_record();
+    api.artifacts = fleet ? fleet->local_artifacts.get() : nullptr;
+    api.build_queue = fleet ? fleet->queue.get() : nullptr;
+    server = std::make_unique<http::Server>(io, http::MakeApi(api));
+    Status listening = server->Listen(config.server.listen);
+    if (!listening.ok()) {
+      std::cerr << "anthill: " << listening.message() << "\n";
+      if (fleet) fleet->Shutdown();
+      RunToEnd(io, store->Close());
+      return 1;
+    }
+    spdlog::info("anthill {} serving on http://{} (data in {}, {} project(s), roles {})",
+                 ANTHILL_VERSION, config.server.listen, data_dir.string(), config.projects.size(),
+                 roles.Describe());
+  } else {
+    spdlog::info("anthill {} started (data in {}, roles {})", ANTHILL_VERSION, data_dir.string(),
+                 roles.Describe());
   }
-  spdlog::info("anthill {} serving on http://{} (data in {}, {} project(s))", ANTHILL_VERSION,
-               config.server.listen, data_dir.string(), config.projects.size());
   for (auto& r : projects.runners) r->Start();
+  if (fleet && fleet->builder) fleet->builder->Start();
   // Writes the database could not take (locked by another process, disk
   // full) are kept in memory; this makes them as soon as it takes them.
   asio::co_spawn(
@@ -257,8 +295,9 @@ int Serve(const config::Config& config) {
     if (stopping) return;
     stopping = true;
     spdlog::info("{}: stopping (deployed programs keep running)", os::SignalName(sig));
-    server.Stop();
+    if (server) server->Stop();
     for (auto& r : projects.runners) r->Shutdown();
+    if (fleet) fleet->Shutdown();
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
@@ -267,7 +306,7 @@ int Serve(const config::Config& config) {
             for (auto& r : projects.runners) {
               if (!r->done()) return false;
             }
-            return true;
+            return !fleet || fleet->done();
           };
           while (!all_done() && std::chrono::steady_clock::now() < deadline) {
             co_await SleepFor(Duration(20));
@@ -280,9 +319,11 @@ int Serve(const config::Config& config) {
             spdlog::error("{} record write(s) could not be made before stopping: {}", lost,
                           "the database is locked or its disk full");
           }
-          const std::string why = "anthill stopped before it finished";
-          const TimePoint now = Now();
-          (void)co_await store->async_record().InterruptUnfinished(now, why);
+          if (roles.orchestrator) {
+            const std::string why = "anthill stopped before it finished";
+            const TimePoint now = Now();
+            (void)co_await store->async_record().InterruptUnfinished(now, why);
+          }
           co_await store->Close();
           io.stop();
         },

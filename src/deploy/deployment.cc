@@ -127,7 +127,13 @@ asio::awaitable<Status> ProjectRunner::Build(Attempt& a) {
   a.build.env = Environment(a.c, "");
   // A release already built from this commit is reused: no fetch, no build.
   std::optional<std::string> release = build_job_.Reuse(a.build);
-  if (!release) {
+  if (!release && remote_build_) {
+    BuildControls controls;
+    controls.stopped = [this] { return Cancelled(); };
+    Result<std::string> made = co_await remote_build_->Run(a.build, controls);
+    if (!made.ok()) co_return made.status();
+    release = *made;
+  } else if (!release) {
     if (!co_await AcquireBuildSlot()) {
       co_return Status::Error("cancelled while waiting for a build slot");
     }

@@ -27,7 +27,15 @@ ProjectRunner::ProjectRunner(Context ctx, config::Project project)
       work_wake_(std::make_unique<Event>(ctx_.executor)),
       slot_wake_(std::make_unique<Event>(ctx_.executor)),
       intake_(project_.name, ctx_.machine, ctx_.store, [this] { work_wake_->Set(); }),
-      stopper_(std::make_shared<build::CommandStopper>()) {}
+      stopper_(std::make_shared<build::CommandStopper>()) {
+  if (ctx_.fleet != nullptr) {
+    std::vector<std::string> env;
+    for (const auto& [k, v] : project_.env) env.push_back(k + "=" + v);
+    remote_build_.emplace(*ctx_.fleet, ctx_.record, &releases_, &steps_,
+                          BuildSpecOf(project_, ctx_.data_dir), std::move(env),
+                          project_.build_labels);
+  }
+}
 
 ProjectRunner::~ProjectRunner() = default;
 

@@ -21,6 +21,7 @@
 #include "deploy/build_job.h"
 #include "deploy/controller.h"
 #include "deploy/intake.h"
+#include "deploy/remote_build.h"
 #include "deploy/rollback_targets.h"
 #include "deploy/step_sink.h"
 #include "git/git.h"
@@ -43,6 +44,9 @@ struct Context {
   std::filesystem::path data_dir;
   std::string machine;
   queue::BuildSlots* build_slots = nullptr;
+  // Set: builds are the fleet's builders' (remote_build.h), not this
+  // process's; build_slots are then not used.
+  const Fleet* fleet = nullptr;
 };
 
 class ProjectRunner {
@@ -126,6 +130,7 @@ class ProjectRunner {
   supervise::Supervisor supervisor_;
   watch::Poller poller_;
   BuildJob build_job_;
+  std::optional<RemoteBuild> remote_build_;  // when ctx_.fleet is set
   std::unique_ptr<Event> work_wake_;
   std::unique_ptr<Event> slot_wake_;
   Intake intake_;

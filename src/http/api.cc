@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "base/files.h"
+#include "http/artifacts.h"
 #include "http/auth.h"
 #include "http/json.h"
 #include "http/live_events.h"
@@ -98,8 +99,15 @@ class Api {
   // arguments only (GCC 12 mishandles temporaries inside a co_await
   // expression); the others answer at once through Only().
   asio::awaitable<Response> Route(const Request& req) {
-    if (auto refusal = GuardRequest(req, host_rule_)) co_return *refusal;
     const std::string& p = req.path;
+    const bool artifacts = p.rfind(kStreamedPutPrefix, 0) == 0;
+    if (auto refusal = GuardRequest(req, host_rule_)) co_return *refusal;
+    if (artifacts) {
+      // Artifacts are code: reading them needs the token as much as changing them.
+      if (!Authorized(req, ctx_.token)) co_return Unauthorized();
+      asio::awaitable<Response> answer = ServeArtifact(req, ctx_.artifacts);
+      co_return co_await std::move(answer);
+    }
     if (p == "/healthz")
       co_return Only(req, "GET", [&] { return JsonResponse(200, {{"status", "ok"}}); });
     if (p == "/") {
@@ -130,7 +138,10 @@ class Api {
       if (auto refused = WrongMethod(req, "GET")) co_return *refused;
       co_return co_await Deployments(req);
     }
-    if (p == "/api/v1/queue") co_return Only(req, "GET", [&] { return Queue(); });
+    if (p == "/api/v1/queue") {
+      if (auto wrong = WrongMethod(req, "GET")) co_return *wrong;
+      co_return co_await Queue();
+    }
     if (p == "/metrics") {
       if (auto refused = WrongMethod(req, "GET")) co_return *refused;
       co_return co_await Metrics(ctx_.record, ctx_.controller);
@@ -323,12 +334,21 @@ class Api {
                      {"Cache-Control", "no-store"}}};
   }
 
-  Response Queue() {
+  asio::awaitable<Response> Queue() {
     json list = json::array();
     for (const auto& q : ctx_.controller->Queue()) list.push_back(ToJson(q));
-    return JsonResponse(200, {{"projects", list},
-                              {"max_parallel_builds", ctx_.controller->max_parallel_builds()},
-                              {"builds_running", ctx_.controller->builds_running()}});
+    json out = {{"projects", list},
+                {"max_parallel_builds", ctx_.controller->max_parallel_builds()},
+                {"builds_running", ctx_.controller->builds_running()}};
+    if (ctx_.build_queue != nullptr) {
+      // The fleet's jobs, queued and running, each with why it waits.
+      auto open = co_await ctx_.build_queue->ListOpen();
+      if (!open.ok()) co_return ErrorResponse(open.status());
+      json jobs = json::array();
+      for (const auto& view : *open) jobs.push_back(ToJson(view));
+      out["build_jobs"] = jobs;
+    }
+    co_return JsonResponse(200, out);
   }
 
   asio::awaitable<Response> Hooks(const Request& req) {

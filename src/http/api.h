@@ -13,7 +13,12 @@
 #include "deploy/controller.h"
 #include "http/server.h"
 #include "store/async_record_store.h"
+#include "store/build_queue.h"
 #include "store/store.h"
+
+namespace anthill::artifact {
+class LocalArtifactStore;  // artifact/local_store.h
+}
 
 namespace anthill::http {
 
@@ -30,10 +35,17 @@ struct ApiContext {
   std::vector<std::string> allowed_hosts;
   // The record as coroutines call it (store->async_record() over SQLite).
   store::AsyncRecordStore* record = nullptr;
+  // The archives builders upload and machines download (/api/v1/artifacts/,
+  // artifacts.h); null: those routes answer 404 "this anthill keeps no
+  // artifacts".
+  artifact::LocalArtifactStore* artifacts = nullptr;
+  // The fleet's build queue (PostgreSQL); null on a single machine, where
+  // /api/v1/queue has no build_jobs.
+  store::BuildQueue* build_queue = nullptr;
 };
 
-// REQUIRES: ctx.store, ctx.controller and ctx.record set, and outliving the
-// Handler and every request it is answering.
+// REQUIRES: ctx.store, ctx.controller and ctx.record set (and ctx.artifacts,
+// when set), and outliving the Handler and every request it is answering.
 Handler MakeApi(ApiContext ctx);
 
 }  // namespace anthill::http

@@ -96,6 +96,24 @@ json ToJson(const deploy::QueueState& q) {
   return json{{"project", q.project}, {"running", running}, {"waiting", waiting}};
 }
 
+json ToJson(const store::QueuedJobView& v) {
+  const store::BuildJobRow& j = v.job;
+  return json{{"id", j.id},
+              {"deployment_id", j.spec.deployment_id},
+              {"project", j.spec.project},
+              {"version", j.spec.version},
+              {"commit", j.spec.commit},
+              {"labels", j.spec.labels},
+              {"status", store::ToString(j.status)},
+              {"attempt", j.attempt},
+              {"builder", j.builder},
+              {"queued_at", FormatRfc3339(j.queued_at)},
+              {"started_at", Time(j.started_at)},
+              {"lease_until", Time(j.lease_until)},
+              {"waiting_for", v.waiting_for},
+              {"error", j.error}};
+}
+
 json ToJson(const store::ProgramEvent& e) {
   return json{{"id", e.id},
               {"project", e.project},

@@ -39,7 +39,9 @@ bool HostAllowed(std::string_view host_header, const HostRule& rule);
 // then, for a method other than GET/HEAD/OPTIONS on /api/: 403 when the
 // browser says the request is cross-site or same-site (Sec-Fetch-Site) or its
 // Origin is not the Host, and 415 when the body is not Content-Type:
-// application/json (even an empty one). A request without Host, Origin or
+// application/json (even an empty one; an artifact upload, PUT
+// /api/v1/artifacts/..., is an archive and exempt: a browser never sends a
+// cross-site PUT without a preflight). A request without Host, Origin or
 // Sec-Fetch-Site is not from a browser and passes those checks.
 std::optional<Response> GuardRequest(const Request& req, const HostRule& rule);
 

@@ -10,9 +10,11 @@
 #include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 #include "http/event_source.h"
@@ -33,10 +35,36 @@ struct ServerLimits {
   size_t body_limit = 1 << 20;      // one request's body (webhooks and API calls are small)
   size_t body_budget = 32 << 20;    // bytes of request bodies held at once, all connections
   size_t header_limit = 32 * 1024;  // request line and headers (localhost cookies add up)
+  // A body the handler streams to disk (BodyStream): an artifact upload.
+  // Over it: 413. It takes nothing of body_budget (it is never in memory).
+  uint64_t upload_limit = uint64_t{8} << 30;
   // Connections open at once; one over it is answered 503 and closed at
   // once. 0: min(1000, half the soft RLIMIT_NOFILE), so the builds, logs and
   // programs keep the rest of the descriptors.
   size_t max_connections = 0;
+};
+
+// Requests whose body the server does not read before the handler runs:
+// PUT under this prefix (artifact uploads, up to hundreds of MB). The
+// handler gets Request::body_stream instead of Request::body, so it can
+// refuse (a wrong token, a bad key) before a byte of the body is taken, and
+// streams the body into a file of its choosing.
+inline constexpr std::string_view kStreamedPutPrefix = "/api/v1/artifacts/";
+
+// The unread body of a request under kStreamedPutPrefix. Valid while the
+// handler runs (the server holds the connection); afterwards SaveTo fails.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Writes the body into `file`, a new file (it must not exist), at most
+  // ServerLimits::upload_limit bytes, answering "Expect: 100-continue"
+  // first. Returns the bytes written. On failure `file` is removed, and the
+  // server answers the request itself (413 over the limit, 400 malformed,
+  // 507/500 when the file cannot be written, nothing when the client left)
+  // and closes the connection, whatever the handler returns. A handler that
+  // never calls it has its answer sent, then the connection closed.
+  // REQUIRES: called at most once.
+  virtual boost::asio::awaitable<Result<int64_t>> SaveTo(std::filesystem::path file) = 0;
 };
 
 class Server {

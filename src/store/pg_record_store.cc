@@ -51,7 +51,8 @@ std::string WithSteps(const std::string& inner) {
          "d.to_commit, d.ref, d.trigger, d.actor, d.status, d.started_at, d.finished_at, "
          "d.error, d.release, s.id, s.name, s.status, s.started_at, s.finished_at, s.error "
          "FROM (" +
-         inner + ") d LEFT JOIN steps s ON s.deployment_id = d.id ORDER BY d.id DESC, s.id";
+         inner +
+         ") d LEFT JOIN steps s ON s.deployment_id = d.id ORDER BY d.id DESC, s.started_at, s.id";
 }
 
 std::vector<Deployment> ReadDeployments(const PgResult& result) {

@@ -49,11 +49,13 @@ constexpr std::array<std::pair<Trigger, std::string_view>, 5> kTriggerWords{{
     {Trigger::kRollback, "rollback"},
 }};
 
-constexpr std::array<std::pair<StepName, std::string_view>, 9> kStepNames{{
+constexpr std::array<std::pair<StepName, std::string_view>, 11> kStepNames{{
     {StepName::kFetch, "fetch"},
     {StepName::kBuild, "build"},
     {StepName::kTest, "test"},
     {StepName::kRelease, "release"},
+    {StepName::kUpload, "upload"},
+    {StepName::kDownload, "download"},
     {StepName::kStop, "stop"},
     {StepName::kStart, "start"},
     {StepName::kHealthcheck, "healthcheck"},

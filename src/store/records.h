@@ -34,6 +34,8 @@ enum class StepName {
   kBuild,
   kTest,
   kRelease,
+  kUpload,    // a builder packs the release and uploads it to the artifact store
+  kDownload,  // a machine downloads an artifact, verifies and unpacks it
   kStop,
   kStart,
   kHealthcheck,

@@ -32,7 +32,7 @@ TEST_F(PostgresTest, DeploysAreRecordedInPostgresqlAndOutliveAKillAndARestart) {
   json d1 = WaitFinished(first);
   ASSERT_FALSE(d1.is_null());
   EXPECT_EQ(d1["status"], "succeeded") << d1.dump(1);
-  EXPECT_EQ(d1["steps"].size(), 6u) << d1.dump(1);
+  EXPECT_EQ(d1["steps"].size(), 8u) << d1.dump(1);  // upload and download too
   EXPECT_FALSE(std::filesystem::exists(dir_ / "data/anthill.db")) << "the record is not local";
   EXPECT_TRUE(std::filesystem::exists(dir_ / "data/machine.db"));
 
