@@ -17,7 +17,7 @@ ASAN_LOGS = $(abspath $(ASAN_BUILD))/sanitizer-logs
 ASAN_OPTIONS_TEST = detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path=$(ASAN_LOGS)/asan:log_exe_name=1
 UBSAN_OPTIONS_TEST = print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build test demo demo-fleet bench clean format asan-configure asan-build test-asan
+.PHONY: all deps configure build test demo demo-fleet bench bench-fleet clean format asan-configure asan-build test-asan
 
 all: build
 
@@ -73,6 +73,11 @@ bench: build
 	bench/triggers.py $(BUILD)/anthill
 	bench/zero_downtime.py $(BUILD)/anthill
 	bench/ui_server.py $(BUILD)/anthill
+
+# A fleet's numbers (PostgreSQL of its own, an orchestrator, two builders):
+# queued job -> claim, a 100 MB artifact beside curl, connections per role.
+bench-fleet: build
+	bench/fleet_bench.py $(BUILD)/anthill
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
