@@ -78,6 +78,13 @@ class MemoryQueue : public store::BuildQueue {
   Awaitable<Result<store::BuildJobRow>> Get(int64_t id) override {
     co_return jobs[static_cast<size_t>(id - 1)];
   }
+  Awaitable<Result<std::vector<store::BuildJobRow>>> JobsOfDeployment(int64_t id) override {
+    std::vector<store::BuildJobRow> out;
+    for (const auto& j : jobs) {
+      if (j.spec.deployment_id == id) out.push_back(j);
+    }
+    co_return out;
+  }
   Awaitable<Result<std::vector<store::QueuedJobView>>> ListOpen() override {
     co_return std::vector<store::QueuedJobView>{};
   }

@@ -385,6 +385,12 @@ class Api {
     if (!n.ok()) co_return ErrorResponse(n.status());
     out["previous_id"] = n->previous ? json(n->previous) : json(nullptr);
     out["next_id"] = n->next ? json(n->next) : json(nullptr);
+    if (ctx_.build_queue != nullptr) {
+      // In a fleet: who built it, and the artifact the machine checked.
+      auto jobs = co_await ctx_.build_queue->JobsOfDeployment(id);
+      if (!jobs.ok()) co_return ErrorResponse(jobs.status());
+      if (!jobs->empty()) out["build"] = ToJson(jobs->back());
+    }
     co_return JsonResponse(200, out);
   }
 

@@ -114,6 +114,23 @@ json ToJson(const store::QueuedJobView& v) {
               {"error", j.error}};
 }
 
+json ToJson(const store::BuildJobRow& j) {
+  json artifact = nullptr;
+  if (!j.artifact_key.empty()) {
+    artifact = {{"key", j.artifact_key}, {"sha256", j.artifact_sha256}, {"size", j.artifact_size}};
+  }
+  return json{{"job", j.id},
+              {"status", store::ToString(j.status)},
+              {"attempt", j.attempt},
+              {"builder", j.builder},
+              {"queued_at", FormatRfc3339(j.queued_at)},
+              {"started_at", Time(j.started_at)},
+              {"finished_at", Time(j.finished_at)},
+              {"error", j.error},
+              {"release", j.release},
+              {"artifact", artifact}};
+}
+
 json ToJson(const store::ProgramEvent& e) {
   return json{{"id", e.id},
               {"project", e.project},

@@ -15,7 +15,8 @@ nlohmann::json ToJson(const store::Step& s, const store::Deployment& d);
 nlohmann::json ToJson(const deploy::ProjectState& p);
 // {"project", "running": deployment + "phase" | null, "waiting": deployment + "reason" | null}
 nlohmann::json ToJson(const deploy::QueueState& q);
-nlohmann::json ToJson(const store::QueuedJobView& v);  // a fleet's build job
+nlohmann::json ToJson(const store::QueuedJobView& v);  // a fleet's open build job
+nlohmann::json ToJson(const store::BuildJobRow& j);    // a build job and its artifact
 nlohmann::json ToJson(const store::HookEvent& e);      // without the body
 nlohmann::json ToJson(const store::ProgramEvent& e);
 

@@ -182,6 +182,9 @@ class BuildQueue {
 
   // kNotFound for no such job.
   virtual Awaitable<Result<BuildJobRow>> Get(int64_t job_id) = 0;
+  // The jobs queued for deployment `deployment_id`, oldest first (one,
+  // unless it was queued again by hand); empty when it was built nowhere.
+  virtual Awaitable<Result<std::vector<BuildJobRow>>> JobsOfDeployment(int64_t deployment_id) = 0;
   // Queued and running jobs, oldest first, each with why it waits.
   virtual Awaitable<Result<std::vector<QueuedJobView>>> ListOpen() = 0;
 };

@@ -401,6 +401,18 @@ Awaitable<Result<BuildJobRow>> Queue::Get(int64_t job_id) {
   co_return ReadJob(got->rows[0]);
 }
 
+Awaitable<Result<std::vector<BuildJobRow>>> Queue::JobsOfDeployment(int64_t deployment_id) {
+  static const std::string sql =
+      "SELECT " + JobColumns() + " FROM build_jobs WHERE deployment_id = $1 ORDER BY id";
+  const PgParams params = {Int(deployment_id)};
+  const std::string what = "build jobs of deployment " + std::to_string(deployment_id);
+  auto got = co_await Run(what, sql, params);
+  if (!got.ok()) co_return got.status();
+  std::vector<BuildJobRow> out;
+  for (const auto& row : got->rows) out.push_back(ReadJob(row));
+  co_return out;
+}
+
 Awaitable<Result<std::vector<QueuedJobView>>> Queue::ListOpen() {
   static const std::string jobs_sql =
       "SELECT " + JobColumns() + " FROM build_jobs WHERE status IN (" +

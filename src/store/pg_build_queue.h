@@ -76,6 +76,7 @@ class PgBuildQueue final : public BuildQueue {
   Awaitable<Status> Cancel(int64_t job_id, std::string why) override;
   Awaitable<Result<std::vector<BuildJobRow>>> ReclaimExpired() override;
   Awaitable<Result<BuildJobRow>> Get(int64_t job_id) override;
+  Awaitable<Result<std::vector<BuildJobRow>>> JobsOfDeployment(int64_t deployment_id) override;
   Awaitable<Result<std::vector<QueuedJobView>>> ListOpen() override;
 
   const Options& options() const { return options_; }

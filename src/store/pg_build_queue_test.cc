@@ -5,7 +5,6 @@
 // bytes that are not UTF-8. Against a real PostgreSQL 15 (testing::Postgres),
 // a fresh database per test.
 #include "store/pg_build_queue.h"
-#include "store/pg_job_listener.h"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +18,7 @@
 
 #include "base/event.h"
 #include "store/pg_change_listener.h"
+#include "store/pg_job_listener.h"
 #include "store/pg_record_store.h"
 #include "testing/postgres.h"
 #include "testing/testing.h"
@@ -197,6 +197,14 @@ TEST_F(PgBuildQueueTest, AQueuedJobIsClaimedBuiltAndFinishedWithItsArtifact) {
                                    ": attempt 1 on b1 no longer holds it: it has succeeded");
     auto open = co_await queue->ListOpen();
     EXPECT_TRUE(open.ok() && open->empty());
+    // The deployment's page finds its build and artifact by its id.
+    auto of_deployment = co_await queue->JobsOfDeployment(7);
+    EXPECT_TRUE(of_deployment.ok() && of_deployment->size() == 1u);
+    if (of_deployment.ok() && of_deployment->size() == 1u) {
+      EXPECT_EQ(of_deployment->at(0).artifact_sha256, std::string(64, 'a'));
+    }
+    auto of_another = co_await queue->JobsOfDeployment(8);
+    EXPECT_TRUE(of_another.ok() && of_another->empty());
   });
 }
 

@@ -118,6 +118,14 @@ TEST_F(FleetTest, ABuilderBuildsAndTheOrchestratorDeploysTheArtifact) {
                                                      "download", "start", "healthcheck"}))
       << d1.dump(1);
   EXPECT_NE(AppGet("/").find("main-" + first.substr(0, 8)), std::string::npos);
+  // Who built it, and the artifact's checksum and size, with the deployment.
+  json one = Api("/api/v1/deployments/" + d1["id"].dump());
+  ASSERT_TRUE(one.contains("build")) << one.dump(1);
+  EXPECT_EQ(one["build"]["status"], "succeeded");
+  EXPECT_TRUE(one["build"]["builder"] == "b1" || one["build"]["builder"] == "b2") << one.dump(1);
+  EXPECT_EQ(one["build"]["artifact"]["key"], "hello/main-" + first.substr(0, 8) + ".tar.zst");
+  EXPECT_EQ(one["build"]["artifact"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_GT(one["build"]["artifact"]["size"].get<int64_t>(), 0);
   // The orchestrator built nothing itself: no workspace of its own.
   EXPECT_FALSE(fs::exists(dir_ / "data/projects/hello/workspace"));
   EXPECT_TRUE(fs::exists(dir_ / "data/artifacts"));
