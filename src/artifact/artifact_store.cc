@@ -4,13 +4,17 @@ namespace anthill::artifact {
 
 namespace {
 
-// [A-Za-z0-9._-]+, at most 255 bytes (a file name's limit), not "." or "..".
+// A byte a key's parts may hold: [A-Za-z0-9._-].
+bool KeyByte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+// KeyBytes only, at most 255 bytes (a file name's limit), not "." or "..".
 bool ValidPart(std::string_view part) {
   if (part.empty() || part.size() > 255 || part == "." || part == "..") return false;
   for (char c : part) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
+    if (!KeyByte(c)) return false;
   }
   return true;
 }
@@ -29,6 +33,15 @@ bool ValidKey(std::string_view key) {
   // ValidPart refuses a second '/' in file.
   return ValidPart(project) && ValidPart(file) &&
          (EndsWith(file, ".tar.zst") || EndsWith(file, ".tar.gz"));
+}
+
+std::string KeyFor(std::string_view project, std::string_view version) {
+  std::string file(version.empty() ? "unnamed" : version);
+  for (char& c : file) {
+    if (!KeyByte(c)) c = '_';
+  }
+  if (file == "." || file == "..") file = "_";
+  return std::string(project) + "/" + file + ".tar.zst";
 }
 
 }  // namespace anthill::artifact

@@ -73,4 +73,9 @@ class ArtifactStore {
 // limit). Keys become paths and URLs: nothing else may reach them.
 bool ValidKey(std::string_view key);
 
+// The key of a build of `project` (a valid project name) at `version`:
+// "<project>/<version>.tar.zst", each byte of the version a key may not hold
+// written '_' ("feature/x" -> "feature_x").
+std::string KeyFor(std::string_view project, std::string_view version);
+
 }  // namespace anthill::artifact

@@ -41,5 +41,12 @@ TEST(ValidKey, RefusesAnythingThatCouldEscapeAPathOrURL) {
   }
 }
 
+TEST(KeyFor, KeepsSafeVersionsAndReplacesTheRest) {
+  EXPECT_EQ(KeyFor("hello", "main-15eb13af"), "hello/main-15eb13af.tar.zst");
+  EXPECT_EQ(KeyFor("hello", "feature/x y\xff"), "hello/feature_x_y_.tar.zst");
+  EXPECT_EQ(KeyFor("hello", ".."), "hello/_.tar.zst");
+  EXPECT_TRUE(ValidKey(KeyFor("hello", "feature/x y\xff")));
+}
+
 }  // namespace
 }  // namespace anthill::artifact

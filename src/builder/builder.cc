@@ -33,17 +33,6 @@ struct Builder::Job {
   Event lease_wake;
 };
 
-std::string ArtifactKey(const std::string& project, const std::string& version) {
-  std::string file = version.empty() ? "unnamed" : version;
-  for (char& c : file) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) c = '_';
-  }
-  if (file == "." || file == "..") file = "_";
-  return project + "/" + file + ".tar.zst";
-}
-
 Builder::Builder(asio::any_io_executor executor, BuilderSettings settings, store::BuildQueue& queue,
                  store::RecordWriter& record, artifact::ArtifactStore& artifacts,
                  WaitForWork wait_for_work)
@@ -164,14 +153,12 @@ asio::awaitable<void> Builder::ClaimLoop() {
       continue;
     }
     busy_[slot] = true;
-    ++running_;
     ++coroutines_;
     asio::co_spawn(
         executor_,
         [this, row = std::move(**claimed), slot]() mutable -> asio::awaitable<void> {
           co_await RunJob(std::move(row), slot);
           busy_[slot] = false;
-          --running_;
           slot_freed_.Set();
           --coroutines_;
         },
@@ -311,7 +298,8 @@ asio::awaitable<store::BuildOutcome> Builder::BuildAndUpload(std::shared_ptr<Job
     Status s = step.End(packed.status().Prefixed("packing the release failed"));
     co_return store::BuildOutcome::Failed(s.message());
   }
-  artifact::ArtifactRef ref{ArtifactKey(spec.project, spec.version), packed->sha256, packed->size};
+  artifact::ArtifactRef ref{artifact::KeyFor(spec.project, spec.version), packed->sha256,
+                            packed->size};
   (void)AppendToFile(log, "anthill: packed " + ref.key + ": " + std::to_string(ref.size) +
                               " bytes, sha256 " + ref.sha256 + "; uploading to " +
                               artifacts_.Describe() + "\n");

@@ -25,6 +25,7 @@
 // Thread: the io_context thread of its executor.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <filesystem>
@@ -74,7 +75,7 @@ class Builder {
   // True once Shutdown's work is over: nothing of the builder runs.
   bool done() const { return coroutines_ == 0; }
 
-  int running() const { return running_; }
+  int running() const { return static_cast<int>(std::count(busy_.begin(), busy_.end(), true)); }
   // Jobs this builder reported (any outcome), and the ones it dropped
   // because they were taken back: for tests and the log.
   int64_t reported() const { return reported_; }
@@ -101,14 +102,9 @@ class Builder {
   Event slot_freed_;
   bool stopping_ = false;
   int coroutines_ = 0;
-  int running_ = 0;
   int64_t reported_ = 0;
   int64_t dropped_ = 0;
   std::vector<std::weak_ptr<Job>> jobs_;  // in flight, to stop them on Shutdown
 };
-
-// The artifact key of a build: "<project>/<version>.tar.zst", with every
-// byte of the version a key may not hold (artifact::ValidKey) written '_'.
-std::string ArtifactKey(const std::string& project, const std::string& version);
 
 }  // namespace anthill::builder

@@ -322,11 +322,5 @@ TEST_F(BuilderTest, ShutdownStopsABuildAndLeavesTheJobToTheQueue) {
                                                              {"build", S::kInterrupted}}));
 }
 
-TEST(ArtifactKey, KeepsSafeVersionsAndReplacesTheRest) {
-  EXPECT_EQ(ArtifactKey("hello", "main-15eb13af"), "hello/main-15eb13af.tar.zst");
-  EXPECT_EQ(ArtifactKey("hello", "feature/x y\xff"), "hello/feature_x_y_.tar.zst");
-  EXPECT_EQ(ArtifactKey("hello", ".."), "hello/_.tar.zst");
-}
-
 }  // namespace
 }  // namespace anthill::builder
