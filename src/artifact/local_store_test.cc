@@ -104,6 +104,42 @@ TEST_F(LocalStoreTest, KeysWithTheSameBytesShareOneBlobUntilTheLastIsRemoved) {
   EXPECT_TRUE(Remove(b).ok()) << "removing what is not there is fine";
 }
 
+TEST_F(LocalStoreTest, RemoveNeedsOnlyTheKeyAndLeavesOtherKeysAndTheirBytes) {
+  // A prune knows the key from the record, not always the digest: Remove
+  // goes by the key file, whatever digest the ref carries.
+  auto [old, old_file] = Artifact("hello/v1.tar.zst", "old build");
+  auto [kept, kept_file] = Artifact("hello/v2.tar.zst", "kept build");
+  ASSERT_TRUE(Put(old, old_file).ok());
+  ASSERT_TRUE(Put(kept, kept_file).ok());
+  ASSERT_EQ(Blobs(), 2u);
+
+  Status removed = Remove(ArtifactRef{"hello/v1.tar.zst", "", 0});
+  ASSERT_TRUE(removed.ok()) << removed.message();
+  EXPECT_FALSE(store_->Find(old.key).has_value());
+  EXPECT_FALSE(fs::exists(store_->BlobPath(old)));
+  EXPECT_TRUE(fs::exists(dir_ / "store/keys/hello")) << "v2 is still in it";
+  EXPECT_EQ(Blobs(), 1u);
+  ASSERT_TRUE(Get(kept, dir_ / "kept.tar.zst").ok());
+  EXPECT_EQ(testing::ReadFile(dir_ / "kept.tar.zst"), "kept build");
+}
+
+TEST_F(LocalStoreTest, ABlobNoKeyNamesIsWhatAnInterruptedRemoveLeaves) {
+  // Remove unlinks the key file first and the blob after it: stopped in
+  // between, the store holds bytes nobody names, never a key without
+  // bytes. Such a blob does not get in the way: the same bytes put again
+  // are named by the new key, and removing that key takes them.
+  auto [ref, ref_file] = Artifact("hello/v1.tar.zst", "release one");
+  ASSERT_TRUE(Put(ref, ref_file).ok());
+  fs::remove(dir_ / "store/keys/hello/v1.tar.zst");  // the first half of a Remove
+  EXPECT_FALSE(store_->Find(ref.key).has_value());
+  EXPECT_EQ(Blobs(), 1u);
+
+  ASSERT_TRUE(Put(ref, ref_file).ok());
+  ASSERT_TRUE(Get(ref, dir_ / "back.tar.zst").ok());
+  ASSERT_TRUE(Remove(ref).ok());
+  EXPECT_EQ(Blobs(), 0u);
+}
+
 TEST_F(LocalStoreTest, PuttingAKeyAgainWithOtherBytesReplacesItAndDropsTheOldBytes) {
   auto [first, first_file] = Artifact("hello/v1.tar.zst", "first build");
   ASSERT_TRUE(Put(first, first_file).ok());

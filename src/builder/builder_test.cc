@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -66,6 +67,7 @@ class MemoryQueue : public store::BuildQueue {
     j.artifact_sha256 = outcome.artifact_sha256;
     j.artifact_size = outcome.artifact_size;
     j.release = outcome.release;
+    j.finished_at = Now();
     co_return Status::Ok();
   }
   Awaitable<Status> Cancel(int64_t id, std::string why) override {
@@ -87,6 +89,49 @@ class MemoryQueue : public store::BuildQueue {
   }
   Awaitable<Result<std::vector<store::QueuedJobView>>> ListOpen() override {
     co_return std::vector<store::QueuedJobView>{};
+  }
+  // As PostgreSQL answers them (build_queue.h).
+  Awaitable<Result<std::optional<store::BuildJobRow>>> FindReusable(
+      store::BuildJobSpec spec) override {
+    if (spec.project.empty() || spec.commit.empty()) {
+      co_return Status::InvalidArgument("a reusable build is found by its project and commit");
+    }
+    for (auto j = jobs.rbegin(); j != jobs.rend(); ++j) {  // newest first
+      const store::BuildJobSpec& s = j->spec;
+      if (s.project != spec.project || s.commit != spec.commit || s.build != spec.build ||
+          s.test != spec.test || s.artifacts != spec.artifacts || s.env != spec.env) {
+        continue;
+      }
+      if (!store::IsFinished(j->status) ||
+          (j->status == store::BuildJobStatus::kSucceeded && !j->artifact_key.empty())) {
+        co_return std::optional<store::BuildJobRow>(*j);
+      }
+    }
+    co_return std::optional<store::BuildJobRow>();
+  }
+  Awaitable<Result<std::vector<store::BuildJobRow>>> ListArtifacts(std::string project) override {
+    std::vector<store::BuildJobRow> out;
+    for (const auto& j : jobs) {
+      if (j.spec.project == project && j.status == store::BuildJobStatus::kSucceeded &&
+          !j.artifact_key.empty()) {
+        out.push_back(j);
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const store::BuildJobRow& a, const store::BuildJobRow& b) {
+      if (a.finished_at != b.finished_at) return a.finished_at > b.finished_at;
+      return a.id > b.id;
+    });
+    co_return out;
+  }
+  Awaitable<Status> ForgetArtifact(int64_t id) override {
+    if (id < 1 || id > static_cast<int64_t>(jobs.size())) {
+      co_return Status::NotFound("no build job " + std::to_string(id));
+    }
+    auto& j = jobs[static_cast<size_t>(id - 1)];
+    j.artifact_key.clear();
+    j.artifact_sha256.clear();
+    j.artifact_size = 0;
+    co_return Status::Ok();
   }
 
   // As ReclaimExpired does when the lease ran out: back in the queue.
@@ -126,7 +171,12 @@ class DirArtifacts : public artifact::ArtifactStore {
     fs::copy_file(root_ / ref.key, dest);
     co_return Status::Ok();
   }
-  Awaitable<Status> Remove(artifact::ArtifactRef ref) override { co_return Status::Ok(); }
+  Awaitable<Status> Remove(artifact::ArtifactRef ref) override {
+    std::error_code ec;
+    fs::remove(root_ / ref.key, ec);
+    refs.erase(ref.key);
+    co_return Status::Ok();
+  }
   std::string Describe() const override { return "a test dir"; }
   fs::path PathOf(const std::string& key) const { return root_ / key; }
   std::map<std::string, artifact::ArtifactRef> refs;

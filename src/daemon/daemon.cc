@@ -5,12 +5,16 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <cstdio>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <type_traits>
 
 #include "base/event.h"
 #include "daemon/fleet.h"
+#include "daemon/holding.h"
+#include "daemon/registry.h"
 #include "daemon/roles.h"
 #include "deploy/project_runner.h"
 #include "http/api.h"
@@ -26,81 +30,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 namespace {
-
-class Registry : public deploy::Controller {
- public:
-  explicit Registry(int max_parallel_builds) : slots(max_parallel_builds) {}
-
-  std::vector<deploy::ProjectState> Projects() const override {
-    std::vector<deploy::ProjectState> out;
-    for (const auto& r : runners) out.push_back(r->State());
-    return out;
-  }
-  std::vector<deploy::QueueState> Queue() const override {
-    std::vector<deploy::QueueState> out;
-    for (const auto& r : runners) out.push_back(r->Queue());
-    return out;
-  }
-  std::vector<deploy::HookTarget> HookTargets() const override {
-    std::vector<deploy::HookTarget> out;
-    for (const auto& r : runners) {
-      const auto& p = r->project();
-      out.push_back({p.name, p.repo, p.tags.empty() ? p.branch : "", p.tags, p.webhook_secret});
-    }
-    return out;
-  }
-  int max_parallel_builds() const override { return slots.capacity(); }
-  int builds_running() const override { return slots.in_use(); }
-
-  deploy::ActionOutcome Deploy(const std::string& project, const std::string& ref,
-                               const std::string& actor) override {
-    auto* r = Find(project);
-    return r ? r->RequestDeploy(ref, actor) : Unknown(project);
-  }
-  deploy::ActionOutcome Rollback(const std::string& project, const std::string& version,
-                                 const std::string& actor) override {
-    auto* r = Find(project);
-    return r ? r->RequestRollback(version, actor) : Unknown(project);
-  }
-  deploy::ActionOutcome Notify(const std::string& project, const std::string& ref,
-                               const std::string& commit, store::Trigger trigger,
-                               const std::string& actor) override {
-    auto* r = Find(project);
-    return r ? r->Notify(ref, commit, trigger, actor) : Unknown(project);
-  }
-  deploy::ActionOutcome Cancel(int64_t id, const std::string& actor) override {
-    for (auto& r : runners) {
-      if (auto out = r->Cancel(id, actor)) return *out;
-    }
-    return deploy::ActionOutcome::Refused(
-        StatusCode::kConflict,
-        "deployment " + std::to_string(id) + " is not queued or running here", id);
-  }
-
-  deploy::ActionOutcome StopProgram(const std::string& project, const std::string& actor) override {
-    auto* r = Find(project);
-    return r ? r->StopProgram(actor) : Unknown(project);
-  }
-  deploy::ActionOutcome StartProgram(const std::string& project,
-                                     const std::string& actor) override {
-    auto* r = Find(project);
-    return r ? r->StartProgram(actor) : Unknown(project);
-  }
-
-  queue::BuildSlots slots;
-  std::vector<std::unique_ptr<deploy::ProjectRunner>> runners;
-
- private:
-  deploy::ProjectRunner* Find(const std::string& name) {
-    for (auto& r : runners) {
-      if (r->project().name == name) return r.get();
-    }
-    return nullptr;
-  }
-  static deploy::ActionOutcome Unknown(const std::string& name) {
-    return deploy::ActionOutcome::Refused(StatusCode::kNotFound, "no project '" + name + "'");
-  }
-};
 
 // How long a clean stop waits for builds in flight to notice and record it.
 constexpr Duration kShutdownGrace{15000};
@@ -163,6 +92,19 @@ asio::awaitable<void> MarkPreviousLife(store::AsyncRecordStore& record) {
     spdlog::warn("{} deployment(s) were in progress when anthill last stopped: marked interrupted",
                  *interrupted);
   }
+}
+
+// Who this orchestrator is to the others on its database: one life of one
+// process on one machine.
+store::OrchestratorId OrchestratorIdOf(const config::Config& config) {
+  store::OrchestratorId me;
+  me.machine = config.server.machine;
+  std::random_device random;
+  char life[17];
+  std::snprintf(life, sizeof life, "%08x%08x", random(), random());
+  me.id = config.server.machine + "/" + life;
+  me.url = "http://" + config.server.listen;
+  return me;
 }
 
 }  // namespace
@@ -234,22 +176,30 @@ int Serve(const config::Config& config) {
     fleet = std::move(opened.value());
   }
   if (roles.orchestrator) RunToEnd(io, MarkPreviousLife(store->async_record()));
-  Registry projects(config.server.max_parallel_builds);
   deploy::Context ctx;
   ctx.executor = io.get_executor();
   ctx.store = store.get();
   ctx.record = &store->async_record();
   ctx.data_dir = data_dir;
   ctx.machine = config.server.machine;
-  ctx.build_slots = &projects.slots;
   ctx.fleet = fleet ? &fleet->deploy : nullptr;
-  if (roles.orchestrator) {
-    for (const auto& p : config.projects) {
-      projects.runners.push_back(std::make_unique<deploy::ProjectRunner>(ctx, p));
-    }
-  } else if (!config.projects.empty()) {
+  store::ProjectOwnership* ownership = fleet ? fleet->ownership.get() : nullptr;
+  const store::OrchestratorId me = OrchestratorIdOf(config);
+  const std::vector<config::Project> none;
+  Registry projects(ctx, roles.orchestrator ? config.projects : none,
+                    config.server.max_parallel_builds, ownership, me);
+  if (!roles.orchestrator && !config.projects.empty()) {
     spdlog::info("{} project(s) in the config are the orchestrator's: not watched here",
                  config.projects.size());
+  }
+  // Alone on its record, this process holds every project; sharing one
+  // (PostgreSQL), it holds those no other orchestrator does.
+  std::unique_ptr<ProjectHolding> holding;
+  if (ownership != nullptr) {
+    ProjectHolding::Options options;
+    options.artifacts_kept_here = fleet->local_artifacts != nullptr;
+    holding = std::make_unique<ProjectHolding>(io.get_executor(), *ownership, store->async_record(),
+                                               projects, me, options);
   }
 
   // The API and the UI are the orchestrator's; a builder alone serves none.
@@ -276,7 +226,11 @@ int Serve(const config::Config& config) {
     spdlog::info("anthill {} started (data in {}, roles {})", ANTHILL_VERSION, data_dir.string(),
                  roles.Describe());
   }
-  for (auto& r : projects.runners) r->Start();
+  if (holding) {
+    holding->Start();
+  } else {
+    for (const auto& name : projects.Names()) projects.Take(name);
+  }
   if (fleet && fleet->builder) fleet->builder->Start();
   // Writes the database could not take (locked by another process, disk
   // full) are kept in memory; this makes them as soon as it takes them.
@@ -296,17 +250,15 @@ int Serve(const config::Config& config) {
     stopping = true;
     spdlog::info("{}: stopping (deployed programs keep running)", os::SignalName(sig));
     if (server) server->Stop();
-    for (auto& r : projects.runners) r->Shutdown();
+    if (holding) holding->Stop();
+    projects.Shutdown();
     if (fleet) fleet->Shutdown();
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
           auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
           auto all_done = [&] {
-            for (auto& r : projects.runners) {
-              if (!r->done()) return false;
-            }
-            return !fleet || fleet->done();
+            return projects.AllDone() && (!holding || holding->done()) && (!fleet || fleet->done());
           };
           while (!all_done() && std::chrono::steady_clock::now() < deadline) {
             co_await SleepFor(Duration(20));
@@ -324,6 +276,8 @@ int Serve(const config::Config& config) {
             const TimePoint now = Now();
             (void)co_await store->async_record().InterruptUnfinished(now, why);
           }
+          // Another orchestrator may take this one's projects at once.
+          if (holding) co_await holding->ReleaseAll();
           co_await store->Close();
           io.stop();
         },

@@ -75,6 +75,13 @@ asio::awaitable<Result<std::unique_ptr<FleetParts>>> OpenFleet(asio::any_io_exec
     return listener->WaitDone(id, max_wait);
   };
 
+  if (config.server.roles.orchestrator) {
+    store::PgProjectOwnership::Options owners;
+    auto ownership = co_await store::PgProjectOwnership::Open(executor, database.postgres, owners);
+    if (!ownership.ok()) co_return ownership.status().Prefixed("project leases");
+    parts->ownership = std::move(ownership.value());
+  }
+
   if (config.server.roles.builder) {
     builder::BuilderSettings settings;
     settings.info = {config.builder.name, config.builder.labels, config.builder.slots};

@@ -18,6 +18,7 @@
 #include "store/database.h"
 #include "store/pg_build_queue.h"
 #include "store/pg_job_listener.h"
+#include "store/pg_project_ownership.h"
 #include "store/record_writer.h"
 
 namespace anthill::daemon {
@@ -34,6 +35,8 @@ struct FleetParts {
   artifact::ArtifactStore* artifacts = nullptr;
   deploy::Fleet deploy;                       // for the orchestrator's projects
   std::unique_ptr<builder::Builder> builder;  // with the builder role
+  // With the orchestrator role: which orchestrator runs each project.
+  std::unique_ptr<store::PgProjectOwnership> ownership;
 
   // Ends the listener and the builder's claiming (Builder::Shutdown).
   void Shutdown();

@@ -36,6 +36,10 @@ struct ProjectState {
   int64_t restarts = 0;                           // automatic restarts of the running version
   std::string last_exit;  // how it last exited on its own ("killed by SIGSEGV after 3 s up")
   bool held = false;      // stopped by hand
+  // With several orchestrators on one database: the machine of the one
+  // holding the project ("" when none does, or on SQLite). When it is
+  // another, state is kElsewhere and only the names above are set.
+  std::string orchestrator;
 };
 
 // One project's build queue, for GET /api/v1/queue.

@@ -6,6 +6,10 @@
 // or test leaves it serving.
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "deploy/artifact_pruning.h"
 #include "deploy/outcome.h"
 #include "deploy/project_runner.h"
 #include "deploy/swap.h"
@@ -192,6 +196,12 @@ void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
       auto pruned = releases_.Prune(project_.keep_releases, {a.d.release});
       if (!pruned.ok()) spdlog::warn("project {}: prune: {}", project_.name, pruned.error());
       if (pruned.ok()) rollback_targets_.Forget(*pruned);
+      if (ctx_.fleet != nullptr) {
+        asio::co_spawn(
+            ctx_.executor,
+            PruneArtifacts(*ctx_.fleet, ctx_.record, project_.name, project_.keep_releases),
+            asio::detached);
+      }
       break;
     }
     case S::kInterrupted:

@@ -51,11 +51,33 @@ asio::awaitable<Result<std::string>> RemoteBuild::Run(const BuildTarget& t,
   job.env = env_;
   job.timeout = spec_.timeout;
   job.labels = labels_;
-  auto id = co_await fleet_.queue->Enqueue(std::move(job));
-  if (!id.ok()) co_return id.status().Prefixed("queueing the build");
-  (void)AppendToFile(t.log, "anthill: queued as build job " + std::to_string(*id) +
-                                "; a builder of the fleet fetches, builds and tests it\n");
-  auto ended = co_await WaitForEnd(*id, t, c);
+  // Each commit is built once: a job for the same commit and commands,
+  // queued, building or built (for an earlier deployment, perhaps by an
+  // orchestrator that stopped since), is waited for or used instead.
+  store::BuildJobSpec same = job;
+  auto reusable = co_await fleet_.queue->FindReusable(std::move(same));
+  if (!reusable.ok()) {
+    spdlog::warn("project {}: cannot look for an earlier build of {}: {}", spec_.project,
+                 t.candidate.commit, reusable.error());
+  }
+  int64_t job_id = 0;
+  if (reusable.ok() && reusable->has_value()) {
+    const store::BuildJobRow& earlier = **reusable;
+    job_id = earlier.id;
+    (void)AppendToFile(t.log, "anthill: build job " + std::to_string(job_id) + " (deployment " +
+                                  std::to_string(earlier.spec.deployment_id) + ") " +
+                                  (earlier.status == store::BuildJobStatus::kSucceeded
+                                       ? "built this commit already"
+                                       : "is building this commit already") +
+                                  ": using it, not building it again\n");
+  } else {
+    auto id = co_await fleet_.queue->Enqueue(std::move(job));
+    if (!id.ok()) co_return id.status().Prefixed("queueing the build");
+    job_id = *id;
+    (void)AppendToFile(t.log, "anthill: queued as build job " + std::to_string(job_id) +
+                                  "; a builder of the fleet fetches, builds and tests it\n");
+  }
+  auto ended = co_await WaitForEnd(job_id, t, c);
   if (!ended.ok()) co_return ended.status();
   const store::BuildJobRow& done = *ended;
   if (done.status != store::BuildJobStatus::kSucceeded) {

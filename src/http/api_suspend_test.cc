@@ -93,6 +93,10 @@ class GatedRecord final : public store::AsyncRecordStore {
   Awaitable<Result<int>> InterruptUnfinished(TimePoint now, std::string why) override {
     return inner_.InterruptUnfinished(now, std::move(why));
   }
+  Awaitable<Result<int>> InterruptUnfinishedOfProject(TimePoint now, std::string project,
+                                                      std::string why) override {
+    return inner_.InterruptUnfinishedOfProject(now, std::move(project), std::move(why));
+  }
   Awaitable<Result<std::optional<int64_t>>> RecordHookEvent(store::HookEvent e) override {
     return inner_.RecordHookEvent(std::move(e));
   }

@@ -80,7 +80,8 @@ json ToJson(const deploy::ProjectState& p) {
               {"pinned_out", PinnedOutJson(p.pinned_out)},
               {"restarts", p.restarts},
               {"last_exit", p.last_exit},
-              {"held", p.held}};
+              {"held", p.held},
+              {"orchestrator", p.orchestrator}};
 }
 
 json ToJson(const deploy::QueueState& q) {

@@ -51,6 +51,11 @@ Awaitable<Result<int>> R::InterruptUnfinished(TimePoint now, std::string why) {
   co_return record_.InterruptUnfinished(now, why);
 }
 
+Awaitable<Result<int>> R::InterruptUnfinishedOfProject(TimePoint now, std::string project,
+                                                       std::string why) {
+  co_return record_.InterruptUnfinishedOfProject(now, project, why);
+}
+
 Awaitable<Result<std::optional<int64_t>>> R::RecordHookEvent(HookEvent e) {
   co_return record_.RecordHookEvent(e);
 }

@@ -47,6 +47,8 @@ class AsyncRecordStore {
       std::string project, std::optional<DeploymentStatus> status) = 0;
   virtual Awaitable<Result<std::vector<RecordStore::StatusCount>>> CountDeployments() = 0;
   virtual Awaitable<Result<int>> InterruptUnfinished(TimePoint now, std::string why) = 0;
+  virtual Awaitable<Result<int>> InterruptUnfinishedOfProject(TimePoint now, std::string project,
+                                                              std::string why) = 0;
 
   virtual Awaitable<Result<std::optional<int64_t>>> RecordHookEvent(HookEvent e) = 0;
   virtual Awaitable<Status> SetHookVerdict(int64_t id, std::string verdict) = 0;
@@ -81,6 +83,8 @@ class ImmediateRecordStore final : public AsyncRecordStore {
       std::string project, std::optional<DeploymentStatus> status) override;
   Awaitable<Result<std::vector<RecordStore::StatusCount>>> CountDeployments() override;
   Awaitable<Result<int>> InterruptUnfinished(TimePoint now, std::string why) override;
+  Awaitable<Result<int>> InterruptUnfinishedOfProject(TimePoint now, std::string project,
+                                                      std::string why) override;
   Awaitable<Result<std::optional<int64_t>>> RecordHookEvent(HookEvent e) override;
   Awaitable<Status> SetHookVerdict(int64_t id, std::string verdict) override;
   Awaitable<Result<std::vector<HookEvent>>> ListHookEvents(int limit, int64_t before_id) override;

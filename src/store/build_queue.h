@@ -187,6 +187,26 @@ class BuildQueue {
   virtual Awaitable<Result<std::vector<BuildJobRow>>> JobsOfDeployment(int64_t deployment_id) = 0;
   // Queued and running jobs, oldest first, each with why it waits.
   virtual Awaitable<Result<std::vector<QueuedJobView>>> ListOpen() = 0;
+
+  // Each commit is built once. The newest job that builds what `spec`
+  // builds (the same project, commit, build and test commands, artifacts
+  // and env, in order; its deployment, ref, version, labels, repo and
+  // timeout may differ) and is queued, running, or succeeded with an
+  // artifact still kept (artifact_key not ""); nullopt when there is none:
+  // failed and cancelled jobs are not reused. An orchestrator asks before
+  // Enqueue, and waits for that job (or downloads its artifact) instead of
+  // building the commit again, e.g. after another orchestrator died while
+  // its job was building. kInvalidArgument when spec has no project or no
+  // commit.
+  virtual Awaitable<Result<std::optional<BuildJobRow>>> FindReusable(BuildJobSpec spec) = 0;
+  // The succeeded jobs of `project` whose artifact is still kept
+  // (artifact_key not ""), newest finished first: what pruning looks at.
+  virtual Awaitable<Result<std::vector<BuildJobRow>>> ListArtifacts(std::string project) = 0;
+  // Says the job's artifact was pruned from the artifact store: its
+  // artifact_key and artifact_sha256 become "" and its artifact_size 0, so
+  // FindReusable and ListArtifacts pass it by. The rest of the job (status,
+  // release) stays as history. kNotFound for no such job.
+  virtual Awaitable<Status> ForgetArtifact(int64_t job_id) = 0;
 };
 
 }  // namespace anthill::store

@@ -413,6 +413,58 @@ Awaitable<Result<std::vector<BuildJobRow>>> Queue::JobsOfDeployment(int64_t depl
   co_return out;
 }
 
+Awaitable<Result<std::optional<BuildJobRow>>> Queue::FindReusable(BuildJobSpec spec) {
+  const std::string what = "find a build of " + spec.project + " at " + spec.commit;
+  if (spec.project.empty() || spec.commit.empty()) {
+    co_return Status::InvalidArgument("build queue: " + what +
+                                      ": a reusable build is found by its project and commit");
+  }
+  // Text and arrays compare as the same conversions (PgValidText) stored
+  // them; arrays equal element by element, in order. A job whose artifact
+  // was pruned (ForgetArtifact) has artifact_key '' and is passed by.
+  static const std::string sql =
+      "SELECT " + JobColumns() +
+      " FROM build_jobs WHERE project = $1 AND commit_sha = $2 AND build = $3 AND test = $4 "
+      "AND artifacts = $5::text[] AND env = $6::text[] AND (status IN (" +
+      Word(BuildJobStatus::kQueued) + ", " + Word(BuildJobStatus::kRunning) +
+      ") OR (status = " + Word(BuildJobStatus::kSucceeded) +
+      " AND artifact_key <> '')) ORDER BY id DESC LIMIT 1";
+  const PgParams params = {Text(spec.project), Text(spec.commit),         Text(spec.build),
+                           Text(spec.test),    TextArray(spec.artifacts), TextArray(spec.env)};
+  auto found = co_await Run(what, sql, params);
+  if (!found.ok()) co_return found.status();
+  if (found->rows.empty()) co_return std::optional<BuildJobRow>();
+  co_return std::optional<BuildJobRow>(ReadJob(found->rows[0]));
+}
+
+Awaitable<Result<std::vector<BuildJobRow>>> Queue::ListArtifacts(std::string project) {
+  static const std::string sql =
+      "SELECT " + JobColumns() +
+      " FROM build_jobs WHERE project = $1 AND status = " + Word(BuildJobStatus::kSucceeded) +
+      " AND artifact_key <> '' ORDER BY finished_at DESC, id DESC";
+  const PgParams params = {Text(project)};
+  const std::string what = "artifacts of " + project;
+  auto listed = co_await Run(what, sql, params);
+  if (!listed.ok()) co_return listed.status();
+  std::vector<BuildJobRow> out;
+  for (const auto& row : listed->rows) out.push_back(ReadJob(row));
+  co_return out;
+}
+
+Awaitable<Status> Queue::ForgetArtifact(int64_t job_id) {
+  static const std::string sql =
+      "UPDATE build_jobs SET artifact_key = '', artifact_sha256 = '', artifact_size = 0 "
+      "WHERE id = $1 RETURNING id";
+  const PgParams params = {Int(job_id)};
+  const std::string what = "forget the artifact of build job " + std::to_string(job_id);
+  auto done = co_await Run(what, sql, params);
+  if (!done.ok()) co_return done.status();
+  if (done->rows.empty()) {
+    co_return Status::NotFound("build queue: no build job " + std::to_string(job_id));
+  }
+  co_return Status::Ok();
+}
+
 Awaitable<Result<std::vector<QueuedJobView>>> Queue::ListOpen() {
   static const std::string jobs_sql =
       "SELECT " + JobColumns() + " FROM build_jobs WHERE status IN (" +

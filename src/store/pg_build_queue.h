@@ -78,6 +78,9 @@ class PgBuildQueue final : public BuildQueue {
   Awaitable<Result<BuildJobRow>> Get(int64_t job_id) override;
   Awaitable<Result<std::vector<BuildJobRow>>> JobsOfDeployment(int64_t deployment_id) override;
   Awaitable<Result<std::vector<QueuedJobView>>> ListOpen() override;
+  Awaitable<Result<std::optional<BuildJobRow>>> FindReusable(BuildJobSpec spec) override;
+  Awaitable<Result<std::vector<BuildJobRow>>> ListArtifacts(std::string project) override;
+  Awaitable<Status> ForgetArtifact(int64_t job_id) override;
 
   const Options& options() const { return options_; }
   // How often a builder should Renew: a third of the lease, so that two

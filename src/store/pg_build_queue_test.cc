@@ -124,6 +124,24 @@ class PgBuildQueueTest : public ::testing::Test {
     co_return std::vector<BuildJobRow>{};
   }
 
+  // Queues `spec`, claims it as b1 and ends it with `outcome`; returns its
+  // id (0 when a step failed, and the test fails). Nothing else may be
+  // queued: the claim takes the oldest.
+  static asio::awaitable<int64_t> Built(PgBuildQueue& queue, BuildJobSpec spec,
+                                        BuildOutcome outcome) {
+    auto id = co_await queue.Enqueue(spec);
+    EXPECT_TRUE(id.ok()) << id.error();
+    if (!id.ok()) co_return 0;
+    const std::string b1 = "b1";
+    const Labels labels = spec.labels;
+    auto claimed = co_await queue.Claim(b1, labels);
+    EXPECT_TRUE(claimed.ok() && claimed->has_value() && (*claimed)->id == *id);
+    if (!claimed.ok() || !claimed->has_value()) co_return 0;
+    auto finished = co_await queue.Finish(*id, b1, (*claimed)->attempt, outcome);
+    EXPECT_TRUE(finished.ok()) << finished.message();
+    co_return *id;
+  }
+
   static inline const PgParams kNone;
   asio::io_context io_;  // first: outlives everything that uses it
   std::string conninfo_;
@@ -686,6 +704,220 @@ TEST_F(PgBuildQueueTest, IdleWaitersWakeOnNotificationsNotOnTheirTimeLimit) {
     EXPECT_TRUE(woken);
   });
   listener.Stop();
+}
+
+// Each commit is built once: an orchestrator about to queue a build finds
+// the job that builds or built the same thing (queued, running, or
+// succeeded with its artifact kept), whichever deployment, ref, version or
+// labels it was queued with; a failed or cancelled one is built again.
+TEST_F(PgBuildQueueTest, AJobBuildingOrHavingBuiltTheSameCommitIsFoundForReuse) {
+  QueuePtr queue = Open();
+  ASSERT_NE(queue, nullptr);
+  Run([&]() -> asio::awaitable<void> {
+    // The same build, asked for by another orchestrator's deployment.
+    BuildJobSpec same = Spec(90, {"gpu"});
+    same.ref = "refs/tags/v1.0";
+    same.version = "v1.0";
+    same.repo = "/srv/mirror/hello.git";
+    same.timeout = Duration(1000);
+    auto none_yet = co_await queue->FindReusable(same);
+    EXPECT_TRUE(none_yet.ok() && !none_yet->has_value()) << none_yet.error();
+
+    const BuildJobSpec first = Spec(1);
+    auto id = co_await queue->Enqueue(first);
+    EXPECT_TRUE(id.ok()) << id.error();
+    if (!id.ok()) co_return;
+    auto queued = co_await queue->FindReusable(same);
+    EXPECT_TRUE(queued.ok() && queued->has_value()) << queued.error();
+    if (!queued.ok() || !queued->has_value()) co_return;
+    EXPECT_EQ((*queued)->id, *id);
+    EXPECT_EQ((*queued)->status, BuildJobStatus::kQueued);
+    EXPECT_EQ((*queued)->spec.deployment_id, 1) << "the job as it was queued";
+
+    const std::string b1 = "b1";
+    const Labels labels;
+    auto claimed = co_await queue->Claim(b1, labels);
+    EXPECT_TRUE(claimed.ok() && claimed->has_value());
+    auto running = co_await queue->FindReusable(same);
+    EXPECT_TRUE(running.ok() && running->has_value() && (*running)->id == *id &&
+                (*running)->status == BuildJobStatus::kRunning)
+        << "the orchestrator that queued it may be gone; the build goes on";
+
+    // Whatever changes what is built is another build.
+    const std::vector<std::pair<std::string, std::function<void(BuildJobSpec&)>>> others = {
+        {"project", [](BuildJobSpec& s) { s.project = "other"; }},
+        {"commit", [](BuildJobSpec& s) { s.commit = std::string(40, '3'); }},
+        {"build", [](BuildJobSpec& s) { s.build = "make all"; }},
+        {"test", [](BuildJobSpec& s) { s.test = ""; }},
+        {"artifacts",
+         [](BuildJobSpec& s) {
+           s.artifacts = {"bin/hello", "bin/helper"};
+         }},
+        {"no artifacts", [](BuildJobSpec& s) { s.artifacts.clear(); }},
+        {"env", [](BuildJobSpec& s) { s.env = {"CC=clang"}; }},
+        {"env order",
+         [](BuildJobSpec& s) {
+           s.env = {"CFLAGS=-O2", "CC=gcc"};
+         }},
+    };
+    for (const auto& entry : others) {
+      BuildJobSpec other = same;
+      entry.second(other);
+      auto found = co_await queue->FindReusable(other);
+      EXPECT_TRUE(found.ok() && !found->has_value()) << "another " << entry.first;
+    }
+
+    const BuildOutcome failed = BuildOutcome::Failed("build failed (exit 2)");
+    auto finished = co_await queue->Finish(*id, b1, 1, failed);
+    EXPECT_TRUE(finished.ok()) << finished.message();
+    auto after_failure = co_await queue->FindReusable(same);
+    EXPECT_TRUE(after_failure.ok() && !after_failure->has_value())
+        << "a failed build is not reused";
+
+    const BuildJobSpec second = Spec(2);
+    auto cancelled_id = co_await queue->Enqueue(second);
+    EXPECT_TRUE(cancelled_id.ok()) << cancelled_id.error();
+    if (!cancelled_id.ok()) co_return;
+    const std::string superseded = "superseded";
+    auto cancelled = co_await queue->Cancel(*cancelled_id, superseded);
+    EXPECT_TRUE(cancelled.ok()) << cancelled.message();
+    auto after_cancel = co_await queue->FindReusable(same);
+    EXPECT_TRUE(after_cancel.ok() && !after_cancel->has_value()) << "nor a cancelled one";
+
+    const BuildOutcome nothing_kept = BuildOutcome::Succeeded("", "", 0, "r0");
+    const BuildJobSpec third = Spec(3), fourth = Spec(4);
+    const int64_t without = co_await Built(*queue, third, nothing_kept);
+    EXPECT_GT(without, 0);
+    auto no_artifact = co_await queue->FindReusable(same);
+    EXPECT_TRUE(no_artifact.ok() && !no_artifact->has_value()) << "nothing to download";
+
+    const BuildOutcome built =
+        BuildOutcome::Succeeded("hello/main-22222222.tar.zst", std::string(64, 'a'), 12345, "r1");
+    const int64_t succeeded = co_await Built(*queue, fourth, built);
+    auto done = co_await queue->FindReusable(same);
+    EXPECT_TRUE(done.ok() && done->has_value()) << done.error();
+    if (!done.ok() || !done->has_value()) co_return;
+    EXPECT_EQ((*done)->id, succeeded);
+    EXPECT_EQ((*done)->status, BuildJobStatus::kSucceeded);
+    EXPECT_EQ((*done)->artifact_key, "hello/main-22222222.tar.zst");
+    EXPECT_EQ((*done)->artifact_sha256, std::string(64, 'a'));
+    EXPECT_EQ((*done)->artifact_size, 12345);
+    EXPECT_EQ((*done)->release, "r1");
+
+    // Queued again by hand: the newest is the one to wait for.
+    const BuildJobSpec again = Spec(5);
+    auto newest = co_await queue->Enqueue(again);
+    auto found = co_await queue->FindReusable(same);
+    EXPECT_TRUE(newest.ok() && found.ok() && found->has_value() && (*found)->id == *newest);
+
+    BuildJobSpec no_commit = same;
+    no_commit.commit.clear();
+    auto refused = co_await queue->FindReusable(no_commit);
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  });
+}
+
+// What pruning looks at: a project's kept artifacts, the newest finished
+// first, whatever order they were queued in.
+TEST_F(PgBuildQueueTest, AProjectsArtifactsAreListedNewestFinishedFirst) {
+  QueuePtr queue = Open();
+  ASSERT_NE(queue, nullptr);
+  Run([&]() -> asio::awaitable<void> {
+    const BuildOutcome a =
+        BuildOutcome::Succeeded("hello/a.tar.zst", std::string(64, 'a'), 1, "ra");
+    const BuildOutcome b =
+        BuildOutcome::Succeeded("hello/b.tar.zst", std::string(64, 'b'), 2, "rb");
+    const BuildOutcome c =
+        BuildOutcome::Succeeded("hello/c.tar.zst", std::string(64, 'c'), 3, "rc");
+    const BuildOutcome failed = BuildOutcome::Failed("exit 1");
+    const BuildOutcome nothing_kept = BuildOutcome::Succeeded("", "", 0, "r0");
+    const BuildOutcome elsewhere =
+        BuildOutcome::Succeeded("other/x.tar.zst", std::string(64, 'e'), 5, "rx");
+    const BuildJobSpec s1 = Spec(1), s2 = Spec(2), s3 = Spec(3), s4 = Spec(4), s5 = Spec(5);
+    const int64_t id_a = co_await Built(*queue, s1, a);
+    const int64_t id_b = co_await Built(*queue, s2, b);
+    const int64_t id_c = co_await Built(*queue, s3, c);
+    co_await Built(*queue, s4, failed);
+    co_await Built(*queue, s5, nothing_kept);
+    BuildJobSpec other = Spec(6);
+    other.project = "other";
+    co_await Built(*queue, other, elsewhere);
+    const BuildJobSpec open = Spec(7);
+    auto queued = co_await queue->Enqueue(open);
+    EXPECT_TRUE(queued.ok());
+    // Finished in the order b, c, a (by the server's clock); c and a at the
+    // same millisecond, where the newer job comes first.
+    const PgParams ids_abc = {std::to_string(id_a), std::to_string(id_b), std::to_string(id_c)};
+    auto timed = co_await Sql(
+        "UPDATE build_jobs SET finished_at = CASE id WHEN $1::bigint THEN 3000 WHEN $2::bigint "
+        "THEN 1000 ELSE 3000 END WHERE id IN ($1, $2, $3)",
+        ids_abc);
+    EXPECT_EQ(timed.affected_rows, 3);
+
+    const std::string hello = "hello";
+    auto listed = co_await queue->ListArtifacts(hello);
+    EXPECT_TRUE(listed.ok()) << listed.error();
+    if (!listed.ok()) co_return;
+    std::vector<int64_t> ids;
+    for (const auto& job : *listed) ids.push_back(job.id);
+    EXPECT_EQ(ids, (std::vector<int64_t>{id_c, id_a, id_b}));
+    if (listed->size() == 3u) {
+      EXPECT_EQ(listed->at(0).artifact_key, "hello/c.tar.zst");
+      EXPECT_EQ(listed->at(0).artifact_sha256, std::string(64, 'c'));
+      EXPECT_EQ(listed->at(0).artifact_size, 3);
+      EXPECT_EQ(listed->at(0).release, "rc");
+      EXPECT_EQ(listed->at(2).finished_at, FromUnixMillis(1000));
+    }
+    const std::string other_project = "other";
+    auto others = co_await queue->ListArtifacts(other_project);
+    EXPECT_TRUE(others.ok() && others->size() == 1u && others->at(0).spec.project == "other");
+    const std::string nobody = "nobody";
+    auto none = co_await queue->ListArtifacts(nobody);
+    EXPECT_TRUE(none.ok() && none->empty());
+  });
+}
+
+// The pruner removed an artifact: the job says so, and is neither listed
+// nor reused; the next deployment of that commit builds it again.
+TEST_F(PgBuildQueueTest, APrunedArtifactIsForgottenSoItsCommitIsBuiltAgain) {
+  QueuePtr queue = Open();
+  ASSERT_NE(queue, nullptr);
+  Run([&]() -> asio::awaitable<void> {
+    const BuildOutcome built =
+        BuildOutcome::Succeeded("hello/main-22222222.tar.zst", std::string(64, 'a'), 12345, "r1");
+    const BuildJobSpec first = Spec(1), next = Spec(2);
+    const int64_t id = co_await Built(*queue, first, built);
+    auto reusable = co_await queue->FindReusable(next);
+    EXPECT_TRUE(reusable.ok() && reusable->has_value() && (*reusable)->id == id);
+
+    auto forgotten = co_await queue->ForgetArtifact(id);
+    EXPECT_TRUE(forgotten.ok()) << forgotten.message();
+    auto job = co_await queue->Get(id);
+    EXPECT_TRUE(job.ok()) << job.error();
+    if (!job.ok()) co_return;
+    EXPECT_EQ(job->artifact_key, "");
+    EXPECT_EQ(job->artifact_sha256, "");
+    EXPECT_EQ(job->artifact_size, 0);
+    EXPECT_EQ(job->status, BuildJobStatus::kSucceeded) << "the job stays as history";
+    EXPECT_EQ(job->release, "r1");
+    EXPECT_EQ(job->builder, "b1");
+    const std::string hello = "hello";
+    auto listed = co_await queue->ListArtifacts(hello);
+    EXPECT_TRUE(listed.ok() && listed->empty());
+    auto gone = co_await queue->FindReusable(next);
+    EXPECT_TRUE(gone.ok() && !gone->has_value()) << "nothing left to download";
+    auto twice = co_await queue->ForgetArtifact(id);
+    EXPECT_TRUE(twice.ok()) << twice.message();
+
+    auto rebuilt = co_await queue->Enqueue(next);
+    auto found = co_await queue->FindReusable(next);
+    EXPECT_TRUE(rebuilt.ok() && found.ok() && found->has_value() && (*found)->id == *rebuilt);
+
+    const int64_t no_such_job = 42;
+    auto missing = co_await queue->ForgetArtifact(no_such_job);
+    EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+    EXPECT_EQ(missing.message(), "build queue: no build job 42");
+  });
 }
 
 // Bytes from outside (a ref, an error, an env value) are stored as text can

@@ -311,6 +311,28 @@ Awaitable<Result<int>> Store::InterruptUnfinished(TimePoint now, std::string why
   co_return done->rows.empty() ? 0 : static_cast<int>(ToInt(done->rows[0][0]));
 }
 
+Awaitable<Result<int>> Store::InterruptUnfinishedOfProject(TimePoint now, std::string project,
+                                                           std::string why) {
+  // InterruptUnfinished's statement, with the project's rows in place of
+  // this machine's: whoever recorded them (the (project, id) index finds
+  // them).
+  static const std::string sql =
+      "WITH steps_done AS (UPDATE steps SET status = 'interrupted', finished_at = $1, error = $2 "
+      "WHERE status = 'running' AND deployment_id IN "
+      "(SELECT id FROM deployments WHERE project = $3) RETURNING deployment_id), "
+      "deployments_done AS (UPDATE deployments SET status = 'interrupted', finished_at = $1, "
+      "error = $2 WHERE status IN ('queued', 'running') AND project = $3 RETURNING id) "
+      "SELECT (SELECT count(*) FROM deployments_done), " +
+      NotifyDeployment("touched.id") +
+      " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "
+      "AS touched";
+  const PgParams params = {Int(ToUnixMillis(now)), Text(why), Text(project)};
+  const std::string what = "interrupt project " + project;
+  auto done = co_await Run(what, sql, params);
+  if (!done.ok()) co_return done.status();
+  co_return done->rows.empty() ? 0 : static_cast<int>(ToInt(done->rows[0][0]));
+}
+
 Awaitable<Result<std::optional<int64_t>>> Store::RecordHookEvent(HookEvent e) {
   // A replay finds the partial unique index's row: nothing is inserted and
   // nothing returned.

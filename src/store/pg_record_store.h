@@ -19,8 +19,9 @@
 //   give back that text, not the original bytes (SQLite keeps the bytes).
 //   Two delivery ids that differ only in such bytes count as one. Hook
 //   bodies are bytea and are kept exactly.
-// - Each single-row write is one statement; InterruptUnfinished is one
-//   statement too (two updates in a WITH), so it is all or nothing.
+// - Each single-row write is one statement; InterruptUnfinished and
+//   InterruptUnfinishedOfProject are one statement too (two updates in a
+//   WITH), so each is all or nothing.
 //
 // Thread: the io_context thread of the executor it was opened with. It must
 // outlive every call in flight.
@@ -70,6 +71,8 @@ class PgRecordStore final : public AsyncRecordStore {
       std::string project, std::optional<DeploymentStatus> status) override;
   Awaitable<Result<std::vector<RecordStore::StatusCount>>> CountDeployments() override;
   Awaitable<Result<int>> InterruptUnfinished(TimePoint now, std::string why) override;
+  Awaitable<Result<int>> InterruptUnfinishedOfProject(TimePoint now, std::string project,
+                                                      std::string why) override;
 
   Awaitable<Result<std::optional<int64_t>>> RecordHookEvent(HookEvent e) override;
   Awaitable<Status> SetHookVerdict(int64_t id, std::string verdict) override;

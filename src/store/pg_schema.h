@@ -1,7 +1,9 @@
 // The shared record's tables in PostgreSQL (issue 14): deployments, steps,
-// hook_events and pins, as sqlite_schema.cc has them for one machine. The
-// per-machine tables (processes, candidates, held_projects, program_events)
-// are not here: they stay in each machine's own SQLite file (store.h).
+// hook_events and pins, as sqlite_schema.cc has them for one machine; then
+// the fleet's: builders and build_jobs (pg_build_queue.h), project_holders
+// and forwarded_actions (pg_project_ownership.h). The per-machine tables
+// (processes, candidates, held_projects, program_events) are not here: they
+// stay in each machine's own SQLite file (store.h).
 //
 // Columns mean what they mean in SQLite: BIGINT identity ids, BIGINT unix
 // milliseconds (ToUnixMillis), TEXT for words and names (valid UTF-8: see

@@ -72,6 +72,14 @@ class OrderedRecord final : public AsyncRecordStore {
     co_await After();
     co_return co_await pg_.InterruptUnfinished(now, std::move(why));
   }
+  // After the writes submitted before it, as every call: one of them (an
+  // update of the project's deployment) landing after the interrupt would
+  // undo it.
+  Awaitable<Result<int>> InterruptUnfinishedOfProject(TimePoint now, std::string project,
+                                                      std::string why) override {
+    co_await After();
+    co_return co_await pg_.InterruptUnfinishedOfProject(now, std::move(project), std::move(why));
+  }
   Awaitable<Result<std::optional<int64_t>>> RecordHookEvent(HookEvent e) override {
     co_await After();
     co_return co_await pg_.RecordHookEvent(std::move(e));

@@ -9,7 +9,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
+#include <set>
 
+#include "store/pg_change_listener.h"
 #include "store/pg_record_store.h"
 #include "store/store.h"
 #include "testing/postgres.h"
@@ -109,6 +112,16 @@ class RecordContract : public ::testing::TestWithParam<std::string> {
     }
     if (!*out) return T(Status::TimedOut("the call did not complete within 30 s"));
     return std::move(**out);
+  }
+  // Runs the test's loop until `done` holds, for at most 30 s; returns done().
+  bool RunUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    io_.restart();
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(std::chrono::milliseconds(50));
+      if (io_.stopped()) io_.restart();
+    }
+    return done();
   }
   template <typename T>
   static asio::awaitable<void> Into(std::shared_ptr<std::optional<T>> out,
@@ -337,6 +350,112 @@ TEST_P(RecordContract, InterruptUnfinishedTouchesOnlyThisMachinesUnfinishedRows)
   EXPECT_EQ(other.steps[0].status, StepStatus::kRunning);
 
   EXPECT_EQ(*Await(record().InterruptUnfinished(now, "again")), 0);
+}
+
+// An orchestrator takes project a over from m2, which stopped answering:
+// every unfinished row of a is the gone holder's, whichever machine wrote
+// it; b goes on where it runs.
+TEST_P(RecordContract, InterruptUnfinishedOfProjectTouchesEveryMachinesUnfinishedRowsOfIt) {
+  Deployment done = Sample("a", "m2");
+  done.status = DeploymentStatus::kSucceeded;
+  done.finished_at = FromUnixMillis(1795532459000);
+  const int64_t done_id = Create(done);
+  const int64_t here_id = Create(Sample("a"));  // m1's own, from before
+  const int64_t fetched = *Await(record().StartStep(here_id, StepName::kFetch, Now()));
+  ASSERT_TRUE(Await(record().FinishStep(fetched, StepStatus::kSucceeded, Now(), "")).ok());
+  const int64_t building_here = *Await(record().StartStep(here_id, StepName::kBuild, Now()));
+  const int64_t there_id = Create(Sample("a", "m2"));
+  const int64_t building_there = *Await(record().StartStep(there_id, StepName::kBuild, Now()));
+  Deployment queued = Sample("a", "m2");
+  queued.status = DeploymentStatus::kQueued;
+  const int64_t queued_id = Create(queued);
+  const int64_t b_here_id = Create(Sample("b"));
+  ASSERT_TRUE(Await(record().StartStep(b_here_id, StepName::kBuild, Now())).ok());
+  Deployment b_queued = Sample("b", "m2");
+  b_queued.status = DeploymentStatus::kQueued;
+  const int64_t b_queued_id = Create(b_queued);
+
+  const TimePoint now = FromUnixMillis(1795532470000);
+  const std::string why = "orchestrator m2 stopped answering; project taken over by m1";
+  auto n = Await(record().InterruptUnfinishedOfProject(now, "a", why));
+  ASSERT_TRUE(n.ok()) << n.error();
+  EXPECT_EQ(*n, 3);
+
+  for (int64_t id : {here_id, there_id, queued_id}) {
+    auto d = **Await(record().GetDeployment(id));
+    EXPECT_EQ(d.status, DeploymentStatus::kInterrupted) << "deployment " << id;
+    EXPECT_EQ(d.error, why) << "deployment " << id;
+    EXPECT_EQ(d.finished_at, now) << "deployment " << id;
+  }
+  auto here = **Await(record().GetDeployment(here_id));
+  ASSERT_EQ(here.steps.size(), 2u);
+  EXPECT_EQ(here.steps[0].status, StepStatus::kSucceeded);  // finished steps stay as they ended
+  EXPECT_EQ(here.steps[0].error, "");
+  EXPECT_EQ(here.steps[1].id, building_here);
+  EXPECT_EQ(here.steps[1].status, StepStatus::kInterrupted);
+  EXPECT_EQ(here.steps[1].finished_at, now);
+  EXPECT_EQ(here.steps[1].error, why);
+  auto there = **Await(record().GetDeployment(there_id));
+  ASSERT_EQ(there.steps.size(), 1u);
+  EXPECT_EQ(there.steps[0].id, building_there);
+  EXPECT_EQ(there.steps[0].status, StepStatus::kInterrupted);
+  EXPECT_EQ(there.steps[0].finished_at, now);
+  EXPECT_EQ(there.steps[0].error, why);
+  EXPECT_TRUE((**Await(record().GetDeployment(queued_id))).steps.empty());
+
+  auto kept = **Await(record().GetDeployment(done_id));
+  EXPECT_EQ(kept.status, DeploymentStatus::kSucceeded);
+  EXPECT_EQ(kept.finished_at, done.finished_at);
+  EXPECT_EQ(kept.error, "");
+  // Project b is not this call's business, on either machine.
+  auto b_here = **Await(record().GetDeployment(b_here_id));
+  EXPECT_EQ(b_here.status, DeploymentStatus::kRunning);
+  EXPECT_FALSE(b_here.finished_at.has_value());
+  ASSERT_EQ(b_here.steps.size(), 1u);
+  EXPECT_EQ(b_here.steps[0].status, StepStatus::kRunning);
+  EXPECT_FALSE(b_here.steps[0].finished_at.has_value());
+  auto b_there = **Await(record().GetDeployment(b_queued_id));
+  EXPECT_EQ(b_there.status, DeploymentStatus::kQueued);
+  EXPECT_EQ(b_there.error, "");
+
+  EXPECT_EQ(*Await(record().InterruptUnfinishedOfProject(now, "a", "again")), 0);
+  EXPECT_EQ(*Await(record().InterruptUnfinishedOfProject(now, "nobody", why)), 0);
+  EXPECT_EQ((**Await(record().GetDeployment(here_id))).error, why) << "the first reason stays";
+}
+
+// A takeover happens while Anthill runs: pages showing the project's
+// deployments hear of each one it changed (themselves or a step of theirs).
+TEST_P(RecordContract, InterruptUnfinishedOfProjectAnnouncesEachDeploymentItTouched) {
+  const int64_t running_id = Create(Sample("a", "m2"));
+  ASSERT_TRUE(Await(record().StartStep(running_id, StepName::kBuild, Now())).ok());
+  Deployment queued = Sample("a", "m2");
+  queued.status = DeploymentStatus::kQueued;
+  const int64_t queued_id = Create(queued);
+  Create(Sample("b", "m2"));
+
+  // Subscribed once the rows are made, so only the interrupt is heard.
+  ChangeFeed pg_feed;
+  ChangeFeed& feed = sqlite_ ? sqlite_->changes() : pg_feed;
+  std::vector<int64_t> heard;
+  auto subscription = feed.Subscribe([&](const Change& c) {
+    if (c.kind == Change::Kind::kDeployment) heard.push_back(c.deployment_id);
+  });
+  std::unique_ptr<PgChangeListener> listener;
+  if (!sqlite_) {
+    listener = std::make_unique<PgChangeListener>(io_.get_executor(), conninfo_, pg_feed);
+    listener->Start();
+    ASSERT_TRUE(RunUntil([&] { return listener->listening(); }))
+        << listener->last_error().message();
+  }
+
+  auto n = Await(record().InterruptUnfinishedOfProject(Now(), "a", "taken over"));
+  ASSERT_TRUE(n.ok()) << n.error();
+  EXPECT_EQ(*n, 2);
+  ASSERT_TRUE(RunUntil([&] { return heard.size() >= 2; })) << heard.size();
+  EXPECT_EQ(std::set<int64_t>(heard.begin(), heard.end()),
+            (std::set<int64_t>{running_id, queued_id}));
+  EXPECT_EQ(heard.size(), 2u) << "once each";
+  if (listener) listener->Stop();
 }
 
 TEST_P(RecordContract, HookEventsAreStoredAndReplaysRecognised) {

@@ -61,6 +61,16 @@ class RecordStore : public virtual RecordWriter {
   // this machine's Anthill. Another machine's rows are its own business:
   // they are running there, and only that machine can say they are not.
   virtual Result<int> InterruptUnfinished(TimePoint now, std::string_view why) = 0;
+  // The same for every deployment of `project` still queued or running, and
+  // each running step of the project's deployments, whichever machine
+  // recorded them (this one's too); other projects' rows are not touched.
+  // Returns how many deployments it touched; each deployment touched is
+  // announced on the change feed. Used when an orchestrator takes a project
+  // over from another that stopped answering: every unfinished row of the
+  // project is the previous holder's, which is gone. So call it before this
+  // machine starts work of its own on the project.
+  virtual Result<int> InterruptUnfinishedOfProject(TimePoint now, std::string_view project,
+                                                   std::string_view why) = 0;
 
   // Stores a hook delivery and returns its id, or nullopt when the same
   // (source, delivery_id) was stored before (a replay: nothing is written).

@@ -78,12 +78,13 @@ constexpr std::array<std::pair<Health, std::string_view>, 3> kHealthWords{{
     {Health::kHealthy, "healthy"},
     {Health::kUnhealthy, "unhealthy"},
 }};
-constexpr std::array<std::pair<RunState, std::string_view>, 5> kRunStates{{
+constexpr std::array<std::pair<RunState, std::string_view>, 6> kRunStates{{
     {RunState::kStarting, "starting"},
     {RunState::kDeploying, "deploying"},
     {RunState::kRunning, "running"},
     {RunState::kRestarting, "restarting"},
     {RunState::kStopped, "stopped"},
+    {RunState::kElsewhere, "elsewhere"},
 }};
 
 }  // namespace

@@ -59,7 +59,8 @@ enum class ProgramEventKind {
 enum class Health { kUnknown, kHealthy, kUnhealthy };
 // A project as the API shows it: recovering after start-up, deploying,
 // running, waiting to restart its program, or stopped (nothing runs).
-enum class RunState { kStarting, kDeploying, kRunning, kRestarting, kStopped };
+// kElsewhere: another orchestrator holds the project (project_ownership.h).
+enum class RunState { kStarting, kDeploying, kRunning, kRestarting, kStopped, kElsewhere };
 
 std::string_view ToString(DeploymentStatus s);  // "rolled_back"
 std::string_view ToString(StepStatus s);        // "running"

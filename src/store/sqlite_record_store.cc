@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 
 namespace anthill::store {
 
@@ -261,6 +262,38 @@ Result<int> SqliteRecordStore::InterruptUnfinished(TimePoint now, std::string_vi
     return st;
   });
   if (!s.ok()) return s.Prefixed("store: interrupt");
+  return changed;
+}
+
+Result<int> SqliteRecordStore::InterruptUnfinishedOfProject(TimePoint now, std::string_view project,
+                                                            std::string_view why) {
+  Db& db = b_.db();
+  std::set<int64_t> touched;  // deployments changed, themselves or a step of theirs
+  int changed = 0;
+  Status s = db.InTransaction([&] {
+    // As InterruptUnfinished, by project instead of machine (the (project,
+    // id) index finds its deployments). Unlike at start-up, listeners are
+    // up: each deployment touched is published once the change commits, as
+    // PostgreSQL's NOTIFY tells them.
+    Stmt steps(db,
+               "UPDATE steps SET status='interrupted', finished_at=?1, error=?2 "
+               "WHERE status='running' AND deployment_id IN "
+               "(SELECT id FROM deployments WHERE project = ?3) RETURNING deployment_id");
+    steps.Bind(1, ToUnixMillis(now)).Bind(2, why).Bind(3, project);
+    while (steps.Step()) touched.insert(steps.Int(0));
+    if (!steps.status().ok()) return steps.status();
+    Stmt deps(db,
+              "UPDATE deployments SET status='interrupted', finished_at=?1, error=?2 "
+              "WHERE status IN ('queued', 'running') AND project = ?3 RETURNING id");
+    deps.Bind(1, ToUnixMillis(now)).Bind(2, why).Bind(3, project);
+    while (deps.Step()) {
+      touched.insert(deps.Int(0));
+      ++changed;
+    }
+    return deps.status();
+  });
+  if (!s.ok()) return s.Prefixed("store: interrupt project " + std::string(project));
+  for (int64_t id : touched) b_.PublishDeployment(id);
   return changed;
 }
 

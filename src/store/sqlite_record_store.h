@@ -32,6 +32,8 @@ class SqliteRecordStore : public virtual RecordStore {
       std::string_view project, std::optional<DeploymentStatus> status) override;
   Result<std::vector<StatusCount>> CountDeployments() override;
   Result<int> InterruptUnfinished(TimePoint now, std::string_view why) override;
+  Result<int> InterruptUnfinishedOfProject(TimePoint now, std::string_view project,
+                                           std::string_view why) override;
   Result<std::optional<int64_t>> RecordHookEvent(const HookEvent& e) override;
   Status SetHookVerdict(int64_t id, std::string_view verdict) override;
   Result<std::vector<HookEvent>> ListHookEvents(int limit, int64_t before_id) override;

@@ -19,6 +19,7 @@ function showTokenState() {
 // The state shown on a card: what runs and how it is.
 function stateWord(p) {
   if (p.state === "running") return p.health === "healthy" ? "healthy" : p.health === "unhealthy" ? "unhealthy" : "running";
+  if (p.state === "elsewhere") return p.orchestrator ? `run by ${p.orchestrator}` : "no orchestrator holds it";
   return p.state;  // starting, deploying, restarting, stopped
 }
 

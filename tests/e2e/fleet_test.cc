@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 
 #include <map>
+#include <optional>
 
 #include "testing/postgres.h"
+#include "testing/s3rver.h"
 #include "tests/e2e/harness.h"
 
 namespace anthill::e2e {
@@ -30,7 +32,7 @@ class FleetTest : public AnthillTest {
   void TearDown() override {
     for (auto& [name, child] : builders_) StopBuilder(name);
     if (HasFailure()) {
-      for (const char* name : {"b1", "b2"}) {
+      for (const char* name : {"b1", "b2", "ob"}) {
         std::cerr << "---- " << name << "/anthill.log ----\n"
                   << testing::ReadFile(dir_ / name / "anthill.log");
       }
@@ -42,8 +44,8 @@ class FleetTest : public AnthillTest {
   void WriteOrchestrator(const std::string& build, const std::string& project_extra = "") {
     ProjectOptions o;
     o.extra = project_extra;
-    o.server_extra =
-        "database = \"" + pg_.TcpUrl(database_) + "\"\nroles = [\"orchestrator\", \"agent\"]";
+    o.server_extra = "database = \"" + pg_.TcpUrl(database_) +
+                     "\"\nroles = [\"orchestrator\", \"agent\"]\n" + artifacts_;
     o.build = build;
     WriteConfig(o);
   }
@@ -56,7 +58,7 @@ class FleetTest : public AnthillTest {
                            "-box\"\ndatabase = \"" + pg_.TcpUrl(database_) +
                            "\"\nroles = [\"builder\"]\n\n[builder]\nname = \"" + name +
                            "\"\norchestrator = \"http://127.0.0.1:" + std::to_string(api_port_) +
-                           "\"\nlabels = [" + labels + "]\n");
+                           "\"\nlabels = [" + labels + "]\n" + artifacts_);
     os::SpawnOptions o;
     o.argv = {ANTHILL_BINARY, "serve", "-c", (home / "anthill.toml").string()};
     o.cwd = home;
@@ -99,7 +101,20 @@ class FleetTest : public AnthillTest {
     return out;
   }
 
+  // Artifacts in an S3 bucket (s3rver) every process reaches: what several
+  // orchestrators need ([artifacts] below [server]; "" for the default).
+  void UseS3() {
+    s3_.emplace();
+    ASSERT_TRUE(s3_->ok()) << s3_->error();
+    setenv("AWS_ACCESS_KEY_ID", testing::S3rver::kAccessKeyId, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", testing::S3rver::kSecretAccessKey, 1);
+    artifacts_ = "\n[artifacts]\nstore = \"s3://anthill/fleet\"\nendpoint = \"" + s3_->Endpoint() +
+                 "\"\nregion = \"us-east-1\"\n";
+  }
+
   testing::Postgres pg_;
+  std::optional<testing::S3rver> s3_;
+  std::string artifacts_;
   std::string database_;
   fs::path marks_;
   std::map<std::string, std::unique_ptr<os::Child>> builders_;
@@ -148,7 +163,7 @@ TEST_F(FleetTest, ABuilderKilledMidBuildLosesItsJobToTheOther) {
   std::string first_builder;
   ASSERT_TRUE(testing::WaitUntil(
       [&] {
-        for (const char* name : {"b1", "b2"}) {
+        for (const char* name : {"b1", "b2", "ob"}) {
           if (fs::exists(marks_ / ("started-" + std::string(name) + "-box"))) {
             first_builder = name;
           }
@@ -202,6 +217,195 @@ TEST_F(FleetTest, AJobNoBuilderCanRunWaitsAndSaysWhy) {
             std::string::npos);
   EXPECT_EQ(testing::ReadFile(dir_ / "b1" / "anthill.log").find("builder b1: job"),
             std::string::npos);
+  StopAnthill();
+}
+
+// Two orchestrators (orchestrator + agent each, on "machines" test-machine
+// and box-b) share the database and one project: one holds it and deploys;
+// killed with SIGKILL while its build runs, the other takes the project over
+// within the lease (10 s), records the dead one's deployment interrupted,
+// uses the build already running instead of building the commit again, and
+// deploys it on its own machine. A deploy asked of the one that does not
+// hold the project is passed on to the holder.
+TEST_F(FleetTest, AnOrchestratorKilledMidBuildLosesItsProjectToTheOther) {
+  const std::string build = "echo $ANTHILL_COMMIT >> " + marks_.string() + "/builds; until [ -f " +
+                            marks_.string() + "/go ]; do sleep 0.05; done; make";
+  testing::WriteFile(marks_ / "go", "");
+  // The artifact store is shared: one orchestrator's own would go with it.
+  UseS3();
+  const int a_api = api_port_, a_app = app_port_;
+  const int b_api = testing::FreePort(), b_app = testing::FreePort();
+  // B's config: the same project, its own ports, data dir and machine name.
+  api_port_ = b_api;
+  app_port_ = b_app;
+  WriteOrchestrator(build);
+  std::string b_config = testing::ReadFile(config_path_);
+  b_config.replace(b_config.find("machine = \"test-machine\""),
+                   std::string("machine = \"test-machine\"").size(), "machine = \"box-b\"");
+  fs::create_directories(dir_ / "ob");
+  testing::WriteFile(dir_ / "ob" / "anthill.toml", b_config);
+  api_port_ = a_api;
+  app_port_ = a_app;
+  WriteOrchestrator(build);
+
+  StartAnthill();  // A
+  StartBuilder("b1");
+  const std::string first = Head();
+  json d1 = WaitFinished(first, std::chrono::seconds(90));
+  ASSERT_FALSE(d1.is_null());
+  ASSERT_EQ(d1["status"], "succeeded") << d1.dump(1);
+  EXPECT_EQ(d1["machine"], "test-machine");
+
+  // B starts, and finds the project held by A.
+  os::SpawnOptions o;
+  o.argv = {ANTHILL_BINARY, "serve", "-c", (dir_ / "ob" / "anthill.toml").string()};
+  o.cwd = dir_ / "ob";
+  o.env = os::CurrentEnvironment();
+  o.output = dir_ / "ob" / "anthill.log";
+  auto b = os::Spawn(o);
+  ASSERT_TRUE(b.ok()) << b.error();
+  builders_["ob"] = std::make_unique<os::Child>(std::move(b.value()));
+  api_port_ = b_api;
+  json seen;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        seen = Project("hello");
+        return !seen.is_null() && seen["state"] == "elsewhere" &&
+               seen["orchestrator"] == "test-machine";
+      },
+      std::chrono::seconds(20)))
+      << seen.dump(1);
+  // Both show the same record.
+  EXPECT_EQ(Deployments().size(), 1u);
+
+  // The next commit's build waits for the test's word; A is killed meanwhile.
+  fs::remove(marks_ / "go");
+  const std::string second = CommitChange("second, over the fail-over");
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return testing::ReadFile(marks_ / "builds").find(second) != std::string::npos; },
+      std::chrono::seconds(60)))
+      << testing::ReadFile(dir_ / "b1" / "anthill.log");
+  api_port_ = a_api;
+  KillAnthill();
+  const auto killed_at = std::chrono::steady_clock::now();
+
+  // B takes the project over and joins the build in flight.
+  api_port_ = b_api;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        seen = Project("hello");
+        return !seen.is_null() && seen["state"] != "elsewhere";
+      },
+      std::chrono::seconds(30)))
+      << seen.dump(1);
+  const auto took = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_LT(took, std::chrono::seconds(20)) << "fail-over took too long";
+  // Its deployment's log says it uses the job in flight.
+  auto joined = [&] {
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(dir_ / "ob/data/logs/build", ec)) {
+      if (testing::ReadFile(f.path()).find("is building this commit already: using it") !=
+          std::string::npos)
+        return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(testing::WaitUntil(joined, std::chrono::seconds(30)));
+  testing::WriteFile(marks_ / "go", "");
+  json d2;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& d : Deployments()) {
+          if (d["to_commit"] == second && d["machine"] == "box-b" && d["status"] == "succeeded") {
+            d2 = d;
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(90)))
+      << Deployments().dump(1);
+  app_port_ = b_app;
+  EXPECT_NE(AppGet("/").find("main-" + second.substr(0, 8)), std::string::npos);
+  // Built once: one build of the second commit, by b1.
+  const std::string builds = testing::ReadFile(marks_ / "builds");
+  size_t count = 0;
+  for (size_t at = builds.find(second); at != std::string::npos; at = builds.find(second, at + 1))
+    ++count;
+  EXPECT_EQ(count, 1u) << builds;
+  // A's deployment of it ended as interrupted; nothing is left running.
+  bool a_interrupted = false;
+  for (const auto& d : Deployments()) {
+    EXPECT_FALSE(d["finished_at"].is_null()) << d.dump(1);
+    if (d["to_commit"] == second && d["machine"] == "test-machine") {
+      a_interrupted = d["status"] == "interrupted";
+    }
+    json full = Api("/api/v1/deployments/" + d["id"].dump());
+    EXPECT_EQ(StepNames(full, "running"), std::vector<std::string>{}) << full.dump(1);
+  }
+  EXPECT_TRUE(a_interrupted) << Deployments().dump(1);
+
+  // A comes back: B keeps the project, and a deploy asked of A goes to B.
+  api_port_ = a_api;
+  app_port_ = a_app;
+  StartAnthill();
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        seen = Project("hello");
+        return !seen.is_null() && seen["state"] == "elsewhere" && seen["orchestrator"] == "box-b";
+      },
+      std::chrono::seconds(20)))
+      << seen.dump(1);
+  auto [code, body] = Post("/api/v1/projects/hello/deploy", R"({"ref":"main","actor":"alice"})");
+  EXPECT_EQ(code, 202) << body;
+  EXPECT_NE(body.find("passed on"), std::string::npos) << body;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& d : Deployments()) {
+          if (d["machine"] == "box-b" && d["actor"] == "alice" && d["status"] == "succeeded" &&
+              d["to_commit"] == second)
+            return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(60)))
+      << Deployments().dump(1);
+  StopAnthill();
+  api_port_ = b_api;
+  StopBuilder("ob");
+}
+
+// keep_releases bounds the artifacts kept, as it bounds releases on disk:
+// after each success the oldest go, never the one running.
+TEST_F(FleetTest, OldArtifactsArePrunedButNeverTheRunningOne) {
+  WriteOrchestrator("make", "keep_releases = 1");
+  StartAnthill();
+  StartBuilder("b1");
+  std::vector<std::string> commits = {Head()};
+  json d = WaitFinished(commits.back(), std::chrono::seconds(90));
+  ASSERT_EQ(d["status"], "succeeded") << d.dump(1);
+  for (const char* change : {"two", "three"}) {
+    commits.push_back(CommitChange(change));
+    d = WaitFinished(commits.back(), std::chrono::seconds(90));
+    ASSERT_EQ(d["status"], "succeeded") << d.dump(1);
+  }
+  const fs::path keys = dir_ / "data/artifacts/keys/hello";
+  auto kept = [&] {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(keys, ec)) names.push_back(f.path().filename());
+    return names;
+  };
+  const std::string running = "main-" + commits.back().substr(0, 8) + ".tar.zst";
+  ASSERT_TRUE(testing::WaitUntil([&] { return kept() == std::vector<std::string>{running}; },
+                                 std::chrono::seconds(20)))
+      << ::testing::PrintToString(kept());
+  // The record says the old ones went; the running one's is still named.
+  json first = Api("/api/v1/deployments/1");
+  EXPECT_TRUE(first["build"]["artifact"].is_null()) << first.dump(1);
+  json last = Api("/api/v1/deployments/" + d["id"].dump());
+  EXPECT_EQ(last["build"]["artifact"]["key"], "hello/" + running) << last.dump(1);
+  EXPECT_NE(AppGet("/").find("main-" + commits.back().substr(0, 8)), std::string::npos);
   StopAnthill();
 }
 
