@@ -160,6 +160,9 @@ deploy::ActionOutcome Registry::Forward(store::ForwardedAction a) {
   const std::string who = holder == holders_.end() || holder->second.empty()
                               ? "the orchestrator that takes it next"
                               : "orchestrator " + holder->second;
+  // Said before `a` moves into the coroutine.
+  const std::string said =
+      "project " + a.project + " is run by " + who + ": the request was passed on to it";
   asio::co_spawn(
       ctx_.executor,
       [ownership = ownership_, a = std::move(a)]() -> asio::awaitable<void> {
@@ -175,8 +178,7 @@ deploy::ActionOutcome Registry::Forward(store::ForwardedAction a) {
         }
       },
       asio::detached);
-  return deploy::ActionOutcome::Accepted(
-      0, "project " + a.project + " is run by " + who + ": the request was passed on to it");
+  return deploy::ActionOutcome::Accepted(0, said);
 }
 
 deploy::ActionOutcome Registry::Deploy(const std::string& project, const std::string& ref,
