@@ -149,6 +149,7 @@ QueueState ProjectRunner::Queue() const {
 asio::awaitable<void> ProjectRunner::Run() {
   std::optional<store::Deployment> newest = co_await Recover();
   if (newest) FinishInterruptedRollback(*newest);
+  co_await RestoreWhatRanElsewhere();
   recovered_ = true;
   supervisor_.StartLoops();
   ++loops_running_;
@@ -160,6 +161,26 @@ asio::awaitable<void> ProjectRunner::Run() {
       },
       [this](const Status& polled) { OnPolled(polled); });
   --loops_running_;
+}
+
+asio::awaitable<void> ProjectRunner::RestoreWhatRanElsewhere() {
+  // Taken over from another orchestrator (a fleet), with nothing of the
+  // project running here: what last ran well there is deployed first, so
+  // that a new commit that fails its checks has a release to roll back to.
+  if (ctx_.fleet == nullptr || supervisor_.running().alive() || supervisor_.held()) co_return;
+  std::string project = project_.name;
+  std::optional<store::DeploymentStatus> succeeded = store::DeploymentStatus::kSucceeded;
+  auto good = co_await ctx_.record->LatestDeployment(project, succeeded);
+  if (!good.ok() || !good->has_value()) co_return;
+  const store::Deployment& d = **good;
+  if (d.machine == ctx_.machine || d.to_commit.empty()) co_return;
+  queue::Request r;
+  r.trigger = store::Trigger::kManual;
+  r.actor = "take-over (it ran on " + d.machine + ")";
+  r.target = store::TargetOf(d);
+  spdlog::info("project {}: taken over with nothing running here: first {}, which ran on {}",
+               project_.name, d.to_version, d.machine);
+  (void)intake_.Enqueue(std::move(r), WhatRuns());
 }
 
 void ProjectRunner::OnPolled(const Status& polled) {

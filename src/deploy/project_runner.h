@@ -98,6 +98,9 @@ class ProjectRunner {
   // started) is asked for again: it is what they wanted running. `newest` is
   // the project's newest deployment.
   void FinishInterruptedRollback(const store::Deployment& newest);
+  // In a fleet, a project taken over with nothing running here: queues what
+  // last succeeded on another machine, before the poller's newest commit.
+  boost::asio::awaitable<void> RestoreWhatRanElsewhere();
   // A rollback to the release deployment `made` built (no build, by hand).
   static queue::Request RollbackTo(const store::Deployment& made, const std::string& actor);
 

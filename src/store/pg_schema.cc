@@ -163,6 +163,13 @@ CREATE TABLE forwarded_actions (
         "CREATE INDEX forwarded_actions_untaken ON forwarded_actions (project, id) "
         "WHERE taken_at_ms IS NULL",
     },
+    // 4: a build of the same commit found for reuse, and the artifacts
+    // pruning looks at, without reading every job.
+    {
+        "CREATE INDEX build_jobs_commit ON build_jobs (project, commit_sha, id)",
+        "CREATE INDEX build_jobs_artifacts ON build_jobs (project, finished_at DESC, id DESC) "
+        "WHERE status = 'succeeded' AND artifact_key <> ''",
+    },
 };
 
 // pg_advisory_xact_lock's key for Anthill's migrations: "anthill\0" in ASCII,

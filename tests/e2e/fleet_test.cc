@@ -224,8 +224,9 @@ TEST_F(FleetTest, AJobNoBuilderCanRunWaitsAndSaysWhy) {
 // and box-b) share the database and one project: one holds it and deploys;
 // killed with SIGKILL while its build runs, the other takes the project over
 // within the lease (10 s), records the dead one's deployment interrupted,
-// uses the build already running instead of building the commit again, and
-// deploys it on its own machine. A deploy asked of the one that does not
+// brings up on its own machine what ran on the dead one's, then uses the
+// build already running instead of building the commit again, and deploys
+// it. A deploy asked of the one that does not
 // hold the project is passed on to the holder.
 TEST_F(FleetTest, AnOrchestratorKilledMidBuildLosesItsProjectToTheOther) {
   const std::string build = "echo $ANTHILL_COMMIT >> " + marks_.string() + "/builds; until [ -f " +
@@ -327,6 +328,14 @@ TEST_F(FleetTest, AnOrchestratorKilledMidBuildLosesItsProjectToTheOther) {
       << Deployments().dump(1);
   app_port_ = b_app;
   EXPECT_NE(AppGet("/").find("main-" + second.substr(0, 8)), std::string::npos);
+  // Before it, what ran on A was brought up on B: a release to go back to.
+  bool restored = false;
+  for (const auto& d : Deployments()) {
+    restored = restored ||
+               (d["to_commit"] == first && d["machine"] == "box-b" && d["status"] == "succeeded" &&
+                d["actor"] == "take-over (it ran on test-machine)");
+  }
+  EXPECT_TRUE(restored) << Deployments().dump(1);
   // Built once: one build of the second commit, by b1.
   const std::string builds = testing::ReadFile(marks_ / "builds");
   size_t count = 0;
