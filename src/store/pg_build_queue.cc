@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "base/strings.h"
+#include "store/pg_cells.h"
 #include "store/pg_change_listener.h"
 #include "store/pg_schema.h"
 #include "store/records.h"
@@ -14,76 +15,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-using Cell = std::optional<std::string>;
-
-// The server's clock in unix milliseconds: every time of the queue is
-// written and compared by it (pg_build_queue.h says why). now() is the
-// start of the statement's transaction, so one statement sees one instant.
-const std::string kNow = "(extract(epoch FROM now()) * 1000)::bigint";
-
 // A word of ours as a SQL literal ('queued'): the words come from their one
 // table (build_queue.h, records.cc), never from outside.
 std::string Word(BuildJobStatus s) { return "'" + std::string(ToString(s)) + "'"; }
 std::string Word(StepStatus s) { return "'" + std::string(ToString(s)) + "'"; }
-
-Cell Text(std::string_view s) { return PgValidText(s); }
-Cell Int(int64_t v) { return std::to_string(v); }
-
-// A text[] parameter in PostgreSQL's array literal form, every element
-// quoted so that none reads as NULL and commas, braces and spaces are
-// data: {"a","b \"c\""}.
-Cell TextArray(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : PgValidText(items[i])) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-// A text[] cell back: {a,"b c",NULL}. The server quotes an element that
-// holds anything special (and "" and the word NULL); an unquoted NULL is a
-// NULL element, which the queue never writes, and is left out.
-std::vector<std::string> ParseTextArray(const Cell& cell) {
-  std::vector<std::string> out;
-  if (!cell || cell->size() < 2 || cell->front() != '{') return out;
-  const std::string& t = *cell;
-  size_t i = 1;
-  while (i < t.size() && t[i] != '}') {
-    std::string item;
-    bool quoted = false;
-    if (t[i] == '"') {
-      quoted = true;
-      for (++i; i < t.size() && t[i] != '"'; ++i) {
-        if (t[i] == '\\' && i + 1 < t.size()) ++i;
-        item += t[i];
-      }
-      ++i;  // the closing quote
-    } else {
-      while (i < t.size() && t[i] != ',' && t[i] != '}') item += t[i++];
-    }
-    if (quoted || item != "NULL") out.push_back(std::move(item));
-    if (i < t.size() && t[i] == ',') ++i;
-  }
-  return out;
-}
-
-int64_t ToInt(const Cell& cell) {
-  int64_t v = 0;
-  if (cell) std::from_chars(cell->data(), cell->data() + cell->size(), v);
-  return v;
-}
-std::string Str(const Cell& cell) { return cell.value_or(""); }
-std::optional<TimePoint> MaybeTime(const Cell& cell) {
-  if (!cell) return std::nullopt;
-  return FromUnixMillis(ToInt(cell));
-}
 
 // The columns of a job, in the order ReadJob reads them; `t` qualifies
 // them where a statement joins another table.
@@ -99,36 +34,36 @@ std::string JobColumns(const std::string& t = "") {
   return out;
 }
 
-BuildJobRow ReadJob(const std::vector<Cell>& r) {
+BuildJobRow ReadJob(const std::vector<PgCell>& r) {
   BuildJobRow j;
-  j.id = ToInt(r[0]);
+  j.id = PgToInt(r[0]);
   BuildJobSpec& s = j.spec;
-  s.deployment_id = ToInt(r[1]);
-  s.project = Str(r[2]);
-  s.repo = Str(r[3]);
-  s.commit = Str(r[4]);
-  s.ref = Str(r[5]);
-  s.version = Str(r[6]);
-  s.build = Str(r[7]);
-  s.test = Str(r[8]);
-  s.artifacts = ParseTextArray(r[9]);
-  s.env = ParseTextArray(r[10]);
-  s.timeout = Duration(ToInt(r[11]));
-  s.labels = ParseTextArray(r[12]);
+  s.deployment_id = PgToInt(r[1]);
+  s.project = PgStr(r[2]);
+  s.repo = PgStr(r[3]);
+  s.commit = PgStr(r[4]);
+  s.ref = PgStr(r[5]);
+  s.version = PgStr(r[6]);
+  s.build = PgStr(r[7]);
+  s.test = PgStr(r[8]);
+  s.artifacts = PgParseTextArray(r[9]);
+  s.env = PgParseTextArray(r[10]);
+  s.timeout = Duration(PgToInt(r[11]));
+  s.labels = PgParseTextArray(r[12]);
   // A word this build does not know (a newer Anthill's) reads as failed:
   // nothing claims or renews it.
-  j.status = ParseBuildJobStatus(Str(r[13])).value_or(BuildJobStatus::kFailed);
-  j.attempt = static_cast<int>(ToInt(r[14]));
-  j.builder = Str(r[15]);
-  j.queued_at = FromUnixMillis(ToInt(r[16]));
-  j.started_at = MaybeTime(r[17]);
-  j.finished_at = MaybeTime(r[18]);
-  j.lease_until = MaybeTime(r[19]);
-  j.error = Str(r[20]);
-  j.artifact_key = Str(r[21]);
-  j.artifact_sha256 = Str(r[22]);
-  j.artifact_size = ToInt(r[23]);
-  j.release = Str(r[24]);
+  j.status = ParseBuildJobStatus(PgStr(r[13])).value_or(BuildJobStatus::kFailed);
+  j.attempt = static_cast<int>(PgToInt(r[14]));
+  j.builder = PgStr(r[15]);
+  j.queued_at = FromUnixMillis(PgToInt(r[16]));
+  j.started_at = PgMaybeTime(r[17]);
+  j.finished_at = PgMaybeTime(r[18]);
+  j.lease_until = PgMaybeTime(r[19]);
+  j.error = PgStr(r[20]);
+  j.artifact_key = PgStr(r[21]);
+  j.artifact_sha256 = PgStr(r[22]);
+  j.artifact_size = PgToInt(r[23]);
+  j.release = PgStr(r[24]);
   return j;
 }
 
@@ -206,24 +141,24 @@ Awaitable<Result<int64_t>> Queue::Enqueue(BuildJobSpec spec) {
       "WITH made AS (INSERT INTO build_jobs (deployment_id, project, repo, commit_sha, ref, "
       "version, build, test, artifacts, env, timeout_ms, labels, status, queued_at) VALUES ($1, "
       "$2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11, $12::text[], " +
-      Word(BuildJobStatus::kQueued) + ", " + kNow + ") RETURNING id) SELECT id, " +
+      Word(BuildJobStatus::kQueued) + ", " + kPgNowMillis + ") RETURNING id) SELECT id, " +
       Notify(kPgJobsChannel, "queued", "id") + " FROM made";
-  const PgParams params = {Int(spec.deployment_id),
-                           Text(spec.project),
-                           Text(spec.repo),
-                           Text(spec.commit),
-                           Text(spec.ref),
-                           Text(spec.version),
-                           Text(spec.build),
-                           Text(spec.test),
-                           TextArray(spec.artifacts),
-                           TextArray(spec.env),
-                           Int(spec.timeout.count()),
-                           TextArray(spec.labels)};
+  const PgParams params = {PgInt(spec.deployment_id),
+                           PgText(spec.project),
+                           PgText(spec.repo),
+                           PgText(spec.commit),
+                           PgText(spec.ref),
+                           PgText(spec.version),
+                           PgText(spec.build),
+                           PgText(spec.test),
+                           PgTextArray(spec.artifacts),
+                           PgTextArray(spec.env),
+                           PgInt(spec.timeout.count()),
+                           PgTextArray(spec.labels)};
   const std::string what = "enqueue a build of deployment " + std::to_string(spec.deployment_id);
   auto made = co_await Run(what, sql, params);
   if (!made.ok()) co_return made.status();
-  co_return ToInt(made->rows.at(0).at(0));
+  co_return PgToInt(made->rows.at(0).at(0));
 }
 
 Awaitable<Status> Queue::RegisterBuilder(BuilderInfo builder) {
@@ -235,18 +170,19 @@ Awaitable<Status> Queue::RegisterBuilder(BuilderInfo builder) {
   static const std::string sql =
       "INSERT INTO builders (name, labels, slots, started_at, seen_at) VALUES ($1, $2::text[], "
       "$3, " +
-      kNow + ", " + kNow +
+      kPgNowMillis + ", " + kPgNowMillis +
       ") ON CONFLICT (name) DO UPDATE SET labels = excluded.labels, slots = excluded.slots, "
       "started_at = excluded.started_at, seen_at = excluded.seen_at";
-  const PgParams params = {Text(builder.name), TextArray(builder.labels), Int(builder.slots)};
+  const PgParams params = {PgText(builder.name), PgTextArray(builder.labels), PgInt(builder.slots)};
   const std::string what = "register builder " + builder.name;
   auto done = co_await Run(what, sql, params);
   co_return done.status();
 }
 
 Awaitable<Status> Queue::Heartbeat(std::string builder) {
-  static const std::string sql = "UPDATE builders SET seen_at = " + kNow + " WHERE name = $1";
-  const PgParams params = {Text(builder)};
+  static const std::string sql =
+      "UPDATE builders SET seen_at = " + kPgNowMillis + " WHERE name = $1";
+  const PgParams params = {PgText(builder)};
   const std::string what = "heartbeat of " + builder;
   auto done = co_await Run(what, sql, params);
   if (!done.ok()) co_return done.status();
@@ -264,16 +200,17 @@ Awaitable<Result<std::optional<BuildJobRow>>> Queue::Claim(std::string builder,
   // READ COMMITTED a row another claim changed meanwhile is checked again
   // against status = queued before it is locked: it cannot be taken twice.
   static const std::string sql =
-      "WITH seen AS (UPDATE builders SET seen_at = " + kNow +
+      "WITH seen AS (UPDATE builders SET seen_at = " + kPgNowMillis +
       " WHERE name = $1), claimed AS (UPDATE build_jobs SET status = " +
       Word(BuildJobStatus::kRunning) +
-      ", attempt = attempt + 1, builder = $1, started_at = " + kNow + ", lease_until = " + kNow +
+      ", attempt = attempt + 1, builder = $1, started_at = " + kPgNowMillis +
+      ", lease_until = " + kPgNowMillis +
       " + $3::bigint WHERE id = (SELECT id FROM build_jobs WHERE status = " +
       Word(BuildJobStatus::kQueued) +
       " AND labels <@ $2::text[] ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AND status = " +
       Word(BuildJobStatus::kQueued) + " RETURNING " + JobColumns() + ") SELECT " + JobColumns() +
       " FROM claimed";
-  const PgParams params = {Text(builder), TextArray(labels), Int(options_.lease.count())};
+  const PgParams params = {PgText(builder), PgTextArray(labels), PgInt(options_.lease.count())};
   const std::string what = "claim for " + builder;
   auto claimed = co_await Run(what, sql, params);
   if (!claimed.ok()) co_return claimed.status();
@@ -299,11 +236,12 @@ Awaitable<Status> Queue::Renew(int64_t job_id, std::string builder, int attempt)
   // A lease that ran out is renewed as long as the job is still this
   // attempt's: no one else has it, and the builder is plainly alive.
   static const std::string sql =
-      "WITH seen AS (UPDATE builders SET seen_at = " + kNow +
-      " WHERE name = $2) UPDATE build_jobs SET lease_until = " + kNow +
+      "WITH seen AS (UPDATE builders SET seen_at = " + kPgNowMillis +
+      " WHERE name = $2) UPDATE build_jobs SET lease_until = " + kPgNowMillis +
       " + $4::bigint WHERE id = $1 AND builder = $2 AND attempt = $3 AND status = " +
       Word(BuildJobStatus::kRunning) + " RETURNING id";
-  const PgParams params = {Int(job_id), Text(builder), Int(attempt), Int(options_.lease.count())};
+  const PgParams params = {PgInt(job_id), PgText(builder), PgInt(attempt),
+                           PgInt(options_.lease.count())};
   const std::string what = "renew build job " + std::to_string(job_id);
   const std::string holder = "attempt " + std::to_string(attempt) + " on " + builder;
   Status renewed = co_await ChangeAttempt(what, job_id, holder, sql, params);
@@ -319,22 +257,23 @@ Awaitable<Status> Queue::Finish(int64_t job_id, std::string builder, int attempt
                                       "' is not how a build ends");
   }
   static const std::string sql =
-      "WITH seen AS (UPDATE builders SET seen_at = " + kNow +
-      " WHERE name = $2), done AS (UPDATE build_jobs SET status = $4, finished_at = " + kNow +
+      "WITH seen AS (UPDATE builders SET seen_at = " + kPgNowMillis +
+      " WHERE name = $2), done AS (UPDATE build_jobs SET status = $4, finished_at = " +
+      kPgNowMillis +
       ", lease_until = NULL, error = $5, artifact_key = $6, artifact_sha256 = $7, "
       "artifact_size = $8, release = $9 WHERE id = $1 AND builder = $2 AND attempt = $3 AND "
       "status = " +
       Word(BuildJobStatus::kRunning) + " RETURNING id) SELECT id, " +
       Notify(kPgJobsChannel, "done", "id") + " FROM done";
-  const PgParams params = {Int(job_id),
-                           Text(builder),
-                           Int(attempt),
-                           Text(ToString(outcome.status)),
-                           Text(outcome.error),
-                           Text(outcome.artifact_key),
-                           Text(outcome.artifact_sha256),
-                           Int(outcome.artifact_size),
-                           Text(outcome.release)};
+  const PgParams params = {PgInt(job_id),
+                           PgText(builder),
+                           PgInt(attempt),
+                           PgText(ToString(outcome.status)),
+                           PgText(outcome.error),
+                           PgText(outcome.artifact_key),
+                           PgText(outcome.artifact_sha256),
+                           PgInt(outcome.artifact_size),
+                           PgText(outcome.release)};
   const std::string holder = "attempt " + std::to_string(attempt) + " on " + builder;
   Status finished = co_await ChangeAttempt(what, job_id, holder, sql, params);
   co_return finished;
@@ -345,10 +284,11 @@ Awaitable<Status> Queue::Cancel(int64_t job_id, std::string why) {
   // building it.
   static const std::string sql =
       "WITH done AS (UPDATE build_jobs SET status = " + Word(BuildJobStatus::kCancelled) +
-      ", finished_at = " + kNow + ", lease_until = NULL, error = $2 WHERE id = $1 AND status IN (" +
+      ", finished_at = " + kPgNowMillis +
+      ", lease_until = NULL, error = $2 WHERE id = $1 AND status IN (" +
       Word(BuildJobStatus::kQueued) + ", " + Word(BuildJobStatus::kRunning) +
       ") RETURNING id) SELECT id, " + Notify(kPgJobsChannel, "done", "id") + " FROM done";
-  const PgParams params = {Int(job_id), Text(why)};
+  const PgParams params = {PgInt(job_id), PgText(why)};
   const std::string what = "cancel build job " + std::to_string(job_id);
   auto done = co_await Run(what, sql, params);
   if (!done.ok()) co_return done.status();
@@ -371,12 +311,12 @@ Awaitable<Result<std::vector<BuildJobRow>>> Queue::ReclaimExpired() {
       "' stopped answering (lease expired)'";
   static const std::string sql =
       "WITH expired AS (SELECT id, deployment_id, builder FROM build_jobs WHERE status = " +
-      Word(BuildJobStatus::kRunning) + " AND lease_until < " + kNow +
+      Word(BuildJobStatus::kRunning) + " AND lease_until < " + kPgNowMillis +
       " ORDER BY id FOR UPDATE SKIP LOCKED), requeued AS (UPDATE build_jobs j SET status = " +
       Word(BuildJobStatus::kQueued) + ", builder = NULL, lease_until = NULL, error = " + why +
       " FROM expired e WHERE j.id = e.id RETURNING " + JobColumns("j.") +
       "), interrupted AS (UPDATE steps s SET status = " + Word(StepStatus::kInterrupted) +
-      ", finished_at = " + kNow + ", error = " + why +
+      ", finished_at = " + kPgNowMillis + ", error = " + why +
       " FROM expired e WHERE s.deployment_id = e.deployment_id AND s.status = " +
       Word(StepStatus::kRunning) + ") SELECT " + JobColumns() + ", " +
       Notify(kPgJobsChannel, "queued", "id") + ", " +
@@ -392,7 +332,7 @@ Awaitable<Result<std::vector<BuildJobRow>>> Queue::ReclaimExpired() {
 
 Awaitable<Result<BuildJobRow>> Queue::Get(int64_t job_id) {
   static const std::string sql = "SELECT " + JobColumns() + " FROM build_jobs WHERE id = $1";
-  const PgParams params = {Int(job_id)};
+  const PgParams params = {PgInt(job_id)};
   const std::string what = "get build job " + std::to_string(job_id);
   auto got = co_await Run(what, sql, params);
   if (!got.ok()) co_return got.status();
@@ -404,7 +344,7 @@ Awaitable<Result<BuildJobRow>> Queue::Get(int64_t job_id) {
 Awaitable<Result<std::vector<BuildJobRow>>> Queue::JobsOfDeployment(int64_t deployment_id) {
   static const std::string sql =
       "SELECT " + JobColumns() + " FROM build_jobs WHERE deployment_id = $1 ORDER BY id";
-  const PgParams params = {Int(deployment_id)};
+  const PgParams params = {PgInt(deployment_id)};
   const std::string what = "build jobs of deployment " + std::to_string(deployment_id);
   auto got = co_await Run(what, sql, params);
   if (!got.ok()) co_return got.status();
@@ -429,8 +369,9 @@ Awaitable<Result<std::optional<BuildJobRow>>> Queue::FindReusable(BuildJobSpec s
       Word(BuildJobStatus::kQueued) + ", " + Word(BuildJobStatus::kRunning) +
       ") OR (status = " + Word(BuildJobStatus::kSucceeded) +
       " AND artifact_key <> '')) ORDER BY id DESC LIMIT 1";
-  const PgParams params = {Text(spec.project), Text(spec.commit),         Text(spec.build),
-                           Text(spec.test),    TextArray(spec.artifacts), TextArray(spec.env)};
+  const PgParams params = {PgText(spec.project),        PgText(spec.commit),
+                           PgText(spec.build),          PgText(spec.test),
+                           PgTextArray(spec.artifacts), PgTextArray(spec.env)};
   auto found = co_await Run(what, sql, params);
   if (!found.ok()) co_return found.status();
   if (found->rows.empty()) co_return std::optional<BuildJobRow>();
@@ -442,7 +383,7 @@ Awaitable<Result<std::vector<BuildJobRow>>> Queue::ListArtifacts(std::string pro
       "SELECT " + JobColumns() +
       " FROM build_jobs WHERE project = $1 AND status = " + Word(BuildJobStatus::kSucceeded) +
       " AND artifact_key <> '' ORDER BY finished_at DESC, id DESC";
-  const PgParams params = {Text(project)};
+  const PgParams params = {PgText(project)};
   const std::string what = "artifacts of " + project;
   auto listed = co_await Run(what, sql, params);
   if (!listed.ok()) co_return listed.status();
@@ -455,7 +396,7 @@ Awaitable<Status> Queue::ForgetArtifact(int64_t job_id) {
   static const std::string sql =
       "UPDATE build_jobs SET artifact_key = '', artifact_sha256 = '', artifact_size = 0 "
       "WHERE id = $1 RETURNING id";
-  const PgParams params = {Int(job_id)};
+  const PgParams params = {PgInt(job_id)};
   const std::string what = "forget the artifact of build job " + std::to_string(job_id);
   auto done = co_await Run(what, sql, params);
   if (!done.ok()) co_return done.status();
@@ -470,13 +411,13 @@ Awaitable<Result<std::vector<QueuedJobView>>> Queue::ListOpen() {
       "SELECT " + JobColumns() + " FROM build_jobs WHERE status IN (" +
       Word(BuildJobStatus::kQueued) + ", " + Word(BuildJobStatus::kRunning) + ") ORDER BY id";
   static const std::string builders_sql =
-      "SELECT name, labels, slots FROM builders WHERE seen_at >= " + kNow +
+      "SELECT name, labels, slots FROM builders WHERE seen_at >= " + kPgNowMillis +
       " - $1::bigint ORDER BY name";
   const PgParams none;
   const std::string what = "list open build jobs";
   auto jobs = co_await Run(what, jobs_sql, none);
   if (!jobs.ok()) co_return jobs.status();
-  const PgParams window = {Int(options_.builder_alive.count())};
+  const PgParams window = {PgInt(options_.builder_alive.count())};
   auto alive = co_await Run(what, builders_sql, window);
   if (!alive.ok()) co_return alive.status();
 
@@ -493,7 +434,7 @@ Awaitable<Result<std::vector<QueuedJobView>>> Queue::ListOpen() {
   };
   std::vector<Capacity> capacity;
   for (const auto& r : alive->rows) {
-    BuilderInfo b{Str(r[0]), ParseTextArray(r[1]), static_cast<int>(ToInt(r[2]))};
+    BuilderInfo b{PgStr(r[0]), PgParseTextArray(r[1]), static_cast<int>(PgToInt(r[2]))};
     int running = 0;
     for (const auto& v : out) {
       if (v.job.status == BuildJobStatus::kRunning && v.job.builder == b.name) ++running;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "store/pg_cells.h"
 #include "store/pg_schema.h"
 
 namespace anthill::store {
@@ -10,43 +11,6 @@ namespace anthill::store {
 namespace asio = boost::asio;
 
 namespace {
-
-using Cell = std::optional<std::string>;
-
-// The server's clock in unix milliseconds: every time of ownership is
-// written and compared by it (pg_project_ownership.h says why). now() is
-// the start of the statement's transaction, so one statement sees one
-// instant.
-const std::string kNow = "(extract(epoch FROM now()) * 1000)::bigint";
-
-Cell Text(std::string_view s) { return PgValidText(s); }
-Cell Int(int64_t v) { return std::to_string(v); }
-
-// A text[] parameter in PostgreSQL's array literal form, every element
-// quoted so that none reads as NULL and commas, braces and spaces are
-// data: {"a","b \"c\""}. As pg_build_queue.cc writes it.
-Cell TextArray(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : PgValidText(items[i])) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-// Cells back: NULL reads as 0 or "".
-int64_t ToInt(const Cell& cell) {
-  int64_t v = 0;
-  if (cell) std::from_chars(cell->data(), cell->data() + cell->size(), v);
-  return v;
-}
-std::string Str(const Cell& cell) { return cell.value_or(""); }
 
 std::string Notify(const std::string& prefix, const std::string& project) {
   return "pg_notify('" + std::string(kPgOwnersChannel) + "', '" + prefix + ":' || " + project + ")";
@@ -64,14 +28,14 @@ std::string KnownKinds() {
 
 const std::string kHolderColumns = "project, holder_id, machine, url, since_ms, until_ms";
 
-ProjectHolder ReadHolder(const std::vector<Cell>& r) {
+ProjectHolder ReadHolder(const std::vector<PgCell>& r) {
   ProjectHolder h;
-  h.project = Str(r[0]);
-  h.holder.id = Str(r[1]);
-  h.holder.machine = Str(r[2]);
-  h.holder.url = Str(r[3]);
-  h.since = FromUnixMillis(ToInt(r[4]));
-  h.until = FromUnixMillis(ToInt(r[5]));
+  h.project = PgStr(r[0]);
+  h.holder.id = PgStr(r[1]);
+  h.holder.machine = PgStr(r[2]);
+  h.holder.url = PgStr(r[3]);
+  h.since = FromUnixMillis(PgToInt(r[4]));
+  h.until = FromUnixMillis(PgToInt(r[5]));
   return h;
 }
 
@@ -82,28 +46,28 @@ const std::string kActionColumns =
 
 // An action as kept; an error when its kind is not one this build knows
 // (TakeForwarded never takes those, but GetForwarded may read one).
-Result<ForwardedAction> ReadAction(const std::vector<Cell>& r) {
+Result<ForwardedAction> ReadAction(const std::vector<PgCell>& r) {
   ForwardedAction a;
-  a.id = ToInt(r[0]);
-  a.project = Str(r[1]);
-  const std::string word = Str(r[2]);
+  a.id = PgToInt(r[0]);
+  a.project = PgStr(r[1]);
+  const std::string word = PgStr(r[2]);
   const auto kind = ParseForwardedKind(word);
   if (!kind) {
     return Status::Internal("project ownership: forwarded action " + std::to_string(a.id) +
                             " is a '" + word + "', which this Anthill does not know");
   }
   a.kind = *kind;
-  a.ref = Str(r[3]);
-  a.commit = Str(r[4]);
-  a.version = Str(r[5]);
-  a.deployment_id = ToInt(r[6]);
-  a.trigger = Str(r[7]);
-  a.actor = Str(r[8]);
-  a.received_by = Str(r[9]);
-  a.received_at = FromUnixMillis(ToInt(r[10]));
-  if (r[11]) a.taken_at = FromUnixMillis(ToInt(r[11]));
-  a.taken_by = Str(r[12]);
-  a.answer = Str(r[13]);
+  a.ref = PgStr(r[3]);
+  a.commit = PgStr(r[4]);
+  a.version = PgStr(r[5]);
+  a.deployment_id = PgToInt(r[6]);
+  a.trigger = PgStr(r[7]);
+  a.actor = PgStr(r[8]);
+  a.received_by = PgStr(r[9]);
+  a.received_at = FromUnixMillis(PgToInt(r[10]));
+  if (r[11]) a.taken_at = FromUnixMillis(PgToInt(r[11]));
+  a.taken_by = PgStr(r[12]);
+  a.answer = PgStr(r[13]);
   return a;
 }
 
@@ -154,20 +118,20 @@ Awaitable<Result<std::vector<std::string>>> Ownership::Hold(std::vector<std::str
   // every caller locks rows in the same order, so none waits crosswise.
   static const std::string sql =
       "INSERT INTO project_holders AS h (" + kHolderColumns +
-      ") SELECT p, $2::text, $3::text, $4::text, " + kNow + ", " + kNow +
+      ") SELECT p, $2::text, $3::text, $4::text, " + kPgNowMillis + ", " + kPgNowMillis +
       " + $5::bigint FROM (SELECT DISTINCT unnest($1::text[]) AS p) AS wanted ORDER BY p "
       "ON CONFLICT (project) DO UPDATE SET since_ms = CASE WHEN h.holder_id = "
       "excluded.holder_id THEN h.since_ms ELSE excluded.since_ms END, holder_id = "
       "excluded.holder_id, machine = excluded.machine, url = excluded.url, until_ms = "
       "excluded.until_ms WHERE h.holder_id = excluded.holder_id OR h.until_ms <= " +
-      kNow + " RETURNING project";
-  const PgParams params = {TextArray(projects), Text(me.id), Text(me.machine), Text(me.url),
-                           Int(options_.lease.count())};
+      kPgNowMillis + " RETURNING project";
+  const PgParams params = {PgTextArray(projects), PgText(me.id), PgText(me.machine), PgText(me.url),
+                           PgInt(options_.lease.count())};
   const std::string what = "hold for " + me.id;
   auto held = co_await Run(what, sql, params);
   if (!held.ok()) co_return held.status();
   std::vector<std::string> out;
-  for (const auto& r : held->rows) out.push_back(Str(r[0]));
+  for (const auto& r : held->rows) out.push_back(PgStr(r[0]));
   std::sort(out.begin(), out.end());
   co_return out;
 }
@@ -178,7 +142,7 @@ Awaitable<Status> Ownership::Release(std::vector<std::string> projects, std::str
       "WITH gone AS (DELETE FROM project_holders WHERE holder_id = $2 AND project = "
       "ANY($1::text[]) RETURNING project) SELECT project, " +
       Notify("released", "project") + " FROM gone";
-  const PgParams params = {TextArray(projects), Text(holder_id)};
+  const PgParams params = {PgTextArray(projects), PgText(holder_id)};
   const std::string what = "release for " + holder_id;
   auto gone = co_await Run(what, sql, params);
   co_return gone.status();
@@ -207,14 +171,15 @@ Awaitable<Result<int64_t>> Ownership::Forward(ForwardedAction a) {
       "WITH made AS (INSERT INTO forwarded_actions (project, kind, ref, commit_sha, version, "
       "deployment_id, trigger, actor, received_by, received_at_ms) VALUES ($1, $2, $3, $4, $5, "
       "$6, $7, $8, $9, " +
-      kNow + ") RETURNING id, project) SELECT id, " + Notify("forwarded", "project") + " FROM made";
-  const PgParams params = {Text(a.project), Text(ToString(a.kind)), Text(a.ref),
-                           Text(a.commit),  Text(a.version),        Int(a.deployment_id),
-                           Text(a.trigger), Text(a.actor),          Text(a.received_by)};
+      kPgNowMillis + ") RETURNING id, project) SELECT id, " + Notify("forwarded", "project") +
+      " FROM made";
+  const PgParams params = {PgText(a.project), PgText(ToString(a.kind)), PgText(a.ref),
+                           PgText(a.commit),  PgText(a.version),        PgInt(a.deployment_id),
+                           PgText(a.trigger), PgText(a.actor),          PgText(a.received_by)};
   const std::string what = "forward " + std::string(ToString(a.kind)) + " of " + a.project;
   auto made = co_await Run(what, sql, params);
   if (!made.ok()) co_return made.status();
-  co_return ToInt(made->rows.at(0).at(0));
+  co_return PgToInt(made->rows.at(0).at(0));
 }
 
 Awaitable<Result<std::vector<ForwardedAction>>> Ownership::TakeForwarded(std::string holder_id) {
@@ -227,12 +192,12 @@ Awaitable<Result<std::vector<ForwardedAction>>> Ownership::TakeForwarded(std::st
   static const std::string sql =
       "WITH picked AS MATERIALIZED (SELECT f.id FROM forwarded_actions f JOIN project_holders h "
       "ON h.project = f.project WHERE f.taken_at_ms IS NULL AND f.kind IN " +
-      KnownKinds() + " AND h.holder_id = $1::text AND h.until_ms > " + kNow +
+      KnownKinds() + " AND h.holder_id = $1::text AND h.until_ms > " + kPgNowMillis +
       " ORDER BY f.id FOR UPDATE OF f SKIP LOCKED) UPDATE forwarded_actions SET taken_by = "
       "$1::text, taken_at_ms = " +
-      kNow + " WHERE id IN (SELECT id FROM picked) AND taken_at_ms IS NULL RETURNING " +
+      kPgNowMillis + " WHERE id IN (SELECT id FROM picked) AND taken_at_ms IS NULL RETURNING " +
       kActionColumns;
-  const PgParams params = {Text(holder_id)};
+  const PgParams params = {PgText(holder_id)};
   const std::string what = "take forwarded actions for " + holder_id;
   auto taken = co_await Run(what, sql, params);
   if (!taken.ok()) co_return taken.status();
@@ -249,7 +214,7 @@ Awaitable<Result<std::vector<ForwardedAction>>> Ownership::TakeForwarded(std::st
 
 Awaitable<Status> Ownership::Answer(int64_t id, std::string answer) {
   static const std::string sql = "UPDATE forwarded_actions SET answer = $2 WHERE id = $1";
-  const PgParams params = {Int(id), Text(answer)};
+  const PgParams params = {PgInt(id), PgText(answer)};
   const std::string what = "answer forwarded action " + std::to_string(id);
   auto done = co_await Run(what, sql, params);
   if (!done.ok()) co_return done.status();
@@ -262,7 +227,7 @@ Awaitable<Status> Ownership::Answer(int64_t id, std::string answer) {
 Awaitable<Result<ForwardedAction>> Ownership::GetForwarded(int64_t id) {
   static const std::string sql =
       "SELECT " + kActionColumns + " FROM forwarded_actions WHERE id = $1";
-  const PgParams params = {Int(id)};
+  const PgParams params = {PgInt(id)};
   const std::string what = "get forwarded action " + std::to_string(id);
   auto got = co_await Run(what, sql, params);
   if (!got.ok()) co_return got.status();

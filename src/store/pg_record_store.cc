@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "store/pg_cells.h"
 #include "store/pg_change_listener.h"
 #include "store/pg_schema.h"
 
@@ -10,28 +11,11 @@ namespace anthill::store {
 
 namespace {
 
-using Cell = std::optional<std::string>;
-
-// Parameters in text form. Every text from outside goes through Text.
-Cell Text(std::string_view s) { return PgValidText(s); }
-Cell Int(int64_t v) { return std::to_string(v); }
-Cell Millis(const std::optional<TimePoint>& t) {
+PgCell Millis(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
-  return Int(ToUnixMillis(*t));
+  return PgInt(ToUnixMillis(*t));
 }
-Cell IdOrNull(int64_t id) { return id > 0 ? Int(id) : std::nullopt; }
-
-// Cells back: NULL reads as 0 or "".
-int64_t ToInt(const Cell& cell) {
-  int64_t v = 0;
-  if (cell) std::from_chars(cell->data(), cell->data() + cell->size(), v);
-  return v;
-}
-std::string Str(const Cell& cell) { return cell.value_or(""); }
-std::optional<TimePoint> MaybeTime(const Cell& cell) {
-  if (!cell) return std::nullopt;
-  return FromUnixMillis(ToInt(cell));
-}
+PgCell IdOrNull(int64_t id) { return id > 0 ? PgInt(id) : std::nullopt; }
 
 // The call that tells listeners a deployment changed, in the same statement
 // (and so the same transaction) as the write; `id` is a column of the
@@ -58,33 +42,33 @@ std::string WithSteps(const std::string& inner) {
 std::vector<Deployment> ReadDeployments(const PgResult& result) {
   std::vector<Deployment> out;
   for (const auto& r : result.rows) {
-    if (out.empty() || out.back().id != ToInt(r[0])) {
+    if (out.empty() || out.back().id != PgToInt(r[0])) {
       Deployment& d = out.emplace_back();
-      d.id = ToInt(r[0]);
-      d.project = Str(r[1]);
-      d.machine = Str(r[2]);
-      d.from_version = Str(r[3]);
-      d.to_version = Str(r[4]);
-      d.from_commit = Str(r[5]);
-      d.to_commit = Str(r[6]);
-      d.ref = Str(r[7]);
-      d.trigger = ParseTrigger(Str(r[8])).value_or(Trigger::kPoll);
-      d.actor = Str(r[9]);
-      d.status = ParseDeploymentStatus(Str(r[10])).value_or(DeploymentStatus::kInterrupted);
-      d.started_at = FromUnixMillis(ToInt(r[11]));
-      d.finished_at = MaybeTime(r[12]);
-      d.error = Str(r[13]);
-      d.release = Str(r[14]);
+      d.id = PgToInt(r[0]);
+      d.project = PgStr(r[1]);
+      d.machine = PgStr(r[2]);
+      d.from_version = PgStr(r[3]);
+      d.to_version = PgStr(r[4]);
+      d.from_commit = PgStr(r[5]);
+      d.to_commit = PgStr(r[6]);
+      d.ref = PgStr(r[7]);
+      d.trigger = ParseTrigger(PgStr(r[8])).value_or(Trigger::kPoll);
+      d.actor = PgStr(r[9]);
+      d.status = ParseDeploymentStatus(PgStr(r[10])).value_or(DeploymentStatus::kInterrupted);
+      d.started_at = FromUnixMillis(PgToInt(r[11]));
+      d.finished_at = PgMaybeTime(r[12]);
+      d.error = PgStr(r[13]);
+      d.release = PgStr(r[14]);
     }
     if (!r[15]) continue;  // no steps
     Step& step = out.back().steps.emplace_back();
-    step.id = ToInt(r[15]);
+    step.id = PgToInt(r[15]);
     step.deployment_id = out.back().id;
-    step.name = ParseStepName(Str(r[16])).value_or(StepName::kUnknown);
-    step.status = ParseStepStatus(Str(r[17])).value_or(StepStatus::kInterrupted);
-    step.started_at = FromUnixMillis(ToInt(r[18]));
-    step.finished_at = MaybeTime(r[19]);
-    step.error = Str(r[20]);
+    step.name = ParseStepName(PgStr(r[16])).value_or(StepName::kUnknown);
+    step.status = ParseStepStatus(PgStr(r[17])).value_or(StepStatus::kInterrupted);
+    step.started_at = FromUnixMillis(PgToInt(r[18]));
+    step.finished_at = PgMaybeTime(r[19]);
+    step.error = PgStr(r[20]);
   }
   return out;
 }
@@ -92,19 +76,19 @@ std::vector<Deployment> ReadDeployments(const PgResult& result) {
 // Every column an update writes, in order (project, which never changes,
 // is not one): $2.. of the update, $3.. of the insert.
 PgParams DeploymentFields(const Deployment& d) {
-  return {Text(d.machine),
-          Text(d.from_version),
-          Text(d.to_version),
-          Text(d.from_commit),
-          Text(d.to_commit),
-          Text(d.ref),
-          Text(ToString(d.trigger)),
-          Text(d.actor),
-          Text(ToString(d.status)),
-          Int(ToUnixMillis(d.started_at)),
+  return {PgText(d.machine),
+          PgText(d.from_version),
+          PgText(d.to_version),
+          PgText(d.from_commit),
+          PgText(d.to_commit),
+          PgText(d.ref),
+          PgText(ToString(d.trigger)),
+          PgText(d.actor),
+          PgText(ToString(d.status)),
+          PgInt(ToUnixMillis(d.started_at)),
           Millis(d.finished_at),
-          Text(d.error),
-          Text(d.release)};
+          PgText(d.error),
+          PgText(d.release)};
 }
 
 }  // namespace
@@ -148,12 +132,12 @@ Awaitable<Result<int64_t>> Store::CreateDeployment(Deployment d) {
       "'id'))), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id) "
       "SELECT id, " +
       NotifyDeployment("id") + " FROM made";
-  PgParams params = {IdOrNull(d.id), Text(d.project)};
+  PgParams params = {IdOrNull(d.id), PgText(d.project)};
   for (auto& field : DeploymentFields(d)) params.push_back(std::move(field));
   const std::string what = "insert deployment";
   auto made = co_await Run(what, sql, params);
   if (!made.ok()) co_return made.status();
-  co_return ToInt(made->rows.at(0).at(0));
+  co_return PgToInt(made->rows.at(0).at(0));
 }
 
 Awaitable<Status> Store::UpdateDeployment(Deployment d) {
@@ -162,7 +146,7 @@ Awaitable<Status> Store::UpdateDeployment(Deployment d) {
       "from_commit=$5, to_commit=$6, ref=$7, trigger=$8, actor=$9, status=$10, started_at=$11, "
       "finished_at=$12, error=$13, release=$14 WHERE id=$1 RETURNING id) SELECT " +
       NotifyDeployment("id") + " FROM changed";
-  PgParams params = {Int(d.id)};
+  PgParams params = {PgInt(d.id)};
   for (auto& field : DeploymentFields(d)) params.push_back(std::move(field));
   const std::string what = "update deployment " + std::to_string(d.id);
   auto changed = co_await Run(what, sql, params);
@@ -183,12 +167,12 @@ Awaitable<Result<int64_t>> Store::StartStepWithId(int64_t step_id, int64_t deplo
       "(coalesce($1::bigint, nextval(pg_get_serial_sequence('steps', 'id'))), $2, $3, $4, $5) "
       "RETURNING id, deployment_id) SELECT id, " +
       NotifyDeployment("deployment_id") + " FROM made";
-  const PgParams params = {IdOrNull(step_id), Int(deployment_id), Text(ToString(name)),
-                           Text(ToString(StepStatus::kRunning)), Int(ToUnixMillis(started_at))};
+  const PgParams params = {IdOrNull(step_id), PgInt(deployment_id), PgText(ToString(name)),
+                           PgText(ToString(StepStatus::kRunning)), PgInt(ToUnixMillis(started_at))};
   const std::string what = "insert step";
   auto made = co_await Run(what, sql, params);
   if (!made.ok()) co_return made.status();
-  co_return ToInt(made->rows.at(0).at(0));
+  co_return PgToInt(made->rows.at(0).at(0));
 }
 
 Awaitable<Status> Store::FinishStep(int64_t step_id, StepStatus status, TimePoint finished_at,
@@ -197,8 +181,8 @@ Awaitable<Status> Store::FinishStep(int64_t step_id, StepStatus status, TimePoin
       "WITH changed AS (UPDATE steps SET status=$2, finished_at=$3, error=$4 WHERE id=$1 "
       "RETURNING deployment_id) SELECT " +
       NotifyDeployment("deployment_id") + " FROM changed";
-  const PgParams params = {Int(step_id), Text(ToString(status)), Int(ToUnixMillis(finished_at)),
-                           Text(error)};
+  const PgParams params = {PgInt(step_id), PgText(ToString(status)),
+                           PgInt(ToUnixMillis(finished_at)), PgText(error)};
   const std::string what = "finish step";
   auto changed = co_await Run(what, sql, params);
   co_return changed.status();
@@ -206,7 +190,7 @@ Awaitable<Status> Store::FinishStep(int64_t step_id, StepStatus status, TimePoin
 
 Awaitable<Result<std::optional<Deployment>>> Store::GetDeployment(int64_t id) {
   static const std::string sql = WithSteps("SELECT * FROM deployments WHERE id = $1");
-  const PgParams params = {Int(id)};
+  const PgParams params = {PgInt(id)};
   const std::string what = "get deployment";
   auto got = co_await Run(what, sql, params);
   if (!got.ok()) co_return got.status();
@@ -221,19 +205,19 @@ Awaitable<Result<std::vector<Deployment>>> Store::ListDeployments(DeploymentFilt
   // (status, id) index (the same plan as SQLite's).
   PgParams params;
   std::string where;
-  auto add = [&](const std::string& condition, Cell value) {
+  auto add = [&](const std::string& condition, PgCell value) {
     params.push_back(std::move(value));
     where += (where.empty() ? " WHERE " : " AND ") + condition + std::to_string(params.size());
   };
-  if (!f.project.empty()) add("project = $", Text(f.project));
-  if (!f.machine.empty()) add("machine = $", Text(f.machine));
-  if (f.status) add("status = $", Text(ToString(*f.status)));
-  if (f.before_id > 0) add("id < $", Int(f.before_id));
-  if (f.after_id > 0) add("id > $", Int(f.after_id));
+  if (!f.project.empty()) add("project = $", PgText(f.project));
+  if (!f.machine.empty()) add("machine = $", PgText(f.machine));
+  if (f.status) add("status = $", PgText(ToString(*f.status)));
+  if (f.before_id > 0) add("id < $", PgInt(f.before_id));
+  if (f.after_id > 0) add("id > $", PgInt(f.after_id));
   // Paging back (after=) takes the oldest rows above the key; the outer
   // ORDER BY turns them newest first like every page.
   const bool backwards = f.after_id > 0 && f.before_id <= 0;
-  params.push_back(Int(std::clamp(f.limit, 1, 1000)));
+  params.push_back(PgInt(std::clamp(f.limit, 1, 1000)));
   const std::string sql = WithSteps("SELECT * FROM deployments" + where +
                                     (backwards ? " ORDER BY id ASC" : " ORDER BY id DESC") +
                                     " LIMIT $" + std::to_string(params.size()));
@@ -249,13 +233,13 @@ Awaitable<Result<RecordStore::Neighbours>> Store::DeploymentNeighbours(int64_t i
   static const std::string sql =
       "SELECT (SELECT max(id) FROM deployments WHERE project = $1 AND id < $2), "
       "(SELECT min(id) FROM deployments WHERE project = $1 AND id > $2)";
-  const PgParams params = {Text(project), Int(id)};
+  const PgParams params = {PgText(project), PgInt(id)};
   const std::string what = "neighbours";
   auto found = co_await Run(what, sql, params);
   if (!found.ok()) co_return found.status();
   RecordStore::Neighbours n;
-  n.previous = ToInt(found->rows.at(0).at(0));
-  n.next = ToInt(found->rows.at(0).at(1));
+  n.previous = PgToInt(found->rows.at(0).at(0));
+  n.next = PgToInt(found->rows.at(0).at(1));
   co_return n;
 }
 
@@ -282,8 +266,8 @@ Awaitable<Result<std::vector<RecordStore::StatusCount>>> Store::CountDeployments
   if (!counted.ok()) co_return counted.status();
   std::vector<RecordStore::StatusCount> out;
   for (const auto& r : counted->rows) {
-    if (auto status = ParseDeploymentStatus(Str(r[1]))) {
-      out.push_back({Str(r[0]), *status, ToInt(r[2])});
+    if (auto status = ParseDeploymentStatus(PgStr(r[1]))) {
+      out.push_back({PgStr(r[0]), *status, PgToInt(r[2])});
     }
   }
   co_return out;
@@ -304,11 +288,11 @@ Awaitable<Result<int>> Store::InterruptUnfinished(TimePoint now, std::string why
       NotifyDeployment("touched.id") +
       " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "
       "AS touched";
-  const PgParams params = {Int(ToUnixMillis(now)), Text(why), Text(machine_)};
+  const PgParams params = {PgInt(ToUnixMillis(now)), PgText(why), PgText(machine_)};
   const std::string what = "interrupt";
   auto done = co_await Run(what, sql, params);
   if (!done.ok()) co_return done.status();
-  co_return done->rows.empty() ? 0 : static_cast<int>(ToInt(done->rows[0][0]));
+  co_return done->rows.empty() ? 0 : static_cast<int>(PgToInt(done->rows[0][0]));
 }
 
 Awaitable<Result<int>> Store::InterruptUnfinishedOfProject(TimePoint now, std::string project,
@@ -326,11 +310,11 @@ Awaitable<Result<int>> Store::InterruptUnfinishedOfProject(TimePoint now, std::s
       NotifyDeployment("touched.id") +
       " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "
       "AS touched";
-  const PgParams params = {Int(ToUnixMillis(now)), Text(why), Text(project)};
+  const PgParams params = {PgInt(ToUnixMillis(now)), PgText(why), PgText(project)};
   const std::string what = "interrupt project " + project;
   auto done = co_await Run(what, sql, params);
   if (!done.ok()) co_return done.status();
-  co_return done->rows.empty() ? 0 : static_cast<int>(ToInt(done->rows[0][0]));
+  co_return done->rows.empty() ? 0 : static_cast<int>(PgToInt(done->rows[0][0]));
 }
 
 Awaitable<Result<std::optional<int64_t>>> Store::RecordHookEvent(HookEvent e) {
@@ -340,26 +324,26 @@ Awaitable<Result<std::optional<int64_t>>> Store::RecordHookEvent(HookEvent e) {
       "INSERT INTO hook_events (received_at, source, delivery_id, event, repository, ref, "
       "commit_sha, pusher, verdict, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
       "ON CONFLICT (source, delivery_id) WHERE delivery_id <> '' DO NOTHING RETURNING id";
-  const PgParams params = {Int(ToUnixMillis(e.received_at)),
-                           Text(e.source),
-                           Text(e.delivery_id),
-                           Text(e.event),
-                           Text(e.repository),
-                           Text(e.ref),
-                           Text(e.commit),
-                           Text(e.pusher),
-                           Text(e.verdict),
+  const PgParams params = {PgInt(ToUnixMillis(e.received_at)),
+                           PgText(e.source),
+                           PgText(e.delivery_id),
+                           PgText(e.event),
+                           PgText(e.repository),
+                           PgText(e.ref),
+                           PgText(e.commit),
+                           PgText(e.pusher),
+                           PgText(e.verdict),
                            PgByteaHex(e.body)};
   const std::string what = "record hook";
   auto made = co_await Run(what, sql, params);
   if (!made.ok()) co_return made.status();
   if (made->rows.empty()) co_return std::optional<int64_t>();
-  co_return std::optional<int64_t>(ToInt(made->rows[0][0]));
+  co_return std::optional<int64_t>(PgToInt(made->rows[0][0]));
 }
 
 Awaitable<Status> Store::SetHookVerdict(int64_t id, std::string verdict) {
   static const std::string sql = "UPDATE hook_events SET verdict = $2 WHERE id = $1";
-  const PgParams params = {Int(id), Text(verdict)};
+  const PgParams params = {PgInt(id), PgText(verdict)};
   const std::string what = "hook verdict";
   auto set = co_await Run(what, sql, params);
   co_return set.status();
@@ -369,23 +353,23 @@ Awaitable<Result<std::vector<HookEvent>>> Store::ListHookEvents(int limit, int64
   static const std::string sql =
       "SELECT id, received_at, source, delivery_id, event, repository, ref, commit_sha, pusher, "
       "verdict FROM hook_events WHERE $1::bigint <= 0 OR id < $1 ORDER BY id DESC LIMIT $2";
-  const PgParams params = {Int(before_id), Int(std::clamp(limit, 1, 1000))};
+  const PgParams params = {PgInt(before_id), PgInt(std::clamp(limit, 1, 1000))};
   const std::string what = "hook events";
   auto listed = co_await Run(what, sql, params);
   if (!listed.ok()) co_return listed.status();
   std::vector<HookEvent> out;
   for (const auto& r : listed->rows) {
     HookEvent& e = out.emplace_back();
-    e.id = ToInt(r[0]);
-    e.received_at = FromUnixMillis(ToInt(r[1]));
-    e.source = Str(r[2]);
-    e.delivery_id = Str(r[3]);
-    e.event = Str(r[4]);
-    e.repository = Str(r[5]);
-    e.ref = Str(r[6]);
-    e.commit = Str(r[7]);
-    e.pusher = Str(r[8]);
-    e.verdict = Str(r[9]);
+    e.id = PgToInt(r[0]);
+    e.received_at = FromUnixMillis(PgToInt(r[1]));
+    e.source = PgStr(r[2]);
+    e.delivery_id = PgStr(r[3]);
+    e.event = PgStr(r[4]);
+    e.repository = PgStr(r[5]);
+    e.ref = PgStr(r[6]);
+    e.commit = PgStr(r[7]);
+    e.pusher = PgStr(r[8]);
+    e.verdict = PgStr(r[9]);
   }
   co_return out;
 }
@@ -396,8 +380,8 @@ Awaitable<Status> Store::AddPin(Pin pin) {
       "WITH made AS (INSERT INTO pins (project, commit_sha, reason, at) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT DO NOTHING RETURNING project) SELECT " +
       NotifyProject("project") + " FROM made";
-  const PgParams params = {Text(pin.project), Text(pin.commit), Text(pin.reason),
-                           Int(ToUnixMillis(pin.at))};
+  const PgParams params = {PgText(pin.project), PgText(pin.commit), PgText(pin.reason),
+                           PgInt(ToUnixMillis(pin.at))};
   const std::string what = "pin";
   auto made = co_await Run(what, sql, params);
   co_return made.status();
@@ -408,7 +392,7 @@ Awaitable<Status> Store::RemovePin(std::string project, std::string commit) {
       "WITH gone AS (DELETE FROM pins WHERE project = $1 AND commit_sha = $2 RETURNING project) "
       "SELECT " +
       NotifyProject("project") + " FROM gone";
-  const PgParams params = {Text(project), Text(commit)};
+  const PgParams params = {PgText(project), PgText(commit)};
   const std::string what = "unpin";
   auto gone = co_await Run(what, sql, params);
   co_return gone.status();
@@ -418,13 +402,13 @@ Awaitable<Result<std::vector<Pin>>> Store::ListPins(std::string project) {
   static const std::string sql =
       "SELECT project, commit_sha, reason, at FROM pins WHERE project = $1 "
       "ORDER BY at DESC, id DESC";
-  const PgParams params = {Text(project)};
+  const PgParams params = {PgText(project)};
   const std::string what = "pins";
   auto listed = co_await Run(what, sql, params);
   if (!listed.ok()) co_return listed.status();
   std::vector<Pin> out;
   for (const auto& r : listed->rows) {
-    out.push_back(Pin{Str(r[0]), Str(r[1]), Str(r[2]), FromUnixMillis(ToInt(r[3]))});
+    out.push_back(Pin{PgStr(r[0]), PgStr(r[1]), PgStr(r[2]), FromUnixMillis(PgToInt(r[3]))});
   }
   co_return out;
 }
@@ -451,12 +435,12 @@ Awaitable<Result<std::vector<int64_t>>> Store::Reserve(const std::string& table,
   static const std::string sql =
       "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2::int) "
       "ORDER BY 1";
-  const PgParams params = {table, Int(n)};
+  const PgParams params = {table, PgInt(n)};
   const std::string what = "reserve " + table + " ids";
   auto reserved = co_await Run(what, sql, params);
   if (!reserved.ok()) co_return reserved.status();
   std::vector<int64_t> ids;
-  for (const auto& r : reserved->rows) ids.push_back(ToInt(r[0]));
+  for (const auto& r : reserved->rows) ids.push_back(PgToInt(r[0]));
   co_return ids;
 }
 
