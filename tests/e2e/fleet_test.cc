@@ -13,6 +13,7 @@
 #include "testing/postgres.h"
 #include "testing/s3rver.h"
 #include "tests/e2e/harness.h"
+#include "watch/hooks.h"
 
 namespace anthill::e2e {
 namespace {
@@ -44,6 +45,7 @@ class FleetTest : public AnthillTest {
   void WriteOrchestrator(const std::string& build, const std::string& project_extra = "") {
     ProjectOptions o;
     o.extra = project_extra;
+    o.poll = poll_;
     o.server_extra = "database = \"" + pg_.TcpUrl(database_) +
                      "\"\nroles = [\"orchestrator\", \"agent\"]\n" + artifacts_;
     o.build = build;
@@ -112,7 +114,37 @@ class FleetTest : public AnthillTest {
                  "\"\nregion = \"us-east-1\"\n";
   }
 
+  // Starts a second orchestrator (machine box-b, its own ports and data
+  // dir, the same project) with the config WriteOrchestrator(build) writes;
+  // leaves api_port_ and app_port_ as they were. Its API port is returned.
+  int StartSecondOrchestrator(const std::string& build, const std::string& project_extra = "") {
+    const int a_api = api_port_, a_app = app_port_;
+    const int b_api = testing::FreePort();
+    api_port_ = b_api;
+    app_port_ = b_app_ = testing::FreePort();
+    WriteOrchestrator(build, project_extra);
+    std::string config = testing::ReadFile(config_path_);
+    const std::string machine = "machine = \"test-machine\"";
+    config.replace(config.find(machine), machine.size(), "machine = \"box-b\"");
+    fs::create_directories(dir_ / "ob");
+    testing::WriteFile(dir_ / "ob" / "anthill.toml", config);
+    api_port_ = a_api;
+    app_port_ = a_app;
+    WriteOrchestrator(build, project_extra);
+    os::SpawnOptions o;
+    o.argv = {ANTHILL_BINARY, "serve", "-c", (dir_ / "ob" / "anthill.toml").string()};
+    o.cwd = dir_ / "ob";
+    o.env = os::CurrentEnvironment();
+    o.output = dir_ / "ob" / "anthill.log";
+    auto b = os::Spawn(o);
+    EXPECT_TRUE(b.ok()) << b.error();
+    if (b.ok()) builders_["ob"] = std::make_unique<os::Child>(std::move(b.value()));
+    return b_api;
+  }
+
   testing::Postgres pg_;
+  std::string poll_ = "100ms";
+  int b_app_ = 0;
   std::optional<testing::S3rver> s3_;
   std::string artifacts_;
   std::string database_;
@@ -235,20 +267,7 @@ TEST_F(FleetTest, AnOrchestratorKilledMidBuildLosesItsProjectToTheOther) {
   // The artifact store is shared: one orchestrator's own would go with it.
   UseS3();
   const int a_api = api_port_, a_app = app_port_;
-  const int b_api = testing::FreePort(), b_app = testing::FreePort();
-  // B's config: the same project, its own ports, data dir and machine name.
-  api_port_ = b_api;
-  app_port_ = b_app;
   WriteOrchestrator(build);
-  std::string b_config = testing::ReadFile(config_path_);
-  b_config.replace(b_config.find("machine = \"test-machine\""),
-                   std::string("machine = \"test-machine\"").size(), "machine = \"box-b\"");
-  fs::create_directories(dir_ / "ob");
-  testing::WriteFile(dir_ / "ob" / "anthill.toml", b_config);
-  api_port_ = a_api;
-  app_port_ = a_app;
-  WriteOrchestrator(build);
-
   StartAnthill();  // A
   StartBuilder("b1");
   const std::string first = Head();
@@ -258,14 +277,8 @@ TEST_F(FleetTest, AnOrchestratorKilledMidBuildLosesItsProjectToTheOther) {
   EXPECT_EQ(d1["machine"], "test-machine");
 
   // B starts, and finds the project held by A.
-  os::SpawnOptions o;
-  o.argv = {ANTHILL_BINARY, "serve", "-c", (dir_ / "ob" / "anthill.toml").string()};
-  o.cwd = dir_ / "ob";
-  o.env = os::CurrentEnvironment();
-  o.output = dir_ / "ob" / "anthill.log";
-  auto b = os::Spawn(o);
-  ASSERT_TRUE(b.ok()) << b.error();
-  builders_["ob"] = std::make_unique<os::Child>(std::move(b.value()));
+  const int b_api = StartSecondOrchestrator(build);
+  const int b_app = b_app_;
   api_port_ = b_api;
   json seen;
   ASSERT_TRUE(testing::WaitUntil(
@@ -416,6 +429,59 @@ TEST_F(FleetTest, OldArtifactsArePrunedButNeverTheRunningOne) {
   EXPECT_EQ(last["build"]["artifact"]["key"], "hello/" + running) << last.dump(1);
   EXPECT_NE(AppGet("/").find("main-" + commits.back().substr(0, 8)), std::string::npos);
   StopAnthill();
+}
+
+// A push's webhook may reach any orchestrator: the one that does not hold
+// the project passes it on, and the same delivery sent to the holder too
+// is seen as a duplicate (delivery ids are kept in the shared record).
+TEST_F(FleetTest, AWebhookDeliveredToBothOrchestratorsDeploysOnce) {
+  poll_ = "0";  // only the webhook deploys the push
+  const std::string extra = "webhook_secret = \"s3cret\"";
+  WriteOrchestrator("make", extra);
+  StartAnthill();
+  StartBuilder("b1");
+  ASSERT_EQ(WaitFinished(Head(), std::chrono::seconds(90))["status"], "succeeded");
+  // The second orchestrator's config is the first's with its own ports.
+  const int a_api = api_port_;
+  const int b_api = StartSecondOrchestrator("make", extra);
+  api_port_ = b_api;
+  json seen;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        seen = Project("hello");
+        return !seen.is_null() && seen["state"] == "elsewhere";
+      },
+      std::chrono::seconds(20)))
+      << seen.dump(1);
+
+  const std::string sha = CommitChange("via a webhook to either");
+  json payload{{"ref", "refs/heads/main"},
+               {"before", std::string(40, '0')},
+               {"after", sha},
+               {"deleted", false},
+               {"repository", {{"name", "hello"}, {"clone_url", origin().string() + ".git"}}},
+               {"pusher", {{"name", "octocat"}}}};
+  const std::string body = payload.dump();
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"X-GitHub-Event", "push"},
+      {"X-GitHub-Delivery", "delivery-1"},
+      {"X-Hub-Signature-256", "sha256=" + watch::HmacSha256Hex("s3cret", body)}};
+  auto [status, answer] = Post("/hooks/github", body, headers);  // B: not the holder
+  EXPECT_EQ(status, 202) << answer;
+  api_port_ = a_api;
+  auto [again, again_answer] = Post("/hooks/github", body, headers);  // A: the holder
+  EXPECT_EQ(again, 200) << again_answer;
+  EXPECT_NE(again_answer.find("duplicate"), std::string::npos) << again_answer;
+  json d = WaitFinished(sha, std::chrono::seconds(90));
+  EXPECT_EQ(d["status"], "succeeded") << d.dump(1);
+  EXPECT_EQ(d["trigger"], "webhook");
+  EXPECT_EQ(d["actor"], "octocat");
+  EXPECT_EQ(d["machine"], "test-machine");
+  int of_sha = 0;
+  for (const auto& one : Deployments()) of_sha += one["to_commit"] == sha ? 1 : 0;
+  EXPECT_EQ(of_sha, 1) << Deployments().dump(1);
+  StopAnthill();
+  StopBuilder("ob");
 }
 
 TEST_F(FleetTest, RolesThatNeedPostgresqlRefuseSqlite) {
