@@ -4,6 +4,7 @@
 // queue in PostgreSQL; the builder that takes a job packs the release and
 // uploads it to the orchestrator, which downloads, verifies and unpacks it
 // before the swap.
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -140,6 +141,18 @@ class FleetTest : public AnthillTest {
     EXPECT_TRUE(b.ok()) << b.error();
     if (b.ok()) builders_["ob"] = std::make_unique<os::Child>(std::move(b.value()));
     return b_api;
+  }
+
+  // Runs `sql` as the server's superuser, on the "postgres" database.
+  void Sql(const std::string& sql) {
+    PGconn* c = PQconnectdb(pg_.ConnectionString("postgres").c_str());
+    ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    PGresult* r = PQexec(c, sql.c_str());
+    const ExecStatusType status = PQresultStatus(r);
+    EXPECT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        << sql << ": " << PQerrorMessage(c);
+    PQclear(r);
+    PQfinish(c);
   }
 
   testing::Postgres pg_;
@@ -482,6 +495,44 @@ TEST_F(FleetTest, AWebhookDeliveredToBothOrchestratorsDeploysOnce) {
   EXPECT_EQ(of_sha, 1) << Deployments().dump(1);
   StopAnthill();
   StopBuilder("ob");
+}
+
+// An orchestrator that cannot reach the database stops planning its
+// projects before its leases could go to another (the program keeps
+// serving), and takes them up again, with a fresh runner, once it can.
+TEST_F(FleetTest, AnOrchestratorCutOffFromTheDatabaseStopsPlanningAndComesBack) {
+  WriteOrchestrator("make");
+  StartAnthill();
+  StartBuilder("b1");
+  ASSERT_EQ(WaitFinished(Head(), std::chrono::seconds(90))["status"], "succeeded");
+  auto log_count = [&](const std::string& what) {
+    const std::string log = testing::ReadFile(dir_ / "anthill.log");
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  ASSERT_EQ(log_count("held by this orchestrator"), 1u);
+
+  Sql("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS false");
+  Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + database_ + "'");
+  ASSERT_TRUE(testing::WaitUntil([&] { return log_count("stopped deploying it here") == 1; },
+                                 std::chrono::seconds(30)))
+      << testing::ReadFile(dir_ / "anthill.log");
+  EXPECT_NE(AppGet("/").find("main-" + Head().substr(0, 8)), std::string::npos)
+      << "the program keeps serving";
+  Sql("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS true");
+  ASSERT_TRUE(testing::WaitUntil([&] { return log_count("held by this orchestrator") == 2; },
+                                 std::chrono::seconds(30)))
+      << testing::ReadFile(dir_ / "anthill.log");
+  // The project is planned again: a push is deployed, once.
+  const std::string next = CommitChange("after the outage");
+  json d = WaitFinished(next, std::chrono::seconds(90));
+  EXPECT_EQ(d["status"], "succeeded") << d.dump(1);
+  EXPECT_NE(AppGet("/").find("main-" + next.substr(0, 8)), std::string::npos);
+  int of_next = 0;
+  for (const auto& one : Deployments()) of_next += one["to_commit"] == next ? 1 : 0;
+  EXPECT_EQ(of_next, 1) << Deployments().dump(1);
+  StopAnthill();
 }
 
 TEST_F(FleetTest, RolesThatNeedPostgresqlRefuseSqlite) {
