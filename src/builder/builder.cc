@@ -303,10 +303,29 @@ asio::awaitable<store::BuildOutcome> Builder::BuildAndUpload(std::shared_ptr<Job
   (void)AppendToFile(log, "anthill: packed " + ref.key + ": " + std::to_string(ref.size) +
                               " bytes, sha256 " + ref.sha256 + "; uploading to " +
                               artifacts_.Describe() + "\n");
-  artifact::ArtifactRef put_ref = ref;
-  fs::path put_file = archive;
-  Status put = co_await artifacts_.Put(put_ref, put_file);
+  // The store may be away for a moment (an orchestrator restarting, S3
+  // throttling): a build is not thrown away for that. Unreachable or timed
+  // out, the upload is tried again for upload_patience; any other
+  // answer (a refused token, a checksum the store disputes) is final.
+  Status put;
+  const auto give_up_at = std::chrono::steady_clock::now() + settings_.upload_patience;
+  for (Duration wait{1000};; wait = std::min(wait * 2, Duration(15000))) {
+    artifact::ArtifactRef put_ref = ref;
+    fs::path put_file = archive;
+    put = co_await artifacts_.Put(put_ref, put_file);
+    const bool transient =
+        put.code() == StatusCode::kUnavailable || put.code() == StatusCode::kTimedOut;
+    if (put.ok() || !transient || job->taken || job->shutdown ||
+        std::chrono::steady_clock::now() + wait > give_up_at) {
+      break;
+    }
+    (void)AppendToFile(log, "anthill: upload failed (" + put.message() + "); trying again in " +
+                                std::to_string(wait.count() / 1000) + " s\n");
+    co_await SleepFor(wait);
+    if (job->taken || job->shutdown) break;
+  }
   fs::remove(archive, ec);
+  if (job->taken || job->shutdown) co_return store::BuildOutcome::Cancelled("stopped");
   if (!put.ok()) {
     Status s = step.End(put.Prefixed("uploading the artifact failed"));
     co_return store::BuildOutcome::Failed(s.message());

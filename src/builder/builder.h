@@ -50,6 +50,9 @@ struct BuilderSettings {
   Duration idle_wait{5000};        // the longest a missed notification delays a claim
   Duration reclaim_every{2000};    // how often an idle builder takes back expired leases
   int keep_releases = 2;           // per slot and project, for reuse by commit
+  // How long an upload the store cannot take now (unreachable, timed out)
+  // is tried again, waiting 1, 2, 4, 8, then 15 s between tries.
+  Duration upload_patience{60000};
 };
 
 // Returns when a job may have been queued (true) or `max_wait` passed.

@@ -162,6 +162,12 @@ class DirArtifacts : public artifact::ArtifactStore {
  public:
   explicit DirArtifacts(fs::path root) : root_(std::move(root)) {}
   Awaitable<Status> Put(artifact::ArtifactRef ref, fs::path file) override {
+    ++puts;
+    if (!refuse.ok()) co_return refuse;
+    if (away_for_puts > 0) {
+      --away_for_puts;
+      co_return Status::Unavailable("cannot reach the store: Connection refused");
+    }
     fs::create_directories((root_ / ref.key).parent_path());
     fs::copy_file(file, root_ / ref.key, fs::copy_options::overwrite_existing);
     refs[ref.key] = ref;
@@ -180,6 +186,9 @@ class DirArtifacts : public artifact::ArtifactStore {
   std::string Describe() const override { return "a test dir"; }
   fs::path PathOf(const std::string& key) const { return root_ / key; }
   std::map<std::string, artifact::ArtifactRef> refs;
+  int puts = 0;           // tries, answered or not
+  int away_for_puts = 0;  // the next puts answer Unavailable
+  Status refuse;          // not ok: every put answers it
 
  private:
   fs::path root_;
@@ -325,6 +334,32 @@ TEST_F(BuilderTest, BuildsPacksUploadsAndReports) {
                                                              {"release", S::kSucceeded},
                                                              {"upload", S::kSucceeded}}));
   EXPECT_EQ(b->reported(), 1);
+}
+
+TEST_F(BuilderTest, AnUploadTheStoreCannotTakeNowIsTriedAgain) {
+  Queue("sh build.sh", "test -f out.txt");
+  artifacts_.away_for_puts = 2;  // e.g. the orchestrator restarting
+  auto b = MakeBuilder();
+  b->Start();
+  ASSERT_TRUE(RunUntil([&] { return store::IsFinished(queue_.jobs[0].status); }));
+  StopBuilder(*b);
+  EXPECT_EQ(queue_.jobs[0].status, store::BuildJobStatus::kSucceeded) << queue_.jobs[0].error;
+  EXPECT_EQ(artifacts_.puts, 3);
+  EXPECT_EQ(artifacts_.refs.size(), 1u);
+}
+
+TEST_F(BuilderTest, AnUploadRefusedIsNotTriedAgain) {
+  Queue("sh build.sh", "test -f out.txt");
+  artifacts_.refuse = Status::Unauthenticated("answered 401: wrong token");
+  auto b = MakeBuilder();
+  b->Start();
+  ASSERT_TRUE(RunUntil([&] { return store::IsFinished(queue_.jobs[0].status); }));
+  StopBuilder(*b);
+  EXPECT_EQ(queue_.jobs[0].status, store::BuildJobStatus::kFailed);
+  EXPECT_NE(queue_.jobs[0].error.find("uploading the artifact failed: answered 401"),
+            std::string::npos)
+      << queue_.jobs[0].error;
+  EXPECT_EQ(artifacts_.puts, 1);
 }
 
 TEST_F(BuilderTest, AFailedBuildIsReportedWithItsReason) {
