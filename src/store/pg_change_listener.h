@@ -69,10 +69,8 @@ class PgChangeListener {
   Status last_error() const;
 
  private:
+  // The listening loop (pg_listen_loop.h) publishes what it hears.
   struct State;
-  // The listening loop: connect, LISTEN, publish what is heard until the
-  // connection drops, wait, connect again; until Stop.
-  static boost::asio::awaitable<void> Run(std::shared_ptr<State> s);
 
   std::shared_ptr<State> state_;  // shared with the running coroutine
 };

@@ -9,6 +9,7 @@
 #include <deque>
 
 #include "base/strings.h"
+#include "store/pg_listen_loop.h"
 
 namespace anthill::store {
 namespace asio = boost::asio;
@@ -17,8 +18,6 @@ using Awaitable = asio::awaitable<T>;
 
 namespace {
 
-constexpr std::chrono::milliseconds kFirstRetry{100};
-constexpr std::chrono::milliseconds kLongestRetry{5000};
 constexpr size_t kRecentDone = 1024;
 
 // The job id of "<prefix>:<id>", or 0.
@@ -35,7 +34,7 @@ int64_t PayloadId(std::string_view payload, std::string_view prefix) {
 
 // Everything the listening coroutine and the waits touch, shared, so that
 // either can finish after the listener is gone.
-struct PgJobListener::State {
+struct PgJobListener::State : PgListenState {
   // One wait in flight: woken by cancelling its timer, which otherwise
   // expires at the caller's max_wait.
   struct Waiter {
@@ -46,8 +45,7 @@ struct PgJobListener::State {
     bool woken = false;
   };
 
-  State(asio::any_io_executor e, std::string info)
-      : executor(std::move(e)), conninfo(std::move(info)), retry(executor) {}
+  State(asio::any_io_executor e, std::string info) : PgListenState(std::move(e), std::move(info)) {}
 
   // Wakes the waits `which` selects; returns how many.
   template <typename Pred>
@@ -71,15 +69,6 @@ struct PgJobListener::State {
     Wake([job](const Waiter& w) { return w.job == job; });
   }
 
-  asio::any_io_executor executor;
-  std::string conninfo;
-  asio::steady_timer retry;
-  std::unique_ptr<PgConnection> conn;
-  bool started = false;
-  bool stopping = false;
-  bool listening = false;
-  int64_t listens = 0;
-  Status last_error;
   std::vector<Waiter*> waiters;
   bool work_pending = false;
   std::deque<int64_t> recent_done;
@@ -93,15 +82,29 @@ PgJobListener::~PgJobListener() { Stop(); }
 void PgJobListener::Start() {
   if (state_->started) return;
   state_->started = true;
-  asio::co_spawn(state_->executor, Run(state_), asio::detached);
+  State* s = state_.get();
+  auto listened = [s] {
+    // Listening again after a drop: what was sent meanwhile is lost, so
+    // every waiter looks at the database once.
+    if (s->listens > 1) {
+      s->WorkQueued();
+      s->Wake([](const State::Waiter& w) { return w.job != 0; });
+    }
+  };
+  auto heard = [s](std::string_view payload) {
+    if (PayloadId(payload, "queued:") > 0) {
+      s->WorkQueued();
+    } else if (const int64_t job = PayloadId(payload, "done:"); job > 0) {
+      s->JobDone(job);
+    }
+  };
+  asio::co_spawn(state_->executor, RunPgListenLoop(state_, kPgJobsChannel, listened, heard),
+                 asio::detached);
 }
 
 void PgJobListener::Stop() {
   State& s = *state_;
-  s.stopping = true;
-  s.listening = false;
-  s.retry.cancel();
-  if (s.conn) s.conn->CancelWait();
+  s.PgListenState::Stop();
   for (auto* w : s.waiters) w->timer.cancel();  // not woken: they return false
 }
 
@@ -142,58 +145,6 @@ asio::awaitable<bool> PgJobListener::Wait(std::shared_ptr<State> s, int64_t job,
   auto until_ended = asio::redirect_error(asio::use_awaitable, ended);
   co_await w.timer.async_wait(until_ended);
   co_return w.woken;
-}
-
-asio::awaitable<void> PgJobListener::Run(std::shared_ptr<State> s) {
-  auto retry_after = kFirstRetry;
-  const std::string channel = kPgJobsChannel;
-  while (!s->stopping) {
-    auto made = co_await PgConnection::Connect(s->executor, s->conninfo);
-    if (s->stopping) break;
-    if (!made.ok()) {
-      s->last_error = made.status();
-    } else {
-      s->conn = std::move(*made);
-      Status listened = co_await s->conn->Listen(channel);
-      if (!listened.ok()) s->last_error = listened;
-      if (listened.ok() && !s->stopping) {
-        s->listening = true;
-        retry_after = kFirstRetry;
-        // Listening again after a drop: what was sent meanwhile is lost, so
-        // every waiter looks at the database once.
-        if (++s->listens > 1) {
-          s->WorkQueued();
-          s->Wake([](const State::Waiter& w) { return w.job != 0; });
-        }
-      }
-      while (s->listening && !s->stopping) {
-        auto heard = co_await s->conn->WaitForNotifications();
-        if (s->stopping) break;
-        if (!heard.ok()) {
-          s->last_error = heard.status();
-          break;
-        }
-        for (const auto& n : *heard) {
-          if (n.channel != channel) continue;
-          if (PayloadId(n.payload, "queued:") > 0) {
-            s->WorkQueued();
-          } else if (const int64_t job = PayloadId(n.payload, "done:"); job > 0) {
-            s->JobDone(job);
-          }
-        }
-      }
-      s->listening = false;
-      s->conn.reset();
-    }
-    if (s->stopping) break;
-    s->retry.expires_after(retry_after);
-    boost::system::error_code cancelled;  // by Stop
-    auto woken = asio::redirect_error(asio::use_awaitable, cancelled);
-    co_await s->retry.async_wait(woken);
-    retry_after = std::min(retry_after * 2, kLongestRetry);
-  }
-  s->listening = false;
-  s->conn.reset();
 }
 
 }  // namespace anthill::store

@@ -69,8 +69,8 @@ class PgJobListener {
   Status last_error() const;
 
  private:
+  // Shared with the listening loop (pg_listen_loop.h) and the waits.
   struct State;
-  static boost::asio::awaitable<void> Run(std::shared_ptr<State> s);
   // Waits for job `job`'s end (0: for work) until woken or `max_wait`.
   static boost::asio::awaitable<bool> Wait(std::shared_ptr<State> s, int64_t job,
                                            Duration max_wait);
