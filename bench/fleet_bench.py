@@ -710,9 +710,10 @@ def main():
     lines += ["", f"Idle: {len(idle)} samples 0.5 s apart, 3 s after the last deployment; during: "
               f"{len(busy)} samples while the {big_rounds} deployments of big ran. "
               f"application_name seen: {', '.join(repr(n) for n in names) or 'none'} "
-              "(Anthill sets none). By the code, a process holds at most 8: PgRecordStore's pool "
+              "(Anthill sets none). By the code, a builder holds at most 8: PgRecordStore's pool "
               "(up to 4, each made when first needed and then kept), PgBuildQueue's (up to 2) "
-              "and one LISTEN connection each for `anthill_changes` and `anthill_jobs`.", ""]
+              "and one LISTEN connection each for `anthill_changes` and `anthill_jobs`; an "
+              "orchestrator one more, PgProjectOwnership's (its project leases).", ""]
     publish(lines)
 
 
