@@ -82,6 +82,10 @@ void Registry::Tick() {
     // A runner runs once: a stopped one is replaced, so that the project
     // can be taken again later.
     if (s.stopping && s.runner->done()) {
+      // Kept, not destroyed: its supervisor's watch loops may still be
+      // suspended on it until they next wake (a stopped runner holds
+      // little; a project changes hands rarely).
+      retired_.push_back(std::move(s.runner));
       s.runner = MakeRunner(s.project);
       s.started = false;
       s.stopping = false;

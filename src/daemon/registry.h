@@ -95,6 +95,8 @@ class Registry : public deploy::Controller {
   store::ProjectOwnership* ownership_;
   store::OrchestratorId me_;
   std::vector<Slot> slots_by_project_;  // config order
+  // Runners of earlier holds, stopped; destroyed with the registry.
+  std::vector<std::unique_ptr<deploy::ProjectRunner>> retired_;
   std::map<std::string, std::string> holders_;
 };
 
