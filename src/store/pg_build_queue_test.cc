@@ -19,13 +19,12 @@
 #include "base/event.h"
 #include "store/pg_change_listener.h"
 #include "store/pg_job_listener.h"
+#include "store/pg_loop_test.h"
 #include "store/pg_record_store.h"
 #include "testing/postgres.h"
 #include "testing/testing.h"
 
 namespace anthill::store {
-
-testing::Postgres& SharedPostgres();  // record_contract_test.cc: one server per binary
 
 namespace {
 
@@ -52,36 +51,8 @@ BuildJobSpec Spec(int64_t deployment_id, Labels labels = {}) {
   return s;
 }
 
-class PgBuildQueueTest : public ::testing::Test {
+class PgBuildQueueTest : public PgLoopTest {
  protected:
-  void SetUp() override {
-    testing::Postgres& server = SharedPostgres();
-    ASSERT_TRUE(server.ok()) << server.error();
-    const std::string database = server.CreateDatabase();
-    ASSERT_FALSE(database.empty());
-    conninfo_ = server.ConnectionString(database);
-  }
-
-  // Runs the test's loop until done() holds, for 30 s at most; returns done().
-  bool RunUntil(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    io_.restart();
-    while (!done() && !io_.stopped() && std::chrono::steady_clock::now() < deadline) {
-      io_.run_one_until(deadline);
-    }
-    return done();
-  }
-  // Runs `body` as a coroutine on the test's loop, to its end.
-  void Run(std::function<asio::awaitable<void>()> body) {
-    auto finished = std::make_shared<bool>(false);
-    auto run = [body = std::move(body), finished]() -> asio::awaitable<void> {
-      co_await body();
-      *finished = true;
-    };
-    asio::co_spawn(io_, std::move(run), asio::detached);
-    ASSERT_TRUE(RunUntil([&] { return *finished; })) << "the coroutine did not finish in 30 s";
-  }
-
   // A queue with options_, as one process of the fleet opens it.
   QueuePtr Open() {
     QueuePtr queue;
@@ -143,8 +114,6 @@ class PgBuildQueueTest : public ::testing::Test {
   }
 
   static inline const PgParams kNone;
-  asio::io_context io_;  // first: outlives everything that uses it
-  std::string conninfo_;
   PgBuildQueue::Options options_;
 };
 

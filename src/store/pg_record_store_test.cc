@@ -15,13 +15,12 @@
 #include <thread>
 
 #include "store/pg_change_listener.h"
+#include "store/pg_loop_test.h"
 #include "store/pg_schema.h"
 #include "testing/postgres.h"
 #include "testing/testing.h"
 
 namespace anthill::store {
-
-testing::Postgres& SharedPostgres();  // record_contract_test.cc: one server per binary
 
 namespace {
 
@@ -62,36 +61,8 @@ Status OpenOnALoopOfItsOwn(const std::string& conninfo) {
   return outcome.value_or(Status::TimedOut("did not finish within 30 s"));
 }
 
-class PgRecordStoreTest : public ::testing::Test {
+class PgRecordStoreTest : public PgLoopTest {
  protected:
-  void SetUp() override {
-    testing::Postgres& server = SharedPostgres();
-    ASSERT_TRUE(server.ok()) << server.error();
-    const std::string database = server.CreateDatabase();
-    ASSERT_FALSE(database.empty());
-    conninfo_ = server.ConnectionString(database);
-  }
-
-  // Runs the test's loop until done() holds, for 30 s at most; returns done().
-  bool RunUntil(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    io_.restart();
-    while (!done() && !io_.stopped() && std::chrono::steady_clock::now() < deadline) {
-      io_.run_one_until(deadline);
-    }
-    return done();
-  }
-  // Runs `body` as a coroutine on the test's loop, to its end.
-  void Run(std::function<asio::awaitable<void>()> body) {
-    auto finished = std::make_shared<bool>(false);
-    auto run = [body = std::move(body), finished]() -> asio::awaitable<void> {
-      co_await body();
-      *finished = true;
-    };
-    asio::co_spawn(io_, std::move(run), asio::detached);
-    ASSERT_TRUE(RunUntil([&] { return *finished; })) << "the coroutine did not finish in 30 s";
-  }
-
   asio::awaitable<Store> OpenStore() {
     auto executor = io_.get_executor();
     const std::string machine = "m1";
@@ -114,8 +85,6 @@ class PgRecordStoreTest : public ::testing::Test {
   }
 
   static inline const PgParams kNone;
-  asio::io_context io_;  // first: outlives everything that uses it
-  std::string conninfo_;
 };
 
 // Without the migrations' lock both would create the same tables, and one
