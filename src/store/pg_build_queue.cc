@@ -67,10 +67,6 @@ BuildJobRow ReadJob(const std::vector<PgCell>& r) {
   return j;
 }
 
-std::string Notify(const std::string& channel, const std::string& prefix, const std::string& id) {
-  return "pg_notify('" + channel + "', '" + prefix + ":' || " + id + ")";
-}
-
 // What a job is now, for the message of an attempt that lost it.
 std::string StateOf(const BuildJobRow& j) {
   switch (j.status) {
@@ -142,7 +138,7 @@ Awaitable<Result<int64_t>> Queue::Enqueue(BuildJobSpec spec) {
       "version, build, test, artifacts, env, timeout_ms, labels, status, queued_at) VALUES ($1, "
       "$2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11, $12::text[], " +
       Word(BuildJobStatus::kQueued) + ", " + kPgNowMillis + ") RETURNING id) SELECT id, " +
-      Notify(kPgJobsChannel, "queued", "id") + " FROM made";
+      PgNotifySql(kPgJobsChannel, "queued", "id") + " FROM made";
   const PgParams params = {PgInt(spec.deployment_id),
                            PgText(spec.project),
                            PgText(spec.repo),
@@ -264,7 +260,7 @@ Awaitable<Status> Queue::Finish(int64_t job_id, std::string builder, int attempt
       "artifact_size = $8, release = $9 WHERE id = $1 AND builder = $2 AND attempt = $3 AND "
       "status = " +
       Word(BuildJobStatus::kRunning) + " RETURNING id) SELECT id, " +
-      Notify(kPgJobsChannel, "done", "id") + " FROM done";
+      PgNotifySql(kPgJobsChannel, "done", "id") + " FROM done";
   const PgParams params = {PgInt(job_id),
                            PgText(builder),
                            PgInt(attempt),
@@ -287,7 +283,7 @@ Awaitable<Status> Queue::Cancel(int64_t job_id, std::string why) {
       ", finished_at = " + kPgNowMillis +
       ", lease_until = NULL, error = $2 WHERE id = $1 AND status IN (" +
       Word(BuildJobStatus::kQueued) + ", " + Word(BuildJobStatus::kRunning) +
-      ") RETURNING id) SELECT id, " + Notify(kPgJobsChannel, "done", "id") + " FROM done";
+      ") RETURNING id) SELECT id, " + PgNotifySql(kPgJobsChannel, "done", "id") + " FROM done";
   const PgParams params = {PgInt(job_id), PgText(why)};
   const std::string what = "cancel build job " + std::to_string(job_id);
   auto done = co_await Run(what, sql, params);
@@ -319,8 +315,8 @@ Awaitable<Result<std::vector<BuildJobRow>>> Queue::ReclaimExpired() {
       ", finished_at = " + kPgNowMillis + ", error = " + why +
       " FROM expired e WHERE s.deployment_id = e.deployment_id AND s.status = " +
       Word(StepStatus::kRunning) + ") SELECT " + JobColumns() + ", " +
-      Notify(kPgJobsChannel, "queued", "id") + ", " +
-      Notify(kPgChangesChannel, "deployment", "deployment_id") + " FROM requeued ORDER BY id";
+      PgNotifySql(kPgJobsChannel, "queued", "id") + ", " +
+      PgNotifySql(kPgChangesChannel, "deployment", "deployment_id") + " FROM requeued ORDER BY id";
   const PgParams none;
   const std::string what = "reclaim expired leases";
   auto requeued = co_await Run(what, sql, none);

@@ -61,4 +61,10 @@ std::optional<TimePoint> PgMaybeTime(const PgCell& cell) {
   return FromUnixMillis(PgToInt(cell));
 }
 
+std::string PgNotifySql(std::string_view channel, std::string_view prefix,
+                        std::string_view column) {
+  return "pg_notify('" + std::string(channel) + "', '" + std::string(prefix) + ":' || " +
+         std::string(column) + ")";
+}
+
 }  // namespace anthill::store

@@ -42,4 +42,9 @@ std::string PgStr(const PgCell& cell);
 // Unix milliseconds back to a time; NULL is none.
 std::optional<TimePoint> PgMaybeTime(const PgCell& cell);
 
+// The SQL call that sends "<prefix>:<value>" on `channel`, in the same
+// statement (and so the same transaction) as a write: `column` is SQL, a
+// column of the statement's rows, never text from outside.
+std::string PgNotifySql(std::string_view channel, std::string_view prefix, std::string_view column);
+
 }  // namespace anthill::store

@@ -13,7 +13,7 @@ namespace asio = boost::asio;
 namespace {
 
 std::string Notify(const std::string& prefix, const std::string& project) {
-  return "pg_notify('" + std::string(kPgOwnersChannel) + "', '" + prefix + ":' || " + project + ")";
+  return PgNotifySql(kPgOwnersChannel, prefix, project);
 }
 
 // The kinds this build knows, as a SQL list ('deploy', 'rollback', ...):
@@ -65,7 +65,7 @@ Result<ForwardedAction> ReadAction(const std::vector<PgCell>& r) {
   a.actor = PgStr(r[8]);
   a.received_by = PgStr(r[9]);
   a.received_at = FromUnixMillis(PgToInt(r[10]));
-  if (r[11]) a.taken_at = FromUnixMillis(PgToInt(r[11]));
+  a.taken_at = PgMaybeTime(r[11]);
   a.taken_by = PgStr(r[12]);
   a.answer = PgStr(r[13]);
   return a;

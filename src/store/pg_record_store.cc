@@ -21,10 +21,10 @@ PgCell IdOrNull(int64_t id) { return id > 0 ? PgInt(id) : std::nullopt; }
 // (and so the same transaction) as the write; `id` is a column of the
 // statement's rows.
 std::string NotifyDeployment(const std::string& id) {
-  return std::string("pg_notify('") + kPgChangesChannel + "', 'deployment:' || " + id + ")";
+  return PgNotifySql(kPgChangesChannel, "deployment", id);
 }
 std::string NotifyProject(const std::string& project) {
-  return std::string("pg_notify('") + kPgChangesChannel + "', 'project:' || " + project + ")";
+  return PgNotifySql(kPgChangesChannel, "project", project);
 }
 
 // A deployment with its steps, in one statement (one snapshot, one round
