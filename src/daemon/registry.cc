@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <functional>
 
 namespace anthill::daemon {
 
@@ -185,46 +186,50 @@ deploy::ActionOutcome Registry::Forward(store::ForwardedAction a) {
   return deploy::ActionOutcome::Accepted(0, said);
 }
 
-deploy::ActionOutcome Registry::Deploy(const std::string& project, const std::string& ref,
-                                       const std::string& actor) {
-  Slot* s = Find(project);
-  if (s == nullptr) return Unknown(project);
-  if (s->held || ownership_ == nullptr) return s->runner->RequestDeploy(ref, actor);
+deploy::ActionOutcome Registry::HereOrForward(
+    store::ForwardedAction a,
+    const std::function<deploy::ActionOutcome(deploy::ProjectRunner&)>& here) {
+  Slot* s = Find(a.project);
+  if (s == nullptr) return Unknown(a.project);
+  if (s->held || ownership_ == nullptr) return here(*s->runner);
+  return Forward(std::move(a));
+}
+
+store::ForwardedAction Registry::Action(const std::string& project, store::ForwardedKind kind,
+                                        const std::string& actor) {
   store::ForwardedAction a;
   a.project = project;
-  a.kind = store::ForwardedKind::kDeploy;
-  a.ref = ref;
+  a.kind = kind;
   a.actor = actor;
-  return Forward(std::move(a));
+  return a;
+}
+
+deploy::ActionOutcome Registry::Deploy(const std::string& project, const std::string& ref,
+                                       const std::string& actor) {
+  store::ForwardedAction a = Action(project, store::ForwardedKind::kDeploy, actor);
+  a.ref = ref;
+  return HereOrForward(std::move(a),
+                       [&](deploy::ProjectRunner& r) { return r.RequestDeploy(ref, actor); });
 }
 
 deploy::ActionOutcome Registry::Rollback(const std::string& project, const std::string& version,
                                          const std::string& actor) {
-  Slot* s = Find(project);
-  if (s == nullptr) return Unknown(project);
-  if (s->held || ownership_ == nullptr) return s->runner->RequestRollback(version, actor);
-  store::ForwardedAction a;
-  a.project = project;
-  a.kind = store::ForwardedKind::kRollback;
+  store::ForwardedAction a = Action(project, store::ForwardedKind::kRollback, actor);
   a.version = version;
-  a.actor = actor;
-  return Forward(std::move(a));
+  return HereOrForward(std::move(a),
+                       [&](deploy::ProjectRunner& r) { return r.RequestRollback(version, actor); });
 }
 
 deploy::ActionOutcome Registry::Notify(const std::string& project, const std::string& ref,
                                        const std::string& commit, store::Trigger trigger,
                                        const std::string& actor) {
-  Slot* s = Find(project);
-  if (s == nullptr) return Unknown(project);
-  if (s->held || ownership_ == nullptr) return s->runner->Notify(ref, commit, trigger, actor);
-  store::ForwardedAction a;
-  a.project = project;
-  a.kind = store::ForwardedKind::kNotify;
+  store::ForwardedAction a = Action(project, store::ForwardedKind::kNotify, actor);
   a.ref = ref;
   a.commit = commit;
   a.trigger = std::string(store::ToString(trigger));
-  a.actor = actor;
-  return Forward(std::move(a));
+  return HereOrForward(std::move(a), [&](deploy::ProjectRunner& r) {
+    return r.Notify(ref, commit, trigger, actor);
+  });
 }
 
 deploy::ActionOutcome Registry::Cancel(int64_t id, const std::string& actor) {
@@ -249,11 +254,8 @@ deploy::ActionOutcome Registry::Cancel(int64_t id, const std::string& actor) {
                        row.ok() ? "no such deployment" : row.error());
           co_return;
         }
-        store::ForwardedAction a;
-        a.project = (*row)->project;
-        a.kind = store::ForwardedKind::kCancel;
+        store::ForwardedAction a = Action((*row)->project, store::ForwardedKind::kCancel, actor);
         a.deployment_id = id;
-        a.actor = actor;
         a.received_by = me_.id;
         auto forwarded = co_await ownership_->Forward(a);
         if (!forwarded.ok()) {
@@ -268,25 +270,13 @@ deploy::ActionOutcome Registry::Cancel(int64_t id, const std::string& actor) {
 }
 
 deploy::ActionOutcome Registry::StopProgram(const std::string& project, const std::string& actor) {
-  Slot* s = Find(project);
-  if (s == nullptr) return Unknown(project);
-  if (s->held || ownership_ == nullptr) return s->runner->StopProgram(actor);
-  store::ForwardedAction a;
-  a.project = project;
-  a.kind = store::ForwardedKind::kStop;
-  a.actor = actor;
-  return Forward(std::move(a));
+  return HereOrForward(Action(project, store::ForwardedKind::kStop, actor),
+                       [&](deploy::ProjectRunner& r) { return r.StopProgram(actor); });
 }
 
 deploy::ActionOutcome Registry::StartProgram(const std::string& project, const std::string& actor) {
-  Slot* s = Find(project);
-  if (s == nullptr) return Unknown(project);
-  if (s->held || ownership_ == nullptr) return s->runner->StartProgram(actor);
-  store::ForwardedAction a;
-  a.project = project;
-  a.kind = store::ForwardedKind::kStart;
-  a.actor = actor;
-  return Forward(std::move(a));
+  return HereOrForward(Action(project, store::ForwardedKind::kStart, actor),
+                       [&](deploy::ProjectRunner& r) { return r.StartProgram(actor); });
 }
 
 std::string Registry::Apply(const store::ForwardedAction& a) {

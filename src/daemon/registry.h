@@ -88,6 +88,13 @@ class Registry : public deploy::Controller {
   std::unique_ptr<deploy::ProjectRunner> MakeRunner(const config::Project& p);
   // Keeps `a` in the database for the project's holder, and answers at once.
   deploy::ActionOutcome Forward(store::ForwardedAction a);
+  // `here` on the project's runner when this process holds the project (or
+  // is alone on its record); else `a` is forwarded.
+  deploy::ActionOutcome HereOrForward(
+      store::ForwardedAction a,
+      const std::function<deploy::ActionOutcome(deploy::ProjectRunner&)>& here);
+  static store::ForwardedAction Action(const std::string& project, store::ForwardedKind kind,
+                                       const std::string& actor);
   static deploy::ActionOutcome Unknown(const std::string& name);
 
   deploy::Context ctx_;
