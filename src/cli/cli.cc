@@ -10,6 +10,7 @@
 #include "cli/actions.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/fleet_commands.h"
 #include "cli/listings.h"
 #include "cli/logs.h"
 #include "config/config.h"
@@ -73,6 +74,10 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
+  // The agent reads no config file: it holds no database and watches no
+  // repository; what it runs comes from the orchestrators.
+  if (cmd.agent->parsed()) return RunAgentCommand(o);
+
   auto cfg = config::Load(o.config_path);
   if (!cfg.ok()) {
     std::cerr << "anthill: " << cfg.error() << "\n";
@@ -107,6 +112,10 @@ int Main(int argc, char** argv) {
     return ShowDeployments(*cfg, o.project, o.status_filter, o.limit, o.as_json);
   }
   if (cmd.queue->parsed()) return ShowQueue(*cfg, o.as_json);
+  if (cmd.agents_add->parsed()) return AddAgent(*cfg, o.agent_name, o.as_json);
+  if (cmd.agents_revoke->parsed()) return RevokeAgent(*cfg, o.agent_name);
+  if (cmd.agents->parsed()) return ShowAgents(*cfg, o.as_json);
+  if (cmd.machines->parsed()) return ShowMachines(*cfg, o.as_json);
   if (cmd.logs->parsed()) {
     if (cmd.build_log->count() > 0) return ShowBuildLog(*cfg, o.project, o.build_id, o.follow);
     return ShowLog(*cfg, "/api/v1/projects/" + o.project + "/log", o.follow);

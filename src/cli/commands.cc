@@ -116,6 +116,41 @@ Commands DefineCommands(CLI::App& app, Options& o) {
           ->check(DeploymentId());
   c.queue = command("queue", "running and waiting deployments");
   add_json(c.queue);
+  c.agent = app.add_subcommand(
+      "agent", "run this machine's agent of a fleet (its token in ANTHILL_AGENT_TOKEN)");
+  c.agent->add_option("--server", o.servers, "the orchestrators' API URLs (http://host:port)")
+      ->delimiter(',')
+      ->required()
+      ->type_name("URL[,URL...]");
+  c.agent->add_option("--machine", o.machine, "this machine's agent name")->required();
+  c.agent->add_option("--labels", o.labels, "what this machine offers (a project's labels)")
+      ->delimiter(',')
+      ->type_name("LABEL[,LABEL...]");
+  c.agent->add_option("--data-dir", o.data_dir, "where releases, logs and state are kept")
+      ->required();
+  c.agent
+      ->add_option("--env", o.agent_env,
+                   "KEY=VALUE added to every program's environment, and ${KEY} in a project's "
+                   "env and health check (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            const size_t eq = v.find('=');
+            if (eq == std::string::npos || eq == 0) return "'" + v + "' is not KEY=VALUE";
+            return "";
+          },
+          ""));
+  c.agents = command("agents", "the fleet's agents: list, add NAME, revoke NAME");
+  add_json(c.agents);
+  c.agents_add = c.agents->add_subcommand("add", "register an agent and print its token");
+  c.agents_add->add_option("name", o.agent_name, "the machine's name")->required();
+  c.agents_revoke = c.agents->add_subcommand("revoke", "refuse an agent's token from now on");
+  c.agents_revoke->add_option("name", o.agent_name, "the machine's name")->required();
+  // `anthill agents add web-1 -c prod.toml`: the parent's options after the name.
+  c.agents_add->fallthrough();
+  c.agents_revoke->fallthrough();
+  c.machines = command("machines", "the fleet's machines and what each runs");
+  add_json(c.machines);
   c.version = app.add_subcommand("version", "print anthill's version");
   add_json(c.version);
   c.help = app.add_subcommand("help", "this help, or a command's (anthill help deploy)");

@@ -31,6 +31,13 @@ struct Options {
   std::string build_id;                      // logs --build [ID]; empty alone: the latest
   std::string help_topic;                    // help [COMMAND]
   std::vector<std::string> roles;            // serve --role (replaces [server] roles)
+  std::string agent_name;                    // agents add|revoke NAME
+  // anthill agent
+  std::vector<std::string> servers;    // --server URL[,URL...]
+  std::string machine;                 // --machine NAME
+  std::vector<std::string> labels;     // --labels a,b
+  std::string data_dir;                // --data-dir DIR
+  std::vector<std::string> agent_env;  // --env KEY=VALUE, repeatable
 };
 
 // The subcommands, to ask which one was given (parsed()); owned by the app.
@@ -47,6 +54,11 @@ struct Commands {
   CLI::App* start = nullptr;
   CLI::App* logs = nullptr;
   CLI::App* queue = nullptr;
+  CLI::App* agent = nullptr;       // run this machine's agent
+  CLI::App* agents = nullptr;      // list; with its subcommands:
+  CLI::App* agents_add = nullptr;  // issue an agent's token
+  CLI::App* agents_revoke = nullptr;
+  CLI::App* machines = nullptr;  // what each agent runs
   CLI::App* version = nullptr;
   CLI::App* help = nullptr;
   CLI::Option* build_log = nullptr;  // logs --build: count() > 0 when given

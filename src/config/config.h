@@ -27,6 +27,25 @@ struct HealthCheck {
   Duration min_healthy_time{0};
 };
 
+// How a project's new release reaches its agents (README, "A fleet"): every
+// target fetches it first, then they switch batch by batch.
+struct Rollout {
+  // Machines switched at once: `batch_count` when above 0, else
+  // `batch_percent` of the targets, rounded up (at least 1 machine).
+  int batch_count = 0;
+  int batch_percent = 25;  // 1..100
+  // A switched machine must stay healthy this long before its batch is done
+  // (it raises the program's health.min_healthy_time on the agents).
+  Duration min_healthy{10000};
+  Duration pause{0};  // between one batch's end and the next's start
+  // A machine that fails its switch: every machine switched goes back to
+  // what it ran before (kRollback), or the rollout stops where it is (kHalt).
+  enum class OnFailure { kRollback, kHalt };
+  OnFailure on_failure = OnFailure::kRollback;
+  // An agent silent this long (no new report) is "lost": it counts as failed.
+  Duration agent_timeout{5 * 60 * 1000};
+};
+
 struct Project {
   std::string name;                        // required; [A-Za-z0-9._-]+
   std::string repo;                        // required; any URL git understands
@@ -54,7 +73,15 @@ struct Project {
   // this project; empty = any builder.
   std::vector<std::string> build_labels;
   bool ready_notify = false;  // ready = "notify": wait for sd_notify READY=1
-  int line = 0;               // line of its [[project]] header, for messages
+  // In a fleet: the agents that run it, by name (fnmatch globs, any of them)
+  // and by labels (an agent must have every one); both empty: it runs on
+  // the orchestrator's own machine.
+  std::vector<std::string> machines;
+  std::vector<std::string> labels;
+  Rollout rollout;  // how a release reaches those agents
+  int line = 0;     // line of its [[project]] header, for messages
+
+  bool on_agents() const { return !machines.empty() || !labels.empty(); }
 };
 
 // What one Anthill process does (README, "A fleet"). One process with

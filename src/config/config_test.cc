@@ -129,6 +129,72 @@ region = "eu-west-1"
   EXPECT_EQ(c->artifacts.endpoint, "https://s3.eu-west-1.amazonaws.com");
 }
 
+TEST(Config, ReadsWhereAProjectRunsAndHowItRollsOut) {
+  auto c = Parse(R"toml([[project]]
+name = "web"
+repo = "/r"
+run = "./web"
+machines = ["web-*", "edge-[12]"]
+labels = ["web", "eu"]
+rollout = { batch = "2", min_healthy = "30s", pause = "1m", on_failure = "halt", agent_timeout = "90s" }
+
+[[project]]
+name = "api"
+repo = "/r"
+run = "./api"
+labels = ["api"]
+
+[project.rollout]
+batch = 3
+
+[[project]]
+name = "ratio"
+repo = "/r"
+run = "./ratio"
+machines = ["db-1"]
+rollout = { batch = "100%" }
+)toml",
+                 "a.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  const Project& web = c->projects[0];
+  EXPECT_TRUE(web.on_agents());
+  EXPECT_EQ(web.machines, (std::vector<std::string>{"web-*", "edge-[12]"}));
+  EXPECT_EQ(web.labels, (std::vector<std::string>{"web", "eu"}));
+  EXPECT_EQ(web.rollout.batch_count, 2);
+  EXPECT_EQ(web.rollout.min_healthy, Duration(30000));
+  EXPECT_EQ(web.rollout.pause, Duration(60000));
+  EXPECT_EQ(web.rollout.on_failure, Rollout::OnFailure::kHalt);
+  EXPECT_EQ(web.rollout.agent_timeout, Duration(90000));
+
+  const Project& api = c->projects[1];
+  EXPECT_TRUE(api.on_agents());
+  EXPECT_EQ(api.rollout.batch_count, 3);  // [project.rollout]: the same as inline
+  EXPECT_EQ(api.rollout.min_healthy, Duration(10000));
+
+  const Project& ratio = c->projects[2];
+  EXPECT_EQ(ratio.rollout.batch_count, 0);
+  EXPECT_EQ(ratio.rollout.batch_percent, 100);
+}
+
+TEST(Config, RolloutDefaults) {
+  auto c = Parse("[[project]]\nname = \"a\"\nrepo = \"/r\"\nrun = \"./a\"\nlabels = [\"web\"]\n",
+                 "a.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  const Project& p = c->projects[0];
+  EXPECT_TRUE(p.on_agents());
+  EXPECT_TRUE(p.machines.empty());
+  EXPECT_EQ(p.rollout.batch_count, 0);
+  EXPECT_EQ(p.rollout.batch_percent, 25);
+  EXPECT_EQ(p.rollout.min_healthy, Duration(10000));
+  EXPECT_EQ(p.rollout.pause, Duration(0));
+  EXPECT_EQ(p.rollout.on_failure, Rollout::OnFailure::kRollback);
+  EXPECT_EQ(p.rollout.agent_timeout, Duration(300000));
+
+  auto here = Parse("[[project]]\nname = \"a\"\nrepo = \"/r\"\nrun = \"./a\"\n", "a.toml");
+  ASSERT_TRUE(here.ok()) << here.error();
+  EXPECT_FALSE(here->projects[0].on_agents());  // the orchestrator's own machine
+}
+
 TEST(Config, EveryRoleByDefault) {
   auto c = Parse("", "a.toml");
   ASSERT_TRUE(c.ok()) << c.error();
@@ -226,6 +292,52 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {head + "build_labels = [\"\"]\n",
        "anthill.toml:5: key 'build_labels' in [[project]] 'hello': '' is not a label (letters, "
        "digits, '.', '_' and '-')"},
+      {head + "rollout = { batch = 2 }\n",
+       "anthill.toml:5: key 'rollout' in [[project]] 'hello': rollout needs machines or labels "
+       "(the agents it rolls out to)"},
+      {head + "machines = []\nrollout = { batch = 2 }\n",
+       "anthill.toml:6: key 'rollout' in [[project]] 'hello': rollout needs machines or labels "
+       "(the agents it rolls out to)"},
+      {head + "machines = [\"web 1\"]\n",
+       "anthill.toml:5: key 'machines' in [[project]] 'hello': 'web 1' is not a machine name or "
+       "glob (letters, digits, '.', '_', '-', and *, ? or [...])"},
+      {head + "machines = \"web-*\"\n",
+       "anthill.toml:5: key 'machines' in [[project]] 'hello': must be an array of strings, not a "
+       "string"},
+      {head + "labels = [\"\"]\n",
+       "anthill.toml:5: key 'labels' in [[project]] 'hello': '' is not a label (letters, digits, "
+       "'.', '_' and '-')"},
+      {head + "labels = [\"web\"]\nrollout = \"25%\"\n",
+       "anthill.toml:6: key 'rollout' in [[project]] 'hello': must be a table like { batch = "
+       "\"25%\" }, not a string"},
+      {head + "labels = [\"web\"]\nrollout = { batch = \"0%\" }\n",
+       "anthill.toml:6: key 'batch' in rollout of [[project]] 'hello': '0%' must be a count of "
+       "machines (2 or \"2\") or a percentage from 1% to 100% (\"25%\")"},
+      {head + "labels = [\"web\"]\nrollout = { batch = \"150%\" }\n",
+       "anthill.toml:6: key 'batch' in rollout of [[project]] 'hello': '150%' must be a count of "
+       "machines (2 or \"2\") or a percentage from 1% to 100% (\"25%\")"},
+      {head + "labels = [\"web\"]\nrollout = { batch = \"a quarter\" }\n",
+       "anthill.toml:6: key 'batch' in rollout of [[project]] 'hello': 'a quarter' must be a count "
+       "of machines (2 or \"2\") or a percentage from 1% to 100% (\"25%\")"},
+      {head + "labels = [\"web\"]\nrollout = { batch = 0 }\n",
+       "anthill.toml:6: key 'batch' in rollout of [[project]] 'hello': 0 must be a count of "
+       "machines (2 or \"2\") or a percentage from 1% to 100% (\"25%\")"},
+      {head + "labels = [\"web\"]\nrollout = { batch = 0.5 }\n",
+       "anthill.toml:6: key 'batch' in rollout of [[project]] 'hello': must be a count of "
+       "machines (2 or \"2\") or a percentage from 1% to 100% (\"25%\"), not a number"},
+      {head + "labels = [\"web\"]\nrollout = { on_failure = \"retry\" }\n",
+       "anthill.toml:6: key 'on_failure' in rollout of [[project]] 'hello': 'retry' is not one of "
+       "rollback, halt"},
+      {head + "labels = [\"web\"]\nrollout = { pause = \"5\" }\n",
+       "anthill.toml:6: key 'pause' in rollout of [[project]] 'hello': bad duration '5': a number "
+       "needs a unit (ms, s, m or h), e.g. \"10s\""},
+      {head + "labels = [\"web\"]\nrollout = { agent_timeout = \"0\" }\n",
+       "anthill.toml:6: key 'agent_timeout' in rollout of [[project]] 'hello': must be above 0"},
+      {head + "labels = [\"web\"]\nrollout = { batches = 2 }\n",
+       "anthill.toml:6: unknown key 'batches' in rollout of [[project]] 'hello'"},
+      {head + "labels = [\"web\"]\n[project.rollout]\nmin_healthy = \"soon\"\n",
+       "anthill.toml:7: key 'min_healthy' in rollout of [[project]] 'hello': bad duration 'soon' "
+       "(use e.g. \"500ms\", \"10s\", \"5m\", \"1h\")"},
       {head + "name = \"again\"\n",
        "anthill.toml:5:8: Error while parsing key-value pair: cannot redefine existing string "
        "'name'"},

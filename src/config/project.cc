@@ -83,6 +83,12 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
   r.String("ready", ready);
   r.StringArray("listen", p.listen);
   r.StringArray("build_labels", p.build_labels);
+  r.StringArray("machines", p.machines);
+  r.StringArray("labels", p.labels);
+  if (const toml::node* rollout = r.Get("rollout")) {
+    Status s = ReadRollout(r, *rollout, file, "rollout of " + label, p.rollout);
+    if (!s.ok()) return s;
+  }
   r.RejectUnknown();
   if (!r.ok()) return r.status();
 
@@ -136,6 +142,15 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
   }
   for (const auto& label : p.build_labels) {
     if (Status s = ValidateLabel(label); !s.ok()) return r.Refuse("build_labels", s.message());
+  }
+  for (const auto& glob : p.machines) {
+    if (Status s = ValidateMachineGlob(glob); !s.ok()) return r.Refuse("machines", s.message());
+  }
+  for (const auto& label : p.labels) {
+    if (Status s = ValidateLabel(label); !s.ok()) return r.Refuse("labels", s.message());
+  }
+  if (t.contains("rollout") && !p.on_agents()) {
+    return r.Refuse("rollout", "rollout needs machines or labels (the agents it rolls out to)");
   }
   if (IsLocalRelative(p.repo)) p.repo = (base / p.repo).lexically_normal().string();
   return Status::Ok();

@@ -1,8 +1,9 @@
 // Reading anthill.toml's tables into Config's structs, one reader a table:
-// [server] (server.cc), [builder] and [artifacts] (fleet.cc), a [[project]] (project.cc) and a
-// project's `health` (health.cc). Parse() in config.cc calls the first two. Each reads every key,
-// then checks the values together; errors name file:line and key. Internal to config/ (only config/
-// knows TOML). Thread: any (pure functions of the parsed TOML).
+// [server] (server.cc), [builder] and [artifacts] (fleet.cc), a [[project]] (project.cc), a
+// project's `health` (health.cc) and its `rollout` (rollout.cc). Parse() in config.cc calls the
+// others' readers. Each reads every key, then checks the values together; errors name file:line and
+// key. Internal to config/ (only config/ knows TOML). Thread: any (pure functions of the parsed
+// TOML).
 #pragma once
 
 #include <toml++/toml.h>
@@ -37,5 +38,11 @@ Status ReadProject(const toml::table& table, const std::string& file,
 // exactly one of http, tcp or command) are `project`'s, at the health key.
 Status ReadHealth(TableReader& project, const toml::node& node, const std::string& file,
                   const std::string& where, HealthCheck& h);
+
+// A project's `rollout = { ... }` (`node`, read by `project`) into `r`,
+// as ReadHealth: errors inside the table are returned with their own
+// location; "not a table" is `project`'s, at the rollout key.
+Status ReadRollout(TableReader& project, const toml::node& node, const std::string& file,
+                   const std::string& where, Rollout& r);
 
 }  // namespace anthill::config

@@ -1,6 +1,7 @@
 #include "config/validate.h"
 
 #include <cctype>
+#include <regex>
 
 #include "base/host_port.h"
 
@@ -38,6 +39,16 @@ Status ValidateLabel(const std::string& label) {
   if (!ok) {
     return Status::InvalidArgument("'" + label +
                                    "' is not a label (letters, digits, '.', '_' and '-')");
+  }
+  return Status::Ok();
+}
+
+Status ValidateMachineGlob(const std::string& glob) {
+  static const std::regex kGlob("[A-Za-z0-9._*?!\\[\\]-]+");
+  if (!std::regex_match(glob, kGlob)) {
+    return Status::InvalidArgument("'" + glob +
+                                   "' is not a machine name or glob (letters, digits, '.', '_', "
+                                   "'-', and *, ? or [...])");
   }
   return Status::Ok();
 }

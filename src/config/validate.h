@@ -22,4 +22,8 @@ Status ValidateBranch(const std::string& b);
 // A builder label ("gpu", "arm64", "linux-x86_64"): [A-Za-z0-9._-]+.
 Status ValidateLabel(const std::string& label);
 
+// A `machines` entry: an agent's name or a glob over names (fnmatch):
+// [A-Za-z0-9._-] and the glob characters *, ?, !, [ and ].
+Status ValidateMachineGlob(const std::string& glob);
+
 }  // namespace anthill::config

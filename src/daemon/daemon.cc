@@ -204,6 +204,7 @@ int Serve(const config::Config& config) {
 
   // The API and the UI are the orchestrator's; a builder alone serves none.
   std::unique_ptr<http::Server> server;
+  int requests_in_flight = 0;  // answers under way: the stores they use outlive them
   if (roles.orchestrator) {
     http::ApiContext api{store.get(), &projects, data_dir, config.server.machine,
                          config.server.token};
@@ -211,6 +212,10 @@ int Serve(const config::Config& config) {
     api.record = &store->async_record();
     api.artifacts = fleet ? fleet->local_artifacts.get() : nullptr;
     api.build_queue = fleet ? fleet->queue.get() : nullptr;
+    api.agents = fleet ? fleet->agents.get() : nullptr;
+    api.agent_artifacts = {config.artifacts.store, config.artifacts.endpoint,
+                           config.artifacts.region};
+    api.in_flight = &requests_in_flight;
     server = std::make_unique<http::Server>(io, http::MakeApi(api));
     Status listening = server->Listen(config.server.listen);
     if (!listening.ok()) {
@@ -258,7 +263,8 @@ int Serve(const config::Config& config) {
         [&]() -> asio::awaitable<void> {
           auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
           auto all_done = [&] {
-            return projects.AllDone() && (!holding || holding->done()) && (!fleet || fleet->done());
+            return projects.AllDone() && (!holding || holding->done()) &&
+                   (!fleet || fleet->done()) && requests_in_flight == 0;
           };
           while (!all_done() && std::chrono::steady_clock::now() < deadline) {
             co_await SleepFor(Duration(20));

@@ -10,6 +10,7 @@ namespace asio = boost::asio;
 void FleetParts::Shutdown() {
   if (builder) builder->Shutdown();
   if (listener) listener->Stop();
+  if (agents) agents->Stop();
 }
 
 namespace {
@@ -80,6 +81,11 @@ asio::awaitable<Result<std::unique_ptr<FleetParts>>> OpenFleet(asio::any_io_exec
     auto ownership = co_await store::PgProjectOwnership::Open(executor, database.postgres, owners);
     if (!ownership.ok()) co_return ownership.status().Prefixed("project leases");
     parts->ownership = std::move(ownership.value());
+    store::PgAgentFleet::Options agents;
+    auto fleet = co_await store::PgAgentFleet::Open(executor, database.postgres, agents);
+    if (!fleet.ok()) co_return fleet.status();
+    parts->agents = std::move(fleet.value());
+    parts->deploy.agents = parts->agents.get();
   }
 
   if (config.server.roles.builder) {

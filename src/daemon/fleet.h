@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "deploy/remote_build.h"
 #include "store/database.h"
+#include "store/pg_agent_fleet.h"
 #include "store/pg_build_queue.h"
 #include "store/pg_job_listener.h"
 #include "store/pg_project_ownership.h"
@@ -37,6 +38,9 @@ struct FleetParts {
   std::unique_ptr<builder::Builder> builder;  // with the builder role
   // With the orchestrator role: which orchestrator runs each project.
   std::unique_ptr<store::PgProjectOwnership> ownership;
+  // With the orchestrator role: the agents, their desired states and
+  // reports (projects with `machines` or `labels` run on them).
+  std::unique_ptr<store::PgAgentFleet> agents;
 
   // Ends the listener and the builder's claiming (Builder::Shutdown).
   void Shutdown();

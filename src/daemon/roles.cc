@@ -2,7 +2,26 @@
 
 namespace anthill::daemon {
 
+namespace {
+
+// "anthill.toml:12: key 'machines' in [[project]] 'hello': "
+std::string ProjectKey(const config::Config& config, const config::Project& p) {
+  return config.file.string() + ":" + std::to_string(p.line) + ": key '" +
+         (p.machines.empty() ? "labels" : "machines") + "' in [[project]] '" + p.name + "': ";
+}
+
+}  // namespace
+
 Status CheckRoles(const config::Config& config, const store::Database& database) {
+  if (database.postgres.empty()) {
+    for (const config::Project& p : config.projects) {
+      if (!p.on_agents()) continue;
+      return Status::InvalidArgument(
+          ProjectKey(config, p) +
+          "a project on a fleet's agents needs [server] database = \"postgresql://...\" (on "
+          "SQLite there are no agents: remove machines and labels to run it on this machine)");
+    }
+  }
   const config::Roles& roles = config.server.roles;
   if (roles.all()) return Status::Ok();
   const std::string where = config.server.roles_line > 0
@@ -19,14 +38,23 @@ Status CheckRoles(const config::Config& config, const store::Database& database)
         "only way to run on SQLite)");
   }
   if (roles.agent && !roles.orchestrator) {
-    return Status::InvalidArgument(where + named +
-                                   ": an agent runs beside the orchestrator for now (agents on "
-                                   "machines of their own are not built yet)");
+    return Status::InvalidArgument(
+        where + named +
+        ": the agent role in `anthill serve` runs the orchestrator's projects on its own "
+        "machine; the agent of a machine of its own is `anthill agent --server URL --machine "
+        "NAME --data-dir DIR` (README, A fleet)");
   }
   if (roles.orchestrator && !roles.agent) {
-    return Status::InvalidArgument(where + named +
-                                   ": an orchestrator also needs the agent role for now (it has "
-                                   "no other machine to deploy to)");
+    // Without the agent role nothing runs on this machine: every project
+    // must name the agents it runs on.
+    for (const config::Project& p : config.projects) {
+      if (p.on_agents()) continue;
+      return Status::InvalidArgument(
+          where + named + ": project '" + p.name + "' (" + config.file.string() + ":" +
+          std::to_string(p.line) +
+          ") has no machines or labels, so it would run on this machine, which needs the agent "
+          "role");
+    }
   }
   return Status::Ok();
 }

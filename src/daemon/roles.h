@@ -14,9 +14,10 @@ namespace anthill::daemon {
 //   - every role: any database (the single-machine default);
 //   - anything less needs PostgreSQL: on SQLite the process would be alone
 //     on its database, with nobody to take its jobs or give it any;
-//   - the agent role goes with the orchestrator's (agents of their own, on
-//     other machines, are not built yet), and the orchestrator's with the
-//     agent's (it has no other machine to deploy to).
+//   - the agent role goes with the orchestrator's (an agent on a machine of
+//     its own is `anthill agent`), and an orchestrator without it needs
+//     every project on agents (machines or labels): nothing runs here;
+//   - a project on agents needs PostgreSQL, whatever the roles.
 Status CheckRoles(const config::Config& config, const store::Database& database);
 
 }  // namespace anthill::daemon

@@ -46,9 +46,13 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version, const s
     return ActionOutcome::Refused(StatusCode::kUnavailable, "anthill is stopping");
   // The newest deployment that made the wanted release: by default the last
   // good one other than what runs now; else the named version (or release dir).
-  const supervise::Running& now = supervisor_.running();
+  // On agents a release is an artifact: whether it is still kept, the
+  // rollback finds out (and fails saying so).
+  const NowRunning now = WhatRuns();
+  const bool agents = project_.on_agents();
   std::optional<store::Deployment> target = rollback_targets_.Find(
-      version, now.what.release, [this](const std::string& r) { return releases_.Exists(r); });
+      version, RunningRelease(),
+      [this, agents](const std::string& r) { return agents || releases_.Exists(r); });
   if (!target) {
     return ActionOutcome::Refused(
         StatusCode::kNotFound,
@@ -58,8 +62,8 @@ ActionOutcome ProjectRunner::RequestRollback(const std::string& version, const s
   }
   // What the person leaves must not come back by itself, even when Anthill
   // stops before the rollback ends; what they go back to is theirs to run.
-  if (now.alive() && !now.what.commit.empty() && now.what.commit != target->to_commit) {
-    intake_.Pin(now.what.commit, "rolled back from by " + actor);
+  if (now.alive && !now.commit.empty() && now.commit != target->to_commit) {
+    intake_.Pin(now.commit, "rolled back from by " + actor);
   }
   intake_.Unpin(target->to_commit);
   return intake_.Enqueue(RollbackTo(*target, actor), WhatRuns());
@@ -109,10 +113,20 @@ std::optional<ActionOutcome> ProjectRunner::Cancel(int64_t id, const std::string
 }
 
 ActionOutcome ProjectRunner::StopProgram(const std::string& actor) {
+  if (project_.on_agents()) {
+    return ActionOutcome::Refused(
+        StatusCode::kConflict,
+        project_.name + " runs on agents: stopping it by hand is not built yet");
+  }
   return FromHand(supervisor_.StopByHand(actor));
 }
 
 ActionOutcome ProjectRunner::StartProgram(const std::string& actor) {
+  if (project_.on_agents()) {
+    return ActionOutcome::Refused(
+        StatusCode::kConflict,
+        project_.name + " runs on agents: starting it by hand is not built yet");
+  }
   return FromHand(supervisor_.StartByHand(actor));
 }
 
@@ -151,6 +165,12 @@ asio::awaitable<std::optional<store::Deployment>> ProjectRunner::Recover() {
     spdlog::error("project {}: cannot read pinned commits: {}", project_.name, pins.error());
   }
   co_await LoadRollbackTargets();
+  if (project_.on_agents()) {
+    // Nothing of it runs here: no program to adopt. What the agents run is
+    // the newest deployment that reached them all (one with machines).
+    co_await RecoverOnAgents();
+    co_return newest;
+  }
   co_await supervisor_.Recover([this](supervise::Deployed& what) {
     if (what.release.empty() || !releases_.Exists(what.release)) return false;
     what = DeployedOf({poller_.RefOfVersion(what.version), what.commit, what.version}, what.release,
@@ -177,13 +197,46 @@ queue::Request ProjectRunner::RollbackTo(const store::Deployment& made, const st
   return r;
 }
 
+asio::awaitable<void> ProjectRunner::RecoverOnAgents() {
+  if (ctx_.fleet == nullptr || ctx_.fleet->agents == nullptr) co_return;
+  std::string project = project_.name;
+  std::optional<store::DeploymentStatus> succeeded = store::DeploymentStatus::kSucceeded;
+  auto good = co_await ctx_.record->LatestDeployment(project, succeeded);
+  if (!good.ok()) {
+    spdlog::error("project {}: cannot read what its agents run: {}", project_.name, good.error());
+    co_return;
+  }
+  if (!good->has_value()) co_return;
+  // A project that ran on the orchestrator's machine before runs nowhere on
+  // the agents yet.
+  const int64_t id = (*good)->id;
+  auto machines = co_await ctx_.fleet->agents->MachinesOf(id);
+  if (machines.ok() && !machines->empty()) on_agents_ = **good;
+}
+
 asio::awaitable<void> ProjectRunner::LoadRollbackTargets() {
   // Newest first, until every release on disk has its newest deployment and
   // its newest good one (older history changes nothing), or the record ends.
+  // On agents nothing is on disk here: the newest 1000 deployments say
+  // which releases there were (whether their artifacts are still kept, the
+  // rollback finds out).
   const std::vector<std::string> on_disk = releases_.List();
+  const bool agents = project_.on_agents();
   store::DeploymentFilter f;
   f.project = project_.name;
   f.limit = 1000;
+  if (agents) {
+    auto list = co_await ctx_.record->ListDeployments(f);
+    if (!list.ok()) {
+      spdlog::error("project {}: cannot read which deployment made each release: {}", project_.name,
+                    list.error());
+      co_return;
+    }
+    for (const auto& d : *list) {
+      if (!d.release.empty()) rollback_targets_.Note(d);
+    }
+    co_return;
+  }
   for (int page = 0; page < 100 && !rollback_targets_.Knows(on_disk); ++page) {
     auto list = co_await ctx_.record->ListDeployments(f);
     if (!list.ok()) {
@@ -201,6 +254,15 @@ asio::awaitable<void> ProjectRunner::LoadRollbackTargets() {
 
 void ProjectRunner::FinishInterruptedRollback(const store::Deployment& d) {
   if (d.trigger != store::Trigger::kRollback || d.status != store::DeploymentStatus::kInterrupted) {
+    return;
+  }
+  if (project_.on_agents()) {
+    // The agents may be anywhere between the two: the rollout again takes
+    // each to it (the ones there already answer at once).
+    if (on_agents_ && on_agents_->release == d.release) return;
+    spdlog::info("project {}: finishing the rollback to {} that deployment {} did not end",
+                 project_.name, d.to_version, d.id);
+    (void)intake_.Enqueue(RollbackTo(d, d.actor), WhatRuns());
     return;
   }
   const supervise::Running& now = supervisor_.running();

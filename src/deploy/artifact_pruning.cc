@@ -5,6 +5,7 @@
 #include <set>
 
 #include "artifact/prune.h"
+#include "deploy/agent_protocol.h"
 
 namespace anthill::deploy {
 
@@ -35,6 +36,25 @@ boost::asio::awaitable<Result<std::set<std::string>>> ReleasesInUse(store::Async
   co_return in_use;
 }
 
+// Every release a machine's desired state names, to fetch or to run: an
+// agent may still be on its way to it (or come back to it).
+boost::asio::awaitable<Status> AddDesired(store::AgentFleet* agents, std::string project,
+                                          std::set<std::string>& in_use) {
+  if (agents == nullptr) co_return Status::Ok();
+  auto rows = co_await agents->DesiredOfProject(project);
+  if (!rows.ok()) co_return rows.status().Prefixed("the machines' desired state");
+  for (const auto& row : *rows) {
+    if (row.desired.empty()) continue;
+    auto desired = ParseDesiredProject(row.desired);
+    if (!desired.ok()) {
+      co_return desired.status().Prefixed("the desired state of " + row.machine);
+    }
+    for (const AgentRelease& r : desired->fetch) in_use.insert(r.release);
+    if (desired->run) in_use.insert(desired->run->release);
+  }
+  co_return Status::Ok();
+}
+
 }  // namespace
 
 boost::asio::awaitable<int> PruneArtifacts(Fleet fleet, store::AsyncRecordStore* record,
@@ -48,6 +68,11 @@ boost::asio::awaitable<int> PruneArtifacts(Fleet fleet, store::AsyncRecordStore*
   auto in_use = co_await ReleasesInUse(record, project);
   if (!in_use.ok()) {
     spdlog::warn("project {}: pruning artifacts: {}", project, in_use.error());
+    co_return 0;
+  }
+  Status desired = co_await AddDesired(fleet.agents, project, *in_use);
+  if (!desired.ok()) {
+    spdlog::warn("project {}: pruning artifacts: {}", project, desired.message());
     co_return 0;
   }
   std::vector<artifact::StoredArtifact> artifacts;

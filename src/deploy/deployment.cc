@@ -4,6 +4,10 @@
 // Every step is recorded when it starts and again when it ends (StepSink).
 // Nothing before `stop` touches the running program: a failed fetch, build
 // or test leaves it serving.
+//
+// On agents: fetch -> build -> test -> release -> upload on a builder, then
+// the rollout (rollout.h) in place of stop, start and healthcheck; each
+// agent records its own steps.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +16,7 @@
 #include "deploy/artifact_pruning.h"
 #include "deploy/outcome.h"
 #include "deploy/project_runner.h"
+#include "deploy/rollout.h"
 #include "deploy/swap.h"
 
 namespace anthill::deploy {
@@ -25,6 +30,8 @@ struct ProjectRunner::Attempt {
   BuildTarget build;
   bool rollback = false;     // back to a release that passed its check before
   bool old_stopped = false;  // the old program was stopped (too late to cancel)
+  // On agents: the build job whose artifact the machines fetch.
+  std::optional<store::BuildJobRow> job;
 };
 
 fs::path ProjectRunner::BuildLog(int64_t id) const {
@@ -65,7 +72,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
   last_deployment_id_ = a.d.id;
   last_deployment_status_ = store::DeploymentStatus::kRunning;
 
-  Status outcome;
+  Status outcome = CanRollOut();
   if (r.kind == queue::Kind::kRollback) {
     a.d.release = r.release;
     intake_.Record(a.d);
@@ -73,7 +80,7 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
                  a.d.from_version.empty() ? "(nothing)" : a.d.from_version, a.d.to_version,
                  a.d.actor);
   } else {
-    if (a.c.commit.empty()) {
+    if (outcome.ok() && a.c.commit.empty()) {
       // A manual deploy names a ref; which commit it is, git says now.
       phase_ = Phase::kBuilding;
       auto resolved = co_await poller_.Resolve(r.target.ref);
@@ -100,7 +107,9 @@ asio::awaitable<void> ProjectRunner::Execute(queue::Request r) {
     }
   }
   std::optional<Status> back;  // the rollback after a failed swap, if one ran
-  if (outcome.ok() && !Cancelled()) {
+  if (outcome.ok() && !Cancelled() && project_.on_agents()) {
+    outcome = co_await RollOut(a, back);
+  } else if (outcome.ok() && !Cancelled()) {
     phase_ = Phase::kSwapping;
     outcome = co_await SwapIn(a, back);
   } else if (outcome.ok()) {
@@ -129,6 +138,22 @@ asio::awaitable<bool> ProjectRunner::AcquireBuildSlot() {
 asio::awaitable<Status> ProjectRunner::Build(Attempt& a) {
   a.build.candidate = a.c;
   a.build.env = Environment(a.c, "");
+  if (project_.on_agents()) {
+    // The agents fetch the artifact: nothing is downloaded here, and a
+    // release on this machine's disk is no artifact to them.
+    BuildControls controls;
+    controls.stopped = [this] { return Cancelled(); };
+    auto job = co_await remote_build_->Built(a.build, controls);
+    if (!job.ok()) co_return job.status();
+    if (job->release.empty() || job->artifact_key.empty()) {
+      co_return Status::Error("build job " + std::to_string(job->id) +
+                              " names no artifact or release to roll out");
+    }
+    a.job = std::move(*job);
+    a.d.release = a.job->release;
+    intake_.Record(a.d);
+    co_return Status::Ok();
+  }
   // A release already built from this commit is reused: no fetch, no build.
   std::optional<std::string> release = build_job_.Reuse(a.build);
   if (!release && remote_build_) {
@@ -173,6 +198,50 @@ asio::awaitable<Status> ProjectRunner::SwapIn(Attempt& a, std::optional<Status>&
   co_return outcome;
 }
 
+Status ProjectRunner::CanRollOut() const {
+  if (!project_.on_agents()) return Status::Ok();
+  if (ctx_.fleet == nullptr || ctx_.fleet->agents == nullptr || !remote_build_) {
+    return Status::Error("project " + project_.name +
+                         " runs on agents (machines/labels): that needs the fleet's PostgreSQL "
+                         "record ([server] database)");
+  }
+  return Status::Ok();
+}
+
+asio::awaitable<Status> ProjectRunner::RollOut(Attempt& a, std::optional<Status>& back) {
+  phase_ = Phase::kFetching;
+  if (!a.job) {
+    // A rollback by hand: the artifact its release was made from.
+    auto job = co_await remote_build_->ArtifactOf(a.d.release);
+    if (!job.ok()) co_return job.status().Prefixed("rolling back to " + a.c.version);
+    a.job = std::move(*job);
+  }
+  RolloutSpec spec;
+  spec.deployment_id = a.d.id;
+  spec.project = project_.name;
+  spec.release.release = a.d.release;
+  spec.release.version = a.c.version;
+  spec.release.commit = a.c.commit;
+  spec.release.ref = a.c.ref;
+  spec.release.artifact_key = a.job->artifact_key;
+  spec.release.sha256 = a.job->artifact_sha256;
+  spec.release.size = a.job->artifact_size;
+  spec.program = ProgramOf(project_, project_.rollout.min_healthy);
+  spec.policy = project_.rollout;
+  spec.machines = project_.machines;
+  spec.labels = project_.labels;
+  spec.rollback = a.rollback;
+  RolloutControls controls;
+  controls.cancelled = [this] { return Cancelled(); };
+  // From the first switch on, a cancel is refused (as during a swap).
+  controls.switching = [this] { phase_ = Phase::kSwapping; };
+  Rollout rollout(ctx_.fleet->agents, std::move(spec), std::move(controls));
+  RolloutResult result = co_await rollout.Run();
+  a.old_stopped = result.switched;
+  if (result.rolled_back) back = Status::Ok();
+  co_return result.status;
+}
+
 void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
                            const std::optional<Status>& back) {
   EndFacts facts;
@@ -186,12 +255,21 @@ void ProjectRunner::Finish(Attempt& a, const queue::Request& r, Status outcome,
   switch (a.d.status) {
     case S::kSucceeded: {
       last_error_.clear();
-      supervisor_.ResetAfterDeploy();
       if (r.kind == queue::Kind::kRollback && a.d.from_commit != a.d.to_commit) {
         // The version we left is not to come back by itself (pinned when the
         // rollback was asked for; this covers a deployment in between).
         intake_.Pin(a.d.from_commit, "rolled back from by " + a.d.actor);
       }
+      if (project_.on_agents()) {
+        // What the agents run now; nothing of it is on this machine's disk.
+        on_agents_ = a.d;
+        asio::co_spawn(
+            ctx_.executor,
+            PruneArtifacts(*ctx_.fleet, ctx_.record, project_.name, project_.keep_releases),
+            asio::detached);
+        break;
+      }
+      supervisor_.ResetAfterDeploy();
       // The running release and the last good one (the same, now) are never pruned.
       auto pruned = releases_.Prune(project_.keep_releases, {a.d.release});
       if (!pruned.ok()) spdlog::warn("project {}: prune: {}", project_.name, pruned.error());

@@ -45,6 +45,8 @@ const char* ProjectRunner::PhaseName(Phase p) {
       return "waiting for a build slot";
     case Phase::kBuilding:
       return "building";
+    case Phase::kFetching:
+      return "fetching on the machines";
     case Phase::kSwapping:
       return "swapping";
     case Phase::kNone:
@@ -54,8 +56,17 @@ const char* ProjectRunner::PhaseName(Phase p) {
 }
 
 NowRunning ProjectRunner::WhatRuns() const {
+  if (project_.on_agents()) {
+    if (!on_agents_) return {};
+    return {true, on_agents_->to_version, on_agents_->to_commit};
+  }
   const supervise::Running& r = supervisor_.running();
   return {r.alive(), r.what.version, r.what.commit};
+}
+
+std::string ProjectRunner::RunningRelease() const {
+  if (project_.on_agents()) return on_agents_ ? on_agents_->release : "";
+  return supervisor_.running().what.release;
 }
 
 std::vector<std::string> ProjectRunner::Environment(const store::Candidate& c,
@@ -84,6 +95,7 @@ void ProjectRunner::Shutdown() {
   supervisor_.Shutdown();
   work_wake_->Set();
   slot_wake_->Set();
+  joining_wake_->Set();
 }
 
 ProjectState ProjectRunner::State() const {
@@ -92,8 +104,27 @@ ProjectState ProjectRunner::State() const {
   s.repo = project_.repo;
   s.branch = project_.tags.empty() ? project_.branch : "";
   s.tags = project_.tags;
-  const supervise::Running& r = supervisor_.running();
+  s.last_deployment_id = last_deployment_id_;
+  s.last_deployment_status = last_deployment_status_;
+  s.last_error = last_error_;
+  s.pinned_out_commit = intake_.newest_pin();
+  s.pinned_out = intake_.pins();
   using store::RunState;
+  if (project_.on_agents()) {
+    // Nothing runs here: what the agents run, as the newest rollout that
+    // reached them all says (GET /api/v1/machines has each machine's).
+    s.state = !recovered_                 ? RunState::kStarting
+              : intake_.queue().running() ? RunState::kDeploying
+              : on_agents_                ? RunState::kRunning
+                                          : RunState::kStopped;
+    if (on_agents_) {
+      s.version = on_agents_->to_version;
+      s.commit = on_agents_->to_commit;
+      s.release = on_agents_->release;
+    }
+    return s;
+  }
+  const supervise::Running& r = supervisor_.running();
   s.state = !recovered_                 ? RunState::kStarting
             : intake_.queue().running() ? RunState::kDeploying
             : r.alive()                 ? RunState::kRunning
@@ -107,11 +138,6 @@ ProjectState ProjectRunner::State() const {
     s.pid = r.program->pid();
     s.started_at = r.started_at;
   }
-  s.last_deployment_id = last_deployment_id_;
-  s.last_deployment_status = last_deployment_status_;
-  s.last_error = last_error_;
-  s.pinned_out_commit = intake_.newest_pin();
-  s.pinned_out = intake_.pins();
   s.restarts = supervisor_.restarts();
   s.last_exit = supervisor_.last_exit();
   s.held = supervisor_.held();
@@ -151,10 +177,17 @@ asio::awaitable<void> ProjectRunner::Run() {
   if (newest) FinishInterruptedRollback(*newest);
   co_await RestoreWhatRanElsewhere();
   recovered_ = true;
-  supervisor_.StartLoops();
+  // On agents nothing of the project runs here to watch.
+  if (!project_.on_agents()) supervisor_.StartLoops();
   ++loops_running_;
   asio::co_spawn(
       ctx_.executor, [this]() -> asio::awaitable<void> { co_await WorkLoop(); }, asio::detached);
+  if (project_.on_agents()) {
+    ++loops_running_;
+    asio::co_spawn(
+        ctx_.executor, [this]() -> asio::awaitable<void> { co_await WatchJoiningMachines(); },
+        asio::detached);
+  }
   co_await poller_.Run(
       [this](const store::Candidate& c, store::Trigger trigger, const std::string& actor) {
         (void)intake_.OfferAutomatic(c, trigger, actor, WhatRuns());
@@ -167,7 +200,11 @@ asio::awaitable<void> ProjectRunner::RestoreWhatRanElsewhere() {
   // Taken over from another orchestrator (a fleet), with nothing of the
   // project running here: what last ran well there is deployed first, so
   // that a new commit that fails its checks has a release to roll back to.
-  if (ctx_.fleet == nullptr || supervisor_.running().alive() || supervisor_.held()) co_return;
+  // On agents the programs run on, and are taken over with, the machines.
+  if (ctx_.fleet == nullptr || project_.on_agents() || supervisor_.running().alive() ||
+      supervisor_.held()) {
+    co_return;
+  }
   std::string project = project_.name;
   std::optional<store::DeploymentStatus> succeeded = store::DeploymentStatus::kSucceeded;
   auto good = co_await ctx_.record->LatestDeployment(project, succeeded);

@@ -3,6 +3,11 @@
 // build job and a swap, and its supervisor (supervise/) owns what runs.
 // Everything is recorded in the store as it happens.
 //
+// A project that runs on agents (config::Project::on_agents(), in a fleet)
+// has nothing on this machine: its build goes through the build queue
+// without a download here, and a rollout (rollout.h) to its agents takes
+// the swap's place; the supervisor is never started.
+//
 // Thread: the io_context thread owns a ProjectRunner and everything it
 // touches. Its coroutines (the poller, the worker, the supervisor's loops)
 // share state only between co_awaits, so no lock is needed.
@@ -13,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/event.h"
@@ -83,8 +89,9 @@ class ProjectRunner {
  private:
   struct Attempt;
   // Where the running deployment is. Past kSwapping the old program may be
-  // stopped: no cancel, no automatic restart in between.
-  enum class Phase { kNone, kWaitingForSlot, kBuilding, kSwapping };
+  // stopped (on agents: a machine may have switched): no cancel, no
+  // automatic restart in between.
+  enum class Phase { kNone, kWaitingForSlot, kBuilding, kFetching, kSwapping };
   static const char* PhaseName(Phase p);
 
   boost::asio::awaitable<void> Run();
@@ -92,6 +99,12 @@ class ProjectRunner {
   // The record's last decisions, the pins, what runs (supervise/); returns
   // the project's newest deployment, if it has one.
   boost::asio::awaitable<std::optional<store::Deployment>> Recover();
+  // On agents, in place of the supervisor's recovery: what they run, from
+  // the record.
+  boost::asio::awaitable<void> RecoverOnAgents();
+  // On agents: a target never told the project (it joined since the last
+  // rollout) gets what runs, by a deployment of its own (joining_machines.cc).
+  boost::asio::awaitable<void> WatchJoiningMachines();
   // Which deployment made each release on disk, from the record.
   boost::asio::awaitable<void> LoadRollbackTargets();
   // A rollback a person asked for that Anthill stopped during (or before it
@@ -110,11 +123,19 @@ class ProjectRunner {
   boost::asio::awaitable<bool> AcquireBuildSlot();
   // The swap, and the rollback (`back`) when it failed.
   boost::asio::awaitable<Status> SwapIn(Attempt& a, std::optional<Status>& back);
+  // On agents, in the swap's place: the rollout of the attempt's release;
+  // `back` is ok when every machine switched went back after a failure.
+  boost::asio::awaitable<Status> RollOut(Attempt& a, std::optional<Status>& back);
+  // Why a project on agents cannot be deployed by this process, or ok.
+  Status CanRollOut() const;
   void Finish(Attempt& a, const queue::Request& r, Status outcome,
               const std::optional<Status>& back);
   void OnPolled(const Status& polled);
 
   NowRunning WhatRuns() const;
+  // The release that runs: the program's here, or on agents the newest
+  // rollout that succeeded ("" for none).
+  std::string RunningRelease() const;
   bool Cancelled() const { return shutting_down_ || !cancelled_by_.empty(); }
   // "; the data dir /srv/anthill has 0 bytes free" when it is (nearly) full.
   std::string DiskFullHint() const;
@@ -143,6 +164,13 @@ class ProjectRunner {
   std::optional<store::DeploymentStatus> last_deployment_status_;
   std::string last_error_;           // of the last failed deployment or poll
   bool last_error_is_poll_ = false;  // cleared when polling works again
+  // On agents: the newest deployment rolled out to every target, which is
+  // what they run as far as the record says.
+  std::optional<store::Deployment> on_agents_;
+  // Ends WatchJoiningMachines' wait at Shutdown.
+  std::unique_ptr<Event> joining_wake_ = std::make_unique<Event>(ctx_.executor);
+  std::set<std::string> offered_;  // machines given on_agents_'s release as joiners
+  int64_t offered_for_ = 0;        // the deployment offered_ is about
   bool poll_failing_ = false;
 
   Phase phase_ = Phase::kNone;

@@ -32,6 +32,17 @@ RemoteBuild::RemoteBuild(Fleet fleet, store::AsyncRecordStore* record, release::
 
 asio::awaitable<Result<std::string>> RemoteBuild::Run(const BuildTarget& t,
                                                       const BuildControls& c) {
+  auto built = co_await Built(t, c);
+  if (!built.ok()) co_return built.status();
+  const store::BuildJobRow& done = *built;
+  if (c.stopped()) co_return Status::Error("cancelled");
+  Status downloaded = co_await Download(done, t);
+  if (!downloaded.ok()) co_return downloaded;
+  co_return done.release;
+}
+
+asio::awaitable<Result<store::BuildJobRow>> RemoteBuild::Built(const BuildTarget& t,
+                                                               const BuildControls& c) {
   // The builder records its steps under this deployment: its row must be in
   // the shared record first. A read waits for this process's earlier writes.
   const int64_t deployment_id = t.deployment_id;
@@ -89,10 +100,18 @@ asio::awaitable<Result<std::string>> RemoteBuild::Run(const BuildTarget& t,
                                 std::to_string(done.attempt) + "): " + done.artifact_key + ", " +
                                 std::to_string(done.artifact_size) + " bytes, sha256 " +
                                 done.artifact_sha256 + "\n");
-  if (c.stopped()) co_return Status::Error("cancelled");
-  Status downloaded = co_await Download(done, t);
-  if (!downloaded.ok()) co_return downloaded;
-  co_return done.release;
+  co_return done;
+}
+
+asio::awaitable<Result<store::BuildJobRow>> RemoteBuild::ArtifactOf(std::string release) {
+  std::string project = spec_.project;
+  auto kept = co_await fleet_.queue->ListArtifacts(project);
+  if (!kept.ok()) co_return kept.status().Prefixed("looking for the artifact of " + release);
+  for (const store::BuildJobRow& job : *kept) {
+    if (job.release == release && !job.artifact_key.empty()) co_return job;
+  }
+  co_return Status::NotFound("the artifact of release " + release +
+                             " is no longer kept (pruned): deploy its commit to build it again");
 }
 
 asio::awaitable<Result<store::BuildJobRow>> RemoteBuild::WaitForEnd(int64_t job_id,

@@ -24,6 +24,7 @@
 #include "deploy/build_job.h"
 #include "deploy/step_sink.h"
 #include "release/releases.h"
+#include "store/agent_fleet.h"
 #include "store/async_record_store.h"
 #include "store/build_queue.h"
 
@@ -38,6 +39,9 @@ struct Fleet {
   artifact::ArtifactStore* artifacts = nullptr;
   WaitForJob wait_for_job;
   std::filesystem::path tmp_dir;  // where downloads land before unpacking
+  // The agents and their desired state, for projects that run on agents
+  // (deploy/rollout.h); null when this process has none (they fail).
+  store::AgentFleet* agents = nullptr;
 };
 
 class RemoteBuild {
@@ -51,6 +55,14 @@ class RemoteBuild {
 
   // Queue -> wait -> download -> unpack; the release's name, or why not.
   boost::asio::awaitable<Result<std::string>> Run(const BuildTarget& t, const BuildControls& c);
+  // Queue -> wait, without the download (a project on agents: they fetch
+  // the artifact themselves): the finished job, which succeeded and names
+  // its artifact and release; else why not.
+  boost::asio::awaitable<Result<store::BuildJobRow>> Built(const BuildTarget& t,
+                                                           const BuildControls& c);
+  // The succeeded build job whose artifact unpacks to `release` and is
+  // still kept (a rollback by hand on agents); kNotFound once it was pruned.
+  boost::asio::awaitable<Result<store::BuildJobRow>> ArtifactOf(std::string release);
 
  private:
   boost::asio::awaitable<Result<store::BuildJobRow>> WaitForEnd(int64_t job_id,

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "base/files.h"
+#include "http/agents_api.h"
 #include "http/artifacts.h"
 #include "http/auth.h"
 #include "http/json.h"
@@ -91,6 +92,16 @@ class Api {
   // Holds the Api (through `self`) and the Request in the coroutine's frame
   // for as long as the answer takes, whatever the caller does meanwhile.
   static asio::awaitable<Response> Serve(std::shared_ptr<Api> self, Request req) {
+    // Counted while in the frame, however it ends (an exception included).
+    struct Counted {
+      explicit Counted(int* n) : n(n) {
+        if (n != nullptr) ++*n;
+      }
+      ~Counted() {
+        if (n != nullptr) --*n;
+      }
+      int* n;
+    } counted(self->ctx_.in_flight);
     co_return co_await self->Route(req);
   }
 
@@ -103,8 +114,14 @@ class Api {
     const bool artifacts = p.rfind(kStreamedPutPrefix, 0) == 0;
     if (auto refusal = GuardRequest(req, host_rule_)) co_return *refusal;
     if (artifacts) {
-      // Artifacts are code: reading them needs the token as much as changing them.
-      if (!Authorized(req, ctx_.token)) co_return Unauthorized();
+      // Artifacts are code: reading them needs the token as much as changing
+      // them. An agent's token may read them (it runs what they hold).
+      if (!Authorized(req, ctx_.token)) {
+        const bool reads = req.method == "GET" || req.method == "HEAD";
+        bool agent = false;
+        if (reads) agent = co_await CarriesAgentToken(req, ctx_.agents);
+        if (!agent) co_return Unauthorized();
+      }
       asio::awaitable<Response> answer = ServeArtifact(req, ctx_.artifacts);
       co_return co_await std::move(answer);
     }
@@ -134,6 +151,12 @@ class Api {
       });
     }
     if (p == "/api/v1/projects") co_return Only(req, "GET", [&] { return Projects(); });
+    if (p == "/api/v1/machines" || p.rfind("/api/v1/agents", 0) == 0) {
+      AgentsContext agents{ctx_.agents, ctx_.token, ctx_.agent_artifacts};
+      std::optional<Response> answer = co_await ServeAgents(req, agents);
+      if (answer) co_return std::move(*answer);
+    }
+    if (p == "/machines") co_return Only(req, "GET", [&] { return Asset(req, "machines.html"); });
     if (p == "/api/v1/deployments") {
       if (auto refused = WrongMethod(req, "GET")) co_return *refused;
       co_return co_await Deployments(req);
@@ -390,6 +413,14 @@ class Api {
       auto jobs = co_await ctx_.build_queue->JobsOfDeployment(id);
       if (!jobs.ok()) co_return ErrorResponse(jobs.status());
       if (!jobs->empty()) out["build"] = ToJson(jobs->back());
+    }
+    if (ctx_.agents != nullptr) {
+      // A rollout over agents: each machine's part, batch by batch.
+      auto machines = co_await ctx_.agents->MachinesOf(id);
+      if (!machines.ok()) co_return ErrorResponse(machines.status());
+      json rows = json::array();
+      for (const auto& m : *machines) rows.push_back(ToJson(m));
+      out["machines"] = rows;
     }
     co_return JsonResponse(200, out);
   }

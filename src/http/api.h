@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "deploy/agent_protocol.h"
 #include "deploy/controller.h"
 #include "http/server.h"
+#include "store/agent_fleet.h"
 #include "store/async_record_store.h"
 #include "store/build_queue.h"
 #include "store/store.h"
@@ -42,6 +44,14 @@ struct ApiContext {
   // The fleet's build queue (PostgreSQL); null on a single machine, where
   // /api/v1/queue has no build_jobs.
   store::BuildQueue* build_queue = nullptr;
+  // The fleet's agents (agents_api.h); null on a single machine, where the
+  // agent routes answer 404 and /api/v1/machines lists none.
+  store::AgentFleet* agents = nullptr;
+  // Where agents download artifacts from ([artifacts]).
+  deploy::AgentArtifactStore agent_artifacts;
+  // Set: counts the requests being answered (an agent's poll is held up to
+  // 60 s), so that the daemon stops its stores only once none is on them.
+  int* in_flight = nullptr;
 };
 
 // REQUIRES: ctx.store, ctx.controller and ctx.record set (and ctx.artifacts,

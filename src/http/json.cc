@@ -31,8 +31,21 @@ json ToJson(const store::Step& s, const store::Deployment& d) {
               {"error", s.error},
               {"from_version", d.from_version},
               {"to_version", d.to_version},
-              {"machine", d.machine},
+              {"machine", s.machine.empty() ? d.machine : s.machine},
               {"project", d.project}};
+}
+
+json ToJson(const store::DeploymentMachine& m) {
+  return json{{"machine", m.machine},
+              {"batch", m.batch},
+              {"status", store::ToString(m.status)},
+              {"from_version", m.from_version},
+              {"to_version", m.to_version},
+              {"from_release", m.from_release},
+              {"to_release", m.to_release},
+              {"started_at", Time(m.started_at)},
+              {"finished_at", Time(m.finished_at)},
+              {"error", m.error}};
 }
 
 json ToJson(const store::Deployment& d) {

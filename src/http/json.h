@@ -5,6 +5,7 @@
 #include <string>
 
 #include "deploy/controller.h"
+#include "store/agent_fleet.h"
 #include "store/build_queue.h"
 #include "store/records.h"
 
@@ -19,5 +20,6 @@ nlohmann::json ToJson(const store::QueuedJobView& v);  // a fleet's open build j
 nlohmann::json ToJson(const store::BuildJobRow& j);    // a build job and its artifact
 nlohmann::json ToJson(const store::HookEvent& e);      // without the body
 nlohmann::json ToJson(const store::ProgramEvent& e);
+nlohmann::json ToJson(const store::DeploymentMachine& m);  // a machine's part in a rollout
 
 }  // namespace anthill::http

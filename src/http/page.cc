@@ -42,13 +42,15 @@ std::string NotFoundPage(const std::string& path) {
          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
          "<title>Not found · Anthill</title><link rel=\"stylesheet\" href=\"/ui/app.css\"></head>"
          "<body><header><nav><a href=\"/deployments\">Deployments</a> "
-         "<a href=\"/projects\">Projects</a></nav></header><main><h1>Nothing at <code>" +
+         "<a href=\"/projects\">Projects</a> <a href=\"/machines\">Machines</a></nav></header>"
+         "<main><h1>Nothing at <code>" +
          HtmlEscape(path) + "</code></h1>" + hint +
          "<p>The pages are <a href=\"/deployments\">Deployments</a> (filter with "
          "<code>?project=</code>, <code>?status=</code>, <code>?machine=</code>) and "
-         "<a href=\"/projects\">Projects</a>. The API is under <code>/api/v1/</code>: "
-         "<code>projects</code>, <code>deployments</code>, <code>deployments/&lt;id&gt;</code>, "
-         "<code>queue</code>, <code>events</code>.</p></main></body></html>\n";
+         "<a href=\"/projects\">Projects</a>, and a fleet's <a href=\"/machines\">Machines</a>. "
+         "The API is under <code>/api/v1/</code>: <code>projects</code>, <code>deployments</code>, "
+         "<code>deployments/&lt;id&gt;</code>, <code>queue</code>, <code>events</code>, "
+         "<code>machines</code>.</p></main></body></html>\n";
 }
 
 }  // namespace anthill::http

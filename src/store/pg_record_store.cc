@@ -33,7 +33,8 @@ std::string NotifyProject(const std::string& project) {
 std::string WithSteps(const std::string& inner) {
   return "SELECT d.id, d.project, d.machine, d.from_version, d.to_version, d.from_commit, "
          "d.to_commit, d.ref, d.trigger, d.actor, d.status, d.started_at, d.finished_at, "
-         "d.error, d.release, s.id, s.name, s.status, s.started_at, s.finished_at, s.error "
+         "d.error, d.release, s.id, s.name, s.status, s.started_at, s.finished_at, s.error, "
+         "s.machine "
          "FROM (" +
          inner +
          ") d LEFT JOIN steps s ON s.deployment_id = d.id ORDER BY d.id DESC, s.started_at, s.id";
@@ -69,6 +70,7 @@ std::vector<Deployment> ReadDeployments(const PgResult& result) {
     step.started_at = FromUnixMillis(PgToInt(r[18]));
     step.finished_at = PgMaybeTime(r[19]);
     step.error = PgStr(r[20]);
+    step.machine = PgStr(r[21]);
   }
   return out;
 }

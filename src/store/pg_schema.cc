@@ -170,6 +170,68 @@ CREATE TABLE forwarded_actions (
         "CREATE INDEX build_jobs_artifacts ON build_jobs (project, finished_at DESC, id DESC) "
         "WHERE status = 'succeeded' AND artifact_key <> ''",
     },
+    // 5: a fleet's agents (pg_agent_fleet.h). Times are the server's clock
+    // in unix ms, but for steps, whose times are the agent's. An agent's
+    // generation grows with each change of its desired state. A row of
+    // agent_desired holds what a machine is to run of a project and what it
+    // last reported of it; one with neither is deleted. agent_reports
+    // remembers the reports applied, so that one sent again changes
+    // nothing. deployment_machines.deployment_id is no foreign key: its row
+    // may be written before the deployment's (ids reserved ahead).
+    {
+        R"sql(
+CREATE TABLE agents (
+  name            TEXT PRIMARY KEY,
+  token_sha256    TEXT NOT NULL,
+  labels          TEXT[] NOT NULL DEFAULT '{}',
+  created_at_ms   BIGINT NOT NULL,
+  revoked_at_ms   BIGINT,
+  last_seen_at_ms BIGINT,
+  generation      BIGINT NOT NULL DEFAULT 0
+))sql",
+        R"sql(
+CREATE TABLE agent_desired (
+  machine        TEXT NOT NULL,
+  project        TEXT NOT NULL,
+  generation     BIGINT NOT NULL DEFAULT 0,
+  desired        TEXT NOT NULL DEFAULT '',
+  reported       TEXT NOT NULL DEFAULT '',
+  reported_at_ms BIGINT,
+  PRIMARY KEY (machine, project)
+))sql",
+        // DesiredOfProject reads a project's rows across machines.
+        "CREATE INDEX agent_desired_project ON agent_desired (project, machine)",
+        R"sql(
+CREATE TABLE agent_reports (
+  machine       TEXT NOT NULL,
+  id            TEXT NOT NULL,
+  applied_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (machine, id)
+))sql",
+        // A machine's old reports are pruned by age as it reports.
+        "CREATE INDEX agent_reports_applied ON agent_reports (machine, applied_at_ms)",
+        R"sql(
+CREATE TABLE deployment_machines (
+  deployment_id  BIGINT NOT NULL,
+  machine        TEXT NOT NULL,
+  batch          INT NOT NULL DEFAULT 0,
+  status         TEXT NOT NULL,
+  from_version   TEXT NOT NULL DEFAULT '',
+  to_version     TEXT NOT NULL DEFAULT '',
+  from_release   TEXT NOT NULL DEFAULT '',
+  to_release     TEXT NOT NULL DEFAULT '',
+  started_at_ms  BIGINT,
+  finished_at_ms BIGINT,
+  error          TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (deployment_id, machine)
+))sql",
+        // A step an agent ran: where (machine), and the agent's name for it
+        // (agent_key), by which a later report of it updates the row. A
+        // constant default adds the column without rewriting the table.
+        "ALTER TABLE steps ADD COLUMN machine TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE steps ADD COLUMN agent_key TEXT",
+        "CREATE UNIQUE INDEX steps_agent_key ON steps (agent_key) WHERE agent_key IS NOT NULL",
+    },
 };
 
 // pg_advisory_xact_lock's key for Anthill's migrations: "anthill\0" in ASCII,

@@ -85,6 +85,9 @@ struct Step {
   TimePoint started_at{};
   std::optional<TimePoint> finished_at;
   std::string error;  // empty unless failed
+  // Where it ran when that is not the deployment's machine: the agent's, in
+  // a fleet rollout (store/agent_fleet.h); "" otherwise.
+  std::string machine;
 };
 
 struct Deployment {

@@ -8,8 +8,9 @@ namespace anthill::ui {
 namespace {
 
 TEST(Assets, ThePagesAndTheirModulesAreEmbedded) {
-  for (const char* name : {"deployments.html", "deployment.html", "projects.html", "app.css",
-                           "common.js", "deployments.js", "deployment.js", "projects.js"}) {
+  for (const char* name :
+       {"deployments.html", "deployment.html", "projects.html", "app.css", "common.js",
+        "deployments.js", "deployment.js", "projects.js", "machines.html", "machines.js"}) {
     const Asset* a = FindAsset(name);
     ASSERT_NE(a, nullptr) << name;
     EXPECT_FALSE(a->body.empty()) << name;

@@ -1,5 +1,7 @@
 // /deployments/{id}: the facts, an SVG Gantt chart of the steps, the steps'
 // table, and the build/test log, which follows the file while it grows.
+// A rollout over agents (the deployment has `machines`) also shows its
+// batches x machines, and its steps grouped by the machine that did them.
 import {
   connectEvents, el, elapsedMs, formatDuration, formatExact, getJson, isFinished, isOlderState, notice,
   refreshRelativeTimes, relativeTime, shortSha, statusBadge,
@@ -13,6 +15,16 @@ let logBusy = false;
 // The log arrives in byte ranges: a UTF-8 character may be split between two
 // of them, so one streaming decoder reads them all.
 const logDecoder = new TextDecoder();
+
+// A rollout over agents: the API lists each machine's part.
+function isFleet(d) {
+  return Array.isArray(d.machines) && d.machines.length > 0;
+}
+
+// A step's name, with the machine that did it when that is an agent's.
+function stepLabel(d, s) {
+  return isFleet(d) && s.machine && s.machine !== d.machine ? `${s.machine} · ${s.name}` : s.name;
+}
 
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG, tag);
@@ -61,7 +73,16 @@ function drawTimeline(d) {
   const total = Math.max(end - start, 1);
   // Drawn at the width it is shown at, so the labels keep their size on a phone.
   const width = Math.max(Math.round(chart.getBoundingClientRect().width) || 900, 300);
-  const left = width < 500 ? 86 : 110, right = 16, top = 24, row = 24, barHeight = 14;
+  let left = width < 500 ? 86 : 110;
+  const right = 16, top = 24, row = 24, barHeight = 14;
+  // A fleet's labels name the machine too: a wider margin, up to 40% of the chart.
+  const labels = d.steps.map((s) => stepLabel(d, s));
+  if (isFleet(d)) {
+    const longest = Math.max(0, ...labels.map((l) => l.length));
+    left = Math.round(Math.min(Math.max(left, longest * 7 + 14), width * 0.4));
+  }
+  const maxChars = Math.floor((left - 14) / 7);
+  const fit = (label) => (label.length > maxChars ? `${label.slice(0, maxChars - 1)}…` : label);
   const height = top + Math.max(d.steps.length, 1) * row + 8;
   const x = (t) => left + ((t - start) / total) * (width - left - right);
   chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -85,13 +106,14 @@ function drawTimeline(d) {
     const s0 = Date.parse(s.started_at);
     const s1 = s.finished_at ? Date.parse(s.finished_at) : now;
     children.push(svg("text", { class: "label", x: left - 8, y: y + barHeight - 2, "text-anchor": "end" },
-                      s.name));
+                      isFleet(d) ? fit(labels[i]) : s.name));
     const bar = svg("rect", {
       class: "bar", "data-step": s.name, "data-status": s.status,
       x: x(s0), y, height: barHeight, rx: 2,
       width: Math.max(x(s1) - x(s0), 2),
     });
-    bar.append(svg("title", {}, `${s.name}: ${s.status}, ${formatDuration(elapsedMs(s, now))}` +
+    if (isFleet(d) && s.machine) bar.setAttribute("data-machine", s.machine);
+    bar.append(svg("title", {}, `${labels[i]}: ${s.status}, ${formatDuration(elapsedMs(s, now))}` +
                                 (s.error ? ` (${s.error})` : "")));
     children.push(bar);
   });
@@ -101,10 +123,10 @@ function drawTimeline(d) {
   chart.replaceChildren(...children);
 }
 
-function drawSteps(d) {
-  const tbody = document.querySelector("#steps tbody");
-  // data-label names each cell where a narrow screen stacks the row.
-  tbody.replaceChildren(...d.steps.map((s) => el("tr", { "data-step": s.name, "data-status": s.status },
+// One row of the steps' table; data-label names each cell where a narrow
+// screen stacks the row.
+function stepRow(s, machine) {
+  return el("tr", { "data-step": s.name, "data-status": s.status, "data-machine": machine },
     el("th", { scope: "row" }, s.name),
     el("td", { "data-label": "Status" }, statusBadge(s.status)),
     el("td", { "data-label": "Started" }, el("time", { datetime: s.started_at }, formatExact(s.started_at))),
@@ -112,10 +134,140 @@ function drawSteps(d) {
        s.finished_at ? el("time", { datetime: s.finished_at }, formatExact(s.finished_at)) : "—"),
     el("td", { class: "num", "data-label": "Duration" },
        s.finished_at ? formatDuration(s.duration_ms) : "running"),
-    el("td", { class: "error", "data-label": s.error ? "Error" : null }, s.error || ""))));
+    el("td", { class: "error", "data-label": s.error ? "Error" : null }, s.error || ""));
+}
+
+function drawSteps(d) {
+  const table = document.getElementById("steps");
+  if (isFleet(d)) {
+    drawStepGroups(d, table);
+    return;
+  }
+  const [tbody, ...extra] = table.tBodies;
+  for (const b of extra) b.remove();
+  tbody.replaceChildren(...d.steps.map((s) => stepRow(s, null)));
   if (d.steps.length === 0) {
     tbody.append(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No steps yet.")));
   }
+}
+
+const BUILDER_STEPS = new Set(["fetch", "build", "test", "release", "upload"]);
+
+// Rollout order: batch 1, 2, ..., then the machines not in a batch yet.
+function rolloutOrder(machines) {
+  const rank = (m) => (m.batch > 0 ? m.batch : Number.MAX_SAFE_INTEGER);
+  return machines.map((m, i) => ({ m, i }))
+    .sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i)
+    .map(({ m }) => m);
+}
+
+// The steps of a fleet deployment, one <tbody> per machine that did some:
+// the deployment's own machine (the orchestrator) first, then the other
+// machines that are not agents of the rollout (builders), then the agents in
+// rollout order.
+function drawStepGroups(d, table) {
+  const byMachine = new Map();
+  for (const s of d.steps) {
+    const machine = s.machine || d.machine;
+    if (!byMachine.has(machine)) byMachine.set(machine, []);
+    byMachine.get(machine).push(s);
+  }
+  const agents = new Map(d.machines.map((m) => [m.machine, m]));
+  const names = [
+    ...(byMachine.has(d.machine) ? [d.machine] : []),
+    ...[...byMachine.keys()].filter((n) => n !== d.machine && !agents.has(n)),
+    ...rolloutOrder(d.machines).map((m) => m.machine).filter((n) => n !== d.machine && byMachine.has(n)),
+  ];
+  const role = (name) => {
+    if (name === d.machine) return "orchestrator";
+    const agent = agents.get(name);
+    if (agent) return agent.batch > 0 ? `agent, batch ${agent.batch}` : "agent";
+    return byMachine.get(name).every((s) => BUILDER_STEPS.has(s.name)) ? "builder" : "";
+  };
+  const bodies = names.map((name) => el("tbody", { "data-machine": name },
+    el("tr", { class: "group" },
+       el("th", { scope: "rowgroup", colspan: 6 }, name,
+          role(name) ? el("span", { class: "muted" }, ` · ${role(name)}`) : null)),
+    ...byMachine.get(name).map((s) => stepRow(s, name))));
+  if (bodies.length === 0) {
+    bodies.push(el("tbody", {}, el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No steps yet."))));
+  }
+  for (const b of [...table.tBodies]) b.remove();
+  table.append(...bodies);
+}
+
+// The rollout as batches x machines: each cell says its status in words; a
+// failure's error is in the cell, every cell's details in its title.
+const ROLLOUT_FAILURES = new Set(["failed", "lost", "rolled back"]);
+let rolloutKey = "";
+
+function rolloutCell(m) {
+  const word = m.status || "waiting";
+  const versions = m.to_version
+    ? `${m.from_version || "nothing"} → ${m.to_version}` : "";
+  const title = [
+    `${m.machine}: ${word}`,
+    versions,
+    m.started_at ? `started ${formatExact(m.started_at)}` : "",
+    m.finished_at ? `finished ${formatExact(m.finished_at)}` : "",
+    m.to_release ? `release ${m.to_release}` : "",
+    m.error,
+  ].filter(Boolean).join("\n");
+  const cell = el("li", { class: "cell", "data-machine": m.machine, "data-status": word,
+                          "data-batch": m.batch, title });
+  cell.append(el("a", { class: "name", href: `/machines#machine-${encodeURIComponent(m.machine)}` }, m.machine),
+              statusBadge(word.replaceAll(" ", "_")));
+  if (m.to_version) {
+    cell.append(el("div", { class: "muted small versions" },
+                   m.from_version ? el("code", {}, m.from_version) : "—",
+                   el("span", { class: "arrow", "aria-label": "to" }, "→"), el("code", {}, m.to_version)));
+  }
+  if (m.error) {
+    cell.append(el("div", { class: ROLLOUT_FAILURES.has(word) ? "error" : "muted small" }, m.error));
+  }
+  return cell;
+}
+
+// "2 succeeded, 1 switching", in the order the statuses first appear.
+function countStatuses(machines) {
+  const counts = new Map();
+  for (const m of machines) {
+    const word = m.status || "waiting";
+    counts.set(word, (counts.get(word) || 0) + 1);
+  }
+  return [...counts].map(([word, n]) => `${n} ${word}`).join(", ");
+}
+
+function drawRollout(d) {
+  const section = document.getElementById("rollout-section");
+  if (!isFleet(d)) {
+    section.hidden = true;
+    return;
+  }
+  section.hidden = false;
+  const key = JSON.stringify(d.machines);
+  if (key === rolloutKey) return;  // unchanged: keep the cells (and a hovered title)
+  rolloutKey = key;
+  const batches = new Map();
+  for (const m of rolloutOrder(d.machines)) {
+    const b = m.batch > 0 ? m.batch : 0;
+    if (!batches.has(b)) batches.set(b, []);
+    batches.get(b).push(m);
+  }
+  const numbered = [...batches.keys()].filter((b) => b > 0).length;
+  const rows = [...batches].map(([b, machines]) => {
+    const name = b > 0 ? `Batch ${b}` : "Not in a batch yet";
+    return el("li", { class: "batch", "data-batch": b },
+      el("div", { class: "batch-head" }, el("strong", {}, name),
+         el("span", { class: "muted" }, countStatuses(machines))),
+      el("ul", { class: "cells", "aria-label": name }, ...machines.map(rolloutCell)));
+  });
+  document.getElementById("rollout").replaceChildren(...rows);
+  const n = d.machines.length;
+  document.getElementById("rollout-summary").textContent =
+    `${n} machine${n === 1 ? "" : "s"}` +
+    (numbered ? ` in ${numbered} batch${numbered === 1 ? "" : "es"}` : "") +
+    `: ${countStatuses(d.machines)}`;
 }
 
 function fact(dl, term, ...value) {
@@ -134,7 +286,7 @@ function drawFacts(d) {
        d.from_commit ? el("span", { class: "muted" }, ` (from ${shortSha(d.from_commit)})`) : null);
   fact(dl, "Ref", el("code", {}, d.ref));
   fact(dl, "Trigger", `${d.trigger} · `, el("span", { class: "actor" }, d.actor));
-  fact(dl, "Machine", d.machine);
+  fact(dl, isFleet(d) ? "Orchestrator" : "Machine", d.machine);
   fact(dl, "Started", relativeTime(d.started_at), el("span", { class: "muted" }, ` (${formatExact(d.started_at)})`));
   fact(dl, "Duration", isFinished(d) ? formatDuration(d.duration_ms) : `running for ${formatDuration(elapsedMs(d))}`);
   if (d.release) fact(dl, "Release", el("code", {}, d.release));
@@ -157,6 +309,7 @@ function drawNeighbours(d) {
 function draw(d) {
   current = { ...current, ...d };
   drawFacts(current);
+  drawRollout(current);
   drawTimeline(current);
   drawSteps(current);
 }
@@ -231,6 +384,18 @@ function onDeployment(d) {
   }
   if (d.id !== id || (current && isOlderState(d, current))) return;
   show(d);
+  // An event may not carry the machines' part of a rollout: read it.
+  if ("machines" in current && !("machines" in d)) refreshSoon();
+}
+
+// At most one re-read per 300 ms, however many events a rollout sends.
+let refreshTimer = null;
+function refreshSoon() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    refresh();
+  }, 300);
 }
 
 async function main() {
@@ -247,13 +412,16 @@ async function main() {
   if (!(await refresh())) return;
   await followLog();
   // While it runs: the log every second, the running bar grows every 500 ms.
-  // Without the stream, the deployment itself is re-read every 3 s instead.
+  // Without the stream, the deployment itself is re-read every 3 s instead;
+  // a rollout's is re-read every 2 s anyway: an agent that goes silent or a
+  // batch that has stayed healthy long enough sends no event of its own.
   let ticks = 0;
   setInterval(() => {
     if (!current || isFinished(current)) return;
     followLog();
     ticks += 1;
     if (document.documentElement.dataset.live !== "open" && ticks % 3 === 0) refresh();
+    else if ("machines" in current && ticks % 2 === 0) refreshSoon();
   }, 1000);
   setInterval(() => {
     if (current && !isFinished(current)) drawTimeline(current);

@@ -69,9 +69,10 @@ std::string AnthillTest::WriteConfig(const ProjectOptions& opts) {
                      origin().string() + "\"\n" + opts.rule + "\npoll = \"" + opts.poll +
                      "\"\nbuild = \"" + opts.build +
                      "\"\ntest = \"test -x hello\"\n"
-                     "run = \"./hello --port " +
-                     port + "\"\nhealth = " + health + "\nstop_timeout = \"" + opts.stop_timeout +
-                     "\"\n" + opts.extra + "\n";
+                     "run = \"" +
+                     (opts.run.empty() ? "./hello --port " + port : opts.run) +
+                     "\"\nhealth = " + health + "\nstop_timeout = \"" + opts.stop_timeout + "\"\n" +
+                     opts.extra + "\n";
   config_path_ = dir_ / "anthill.toml";
   testing::WriteFile(config_path_, text);
   return text;

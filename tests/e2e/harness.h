@@ -25,6 +25,7 @@ struct ProjectOptions {
   std::string poll = "100ms";
   std::string rule = "branch = \"main\"";  // or tags = "release-*"
   std::string build = "make";
+  std::string run;           // default: "./hello --port <app port>"
   std::string server_extra;  // more keys for [server]
 };
 

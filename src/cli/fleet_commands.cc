@@ -1,0 +1,129 @@
+#include "cli/fleet_commands.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "agent/agent.h"
+#include "base/time.h"
+#include "cli/daemon_client.h"
+#include "cli/exit_codes.h"
+#include "cli/table.h"
+
+namespace anthill::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Ago(const std::string& rfc3339) {
+  if (rfc3339.empty()) return "never";
+  auto t = ParseRfc3339(rfc3339);
+  if (!t.ok()) return rfc3339;
+  auto d = std::chrono::duration_cast<Duration>(Now() - *t);
+  return FormatDuration(d) + " ago";
+}
+
+std::string Joined(const json& list) {
+  std::string out;
+  if (!list.is_array()) return out;
+  for (const auto& item : list) {
+    if (item.is_string()) out += (out.empty() ? "" : ",") + item.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+int ShowAgents(const config::Config& cfg, bool as_json) {
+  auto body = GetJson(cfg, "/api/v1/agents");
+  if (!body.ok()) return ReportError(body.status());
+  if (as_json) {
+    std::cout << Pretty((*body)["machines"]) << "\n";
+    return 0;
+  }
+  Table t({"AGENT", "LABELS", "LAST SEEN", "STATE"});
+  for (const auto& m : (*body)["machines"]) {
+    t.Add({Str(m, "name"), Joined(m["labels"]).empty() ? "-" : Joined(m["labels"]),
+           Ago(Str(m, "last_seen_at")), Str(m, "revoked_at").empty() ? "active" : "revoked"});
+  }
+  t.Print(std::cout);
+  return 0;
+}
+
+int AddAgent(const config::Config& cfg, const std::string& name, bool as_json) {
+  auto body = SendJson(cfg, "POST", "/api/v1/agents", json{{"name", name}});
+  if (!body.ok()) return ReportError(body.status());
+  if (as_json) {
+    std::cout << Pretty(*body) << "\n";
+    return 0;
+  }
+  std::cout << "agent " << name << " registered. Start it with its token (shown once):\n"
+            << "  ANTHILL_AGENT_TOKEN=<token> anthill agent --server http://" << cfg.server.listen
+            << " --machine " << name << " --data-dir /var/lib/anthill\n"
+            << Str(*body, "token") << "\n";
+  return 0;
+}
+
+int RevokeAgent(const config::Config& cfg, const std::string& name) {
+  // Machine names are [A-Za-z0-9._-]+: safe in a path as they are (the
+  // daemon refuses others).
+  auto body = SendJson(cfg, "DELETE", "/api/v1/agents/" + name, nullptr);
+  if (!body.ok()) return ReportError(body.status());
+  std::cout << Str(*body, "message") << "\n";
+  return 0;
+}
+
+int ShowMachines(const config::Config& cfg, bool as_json) {
+  auto body = GetJson(cfg, "/api/v1/machines");
+  if (!body.ok()) return ReportError(body.status());
+  if (as_json) {
+    std::cout << Pretty((*body)["machines"]) << "\n";
+    return 0;
+  }
+  Table t({"MACHINE", "LABELS", "LAST SEEN", "PROJECT", "VERSION", "HEALTH", "PID", "DESIRED"});
+  for (const auto& m : (*body)["machines"]) {
+    const std::string labels = Joined(m["labels"]).empty() ? "-" : Joined(m["labels"]);
+    const std::string seen = Str(m, "revoked_at").empty() ? Ago(Str(m, "last_seen_at")) : "revoked";
+    if (!m["projects"].is_array() || m["projects"].empty()) {
+      t.Add({Str(m, "name"), labels, seen, "-", "-", "-", "-", "-"});
+      continue;
+    }
+    for (const auto& p : m["projects"]) {
+      const std::string pid = Str(p, "pid");
+      t.Add({Str(m, "name"), labels, seen, Str(p, "project"),
+             Str(p, "version").empty() ? "-" : Str(p, "version"),
+             Str(p, "health").empty() ? "-" : Str(p, "health"),
+             pid == "0" || pid.empty() ? "-" : pid,
+             Str(p, "desired_version").empty() ? "-" : Str(p, "desired_version")});
+      if (p.contains("last_run") && Str(p["last_run"], "status") == "failed") {
+        t.AddNote("deployment " + Str(p["last_run"], "deployment") +
+                  " failed here: " + Str(p["last_run"], "error"));
+      }
+    }
+  }
+  t.Print(std::cout);
+  return 0;
+}
+
+int RunAgentCommand(const Options& o) {
+  agent::AgentSettings s;
+  s.servers = o.servers;
+  s.machine = o.machine;
+  s.labels = o.labels;
+  s.data_dir = o.data_dir;
+  for (const std::string& kv : o.agent_env) {
+    const size_t eq = kv.find('=');
+    s.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  const char* token = std::getenv("ANTHILL_AGENT_TOKEN");
+  if (token == nullptr || *token == '\0') {
+    std::cerr << "anthill: ANTHILL_AGENT_TOKEN is not set: `anthill agents add " << o.machine
+              << "` on the orchestrator prints this machine's token\n";
+    return kExitUsage;
+  }
+  s.token = token;
+  return agent::RunAgent(s);
+}
+
+}  // namespace anthill::cli

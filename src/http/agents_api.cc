@@ -1,0 +1,303 @@
+#include "http/agents_api.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+#include <regex>
+
+#include "artifact/digest.h"
+#include "http/auth.h"
+#include "http/json.h"
+#include "http/reply.h"
+
+namespace anthill::http {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr Duration kLongestWait{60000};
+constexpr Duration kDefaultWait{30000};
+const std::string kAgentsPrefix = "/api/v1/agents";
+
+bool ValidMachine(const std::string& name) {
+  static const std::regex kName("[A-Za-z0-9._-]{1,128}");
+  return std::regex_match(name, kName) && name != "." && name != "..";
+}
+
+std::string BearerOf(const Request& req) {
+  static const std::string kPrefix = "Bearer ";
+  std::string header = req.Header("authorization");
+  return header.rfind(kPrefix, 0) == 0 ? header.substr(kPrefix.size()) : "";
+}
+
+Response Refused(int status, const std::string& why) { return ErrorResponse(status, why); }
+
+std::vector<std::string> SplitLabels(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string label = text.substr(start, comma - start);
+    if (!label.empty()) out.push_back(label);
+    start = comma + 1;
+  }
+  return out;
+}
+
+json Time(const std::optional<TimePoint>& t) { return t ? json(FormatRfc3339(*t)) : json(nullptr); }
+
+class AgentRoutes {
+ public:
+  explicit AgentRoutes(AgentsContext ctx) : ctx_(std::move(ctx)) {}
+
+  asio::awaitable<std::optional<Response>> Serve(const Request& req) {
+    const std::string& p = req.path;
+    if (p == "/api/v1/machines") {
+      if (req.method != "GET" && req.method != "HEAD") co_return Refused(405, "use GET");
+      co_return co_await Machines();
+    }
+    if (p.rfind(kAgentsPrefix, 0) != 0) co_return std::nullopt;
+    if (p.size() > kAgentsPrefix.size() && p[kAgentsPrefix.size()] != '/') co_return std::nullopt;
+    if (ctx_.fleet == nullptr) {
+      co_return Refused(404, "agents need a fleet: this anthill keeps its record in SQLite");
+    }
+    std::string rest = p.size() > kAgentsPrefix.size() ? p.substr(kAgentsPrefix.size() + 1) : "";
+    if (rest.empty()) {
+      if (req.method == "POST") co_return co_await Add(req);
+      if (req.method != "GET" && req.method != "HEAD") co_return Refused(405, "use GET or POST");
+      co_return co_await Machines();
+    }
+    const size_t slash = rest.find('/');
+    const std::string machine = rest.substr(0, slash);
+    if (!ValidMachine(machine)) co_return Refused(400, "bad machine name '" + machine + "'");
+    if (slash == std::string::npos) {
+      if (req.method != "DELETE") co_return Refused(405, "use DELETE to revoke an agent");
+      co_return co_await Revoke(req, machine);
+    }
+    const std::string action = rest.substr(slash + 1);
+    if (action != "desired" && action != "reports") {
+      co_return Refused(404, "no route for " + req.method + " " + p);
+    }
+    if (std::optional<Response> refused = co_await CheckAgent(req, machine)) co_return refused;
+    if (action == "desired") {
+      if (req.method != "GET") co_return Refused(405, "use GET");
+      co_return co_await Desired(req, machine);
+    }
+    if (req.method != "POST") co_return Refused(405, "use POST");
+    co_return co_await Report(req, machine);
+  }
+
+ private:
+  // nullopt when req carries `machine`'s live token.
+  asio::awaitable<std::optional<Response>> CheckAgent(const Request& req,
+                                                      const std::string& machine) {
+    const std::string token = BearerOf(req);
+    if (token.empty()) co_return Refused(401, "an agent token is required (Authorization: Bearer)");
+    const std::string owner = MachineOfToken(token);
+    if (!owner.empty() && owner != machine) {
+      co_return Refused(403, "this token is agent " + owner + "'s, not " + machine + "'s");
+    }
+    const std::string hash = TokenSha256(token);
+    auto ok = co_await ctx_.fleet->CheckToken(machine, hash);
+    if (!ok.ok()) co_return ErrorResponse(503, "cannot check the token: " + ok.error());
+    if (!*ok) {
+      co_return Refused(401, "agent " + machine +
+                                 ": unknown or revoked token (`anthill agents add " + machine +
+                                 "` issues a new one)");
+    }
+    co_return std::nullopt;
+  }
+
+  asio::awaitable<Response> Desired(const Request& req, const std::string& machine) {
+    int64_t after = 0;
+    if (auto it = req.query.find("generation"); it != req.query.end() && !it->second.empty()) {
+      int64_t n = -1;
+      const std::string& text = it->second;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec != std::errc() || end != text.data() + text.size() || n < 0)
+        co_return Refused(400, "bad generation '" + it->second + "'");
+      after = n;
+    }
+    Duration wait = kDefaultWait;
+    if (auto it = req.query.find("wait"); it != req.query.end() && !it->second.empty()) {
+      auto d = ParseDuration(it->second);
+      if (!d.ok()) co_return Refused(400, "bad wait '" + it->second + "': " + d.error());
+      wait = std::min(*d, kLongestWait);
+    }
+    std::vector<std::string> labels;
+    if (auto it = req.query.find("labels"); it != req.query.end()) labels = SplitLabels(it->second);
+    Status seen = co_await ctx_.fleet->Seen(machine, labels);
+    if (!seen.ok()) co_return ErrorResponse(503, "cannot record the agent: " + seen.message());
+
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    bool waited_out = false;
+    for (;;) {
+      auto rows = co_await ctx_.fleet->DesiredOf(machine);
+      if (!rows.ok())
+        co_return ErrorResponse(503, "cannot read the desired state: " + rows.error());
+      const auto now = std::chrono::steady_clock::now();
+      if (rows->first > after || now >= deadline || waited_out) {
+        deploy::DesiredState state;
+        state.generation = rows->first;
+        state.artifacts = ctx_.artifacts;
+        for (const store::DesiredRow& row : rows->second) {
+          if (row.desired.empty()) continue;
+          auto p = deploy::ParseDesiredProject(row.desired);
+          if (!p.ok()) {
+            spdlog::warn("agent {}: desired state of {} unreadable: {}", machine, row.project,
+                         p.error());
+            continue;
+          }
+          state.projects.push_back(std::move(*p));
+        }
+        co_return Response{200, "application/json", deploy::ToJson(state) + "\n", {}};
+      }
+      const Duration left = std::chrono::duration_cast<Duration>(deadline - now);
+      co_await ctx_.fleet->WaitDesired(machine, after, left);
+      // Revoked while it waited: locked out now, not at the next poll.
+      if (std::optional<Response> refused = co_await CheckAgent(req, machine)) co_return *refused;
+      // A wait that returns at once with nothing new (the store is
+      // stopping) ends the poll: the agent asks again, no loop spins here.
+      if (std::chrono::steady_clock::now() - now < std::chrono::milliseconds(1)) {
+        waited_out = true;
+      }
+    }
+  }
+
+  asio::awaitable<Response> Report(const Request& req, const std::string& machine) {
+    auto report = deploy::ParseAgentReport(req.body);
+    if (!report.ok()) co_return Refused(400, report.error());
+    // A report id applied before changes nothing and is acknowledged the same.
+    Status s = co_await ctx_.fleet->ApplyReport(machine, std::move(*report));
+    if (!s.ok()) co_return ErrorResponse(503, "report not kept: " + s.message());
+    co_return JsonResponse(200, {{"applied", true}});
+  }
+
+  asio::awaitable<Response> Add(const Request& req) {
+    if (!Authorized(req, ctx_.server_token)) co_return Refused(401, "the server token is required");
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
+      co_return Refused(400, "send {\"name\": \"<machine>\"}");
+    }
+    const std::string name = body["name"].get<std::string>();
+    if (!ValidMachine(name)) {
+      co_return Refused(400, "bad machine name '" + name + "' (letters, digits, . _ -)");
+    }
+    const std::string token = NewAgentToken(name);
+    const std::string hash = TokenSha256(token);
+    Status added = co_await ctx_.fleet->AddAgent(name, hash);
+    if (added.code() == StatusCode::kConflict) {
+      co_return Refused(
+          409, "agent " + name + " exists: revoke it first (`anthill agents revoke " + name + "`)");
+    }
+    if (!added.ok()) co_return ErrorResponse(added);
+    co_return JsonResponse(201, {{"name", name}, {"token", token}});
+  }
+
+  asio::awaitable<Response> Revoke(const Request& req, const std::string& machine) {
+    if (!Authorized(req, ctx_.server_token)) co_return Refused(401, "the server token is required");
+    Status s = co_await ctx_.fleet->RevokeAgent(machine);
+    if (s.code() == StatusCode::kNotFound) co_return Refused(404, "no agent " + machine);
+    if (!s.ok()) co_return ErrorResponse(s);
+    co_return JsonResponse(200, {{"message", "agent " + machine + " revoked"}});
+  }
+
+  // Every agent, with what it reported of each project.
+  asio::awaitable<Response> Machines() {
+    if (ctx_.fleet == nullptr) co_return JsonResponse(200, {{"machines", json::array()}});
+    auto agents = co_await ctx_.fleet->Agents();
+    if (!agents.ok()) co_return ErrorResponse(503, agents.error());
+    json out = json::array();
+    for (const store::AgentRow& a : *agents) {
+      auto rows = co_await ctx_.fleet->DesiredOf(a.name);
+      json projects = json::array();
+      if (rows.ok()) {
+        for (const store::DesiredRow& row : rows->second) {
+          json p{{"project", row.project}, {"reported_at", Time(row.reported_at)}};
+          if (!row.reported.empty()) {
+            if (auto r = deploy::ParseProjectReport(row.reported); r.ok()) {
+              p["release"] = r->running_release;
+              p["version"] = r->running_version;
+              p["commit"] = r->running_commit;
+              p["pid"] = r->pid;
+              p["health"] = r->health;
+              p["since"] = Time(r->since);
+              p["last_run"] = {{"deployment", r->run_deployment_id},
+                               {"release", r->run_release},
+                               {"status", r->run_status},
+                               {"error", r->run_error}};
+            }
+          }
+          if (!row.desired.empty()) {
+            if (auto d = deploy::ParseDesiredProject(row.desired); d.ok() && d->run) {
+              p["desired_version"] = d->run->version;
+              p["desired_release"] = d->run->release;
+            }
+          }
+          projects.push_back(std::move(p));
+        }
+      }
+      out.push_back({{"name", a.name},
+                     {"labels", a.labels},
+                     {"created_at", FormatRfc3339(a.created_at)},
+                     {"revoked_at", Time(a.revoked_at)},
+                     {"last_seen_at", Time(a.last_seen_at)},
+                     {"generation", a.generation},
+                     {"projects", projects}});
+    }
+    co_return JsonResponse(200, {{"machines", out}});
+  }
+
+  AgentsContext ctx_;
+};
+
+}  // namespace
+
+asio::awaitable<std::optional<Response>> ServeAgents(Request req, AgentsContext ctx) {
+  AgentRoutes routes(std::move(ctx));
+  co_return co_await routes.Serve(req);
+}
+
+asio::awaitable<bool> CarriesAgentToken(Request req, store::AgentFleet* fleet) {
+  if (fleet == nullptr) co_return false;
+  const std::string token = BearerOf(req);
+  const std::string machine = MachineOfToken(token);
+  if (machine.empty()) co_return false;
+  const std::string hash = TokenSha256(token);
+  auto ok = co_await fleet->CheckToken(machine, hash);
+  co_return ok.ok() && *ok;
+}
+
+std::string NewAgentToken(const std::string& machine) {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    // OpenSSL's generator failing is not something to paper over.
+    throw std::runtime_error("RAND_bytes failed: no secure randomness for an agent token");
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : bytes) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 15]);
+  }
+  return machine + "." + hex;
+}
+
+std::string TokenSha256(const std::string& token) {
+  artifact::Sha256 sha;
+  sha.Update(token.data(), token.size());
+  return sha.HexDigest();
+}
+
+std::string MachineOfToken(const std::string& token) {
+  const size_t dot = token.rfind('.');
+  if (dot == std::string::npos || dot == 0 || token.size() - dot - 1 != 64) return "";
+  return token.substr(0, dot);
+}
+
+}  // namespace anthill::http

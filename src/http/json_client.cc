@@ -1,0 +1,116 @@
+// AsyncFetch: Beast's HTTP/1.1 over Asio on the caller's executor, as
+// artifact_client.cc does it, with the whole exchange under one deadline:
+// the tcp_stream's expiry, set once before connecting, bounds every
+// operation after it (a long poll is answered within its wait, or never).
+#include "http/json_client.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "base/host_port.h"
+#include "base/strings.h"
+
+namespace anthill::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr uint64_t kAnswerLimit = 64ULL << 20;
+
+auto Redirect(boost::system::error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+// A failure to reach the server or hear its answer: too slow (kTimedOut)
+// or not there (kUnavailable: refused, reset, closed, no such host).
+Status Unreached(const std::string& what, const boost::system::error_code& ec, Duration timeout) {
+  if (ec == beast::error::timeout) {
+    return Status::TimedOut(what + ": no answer within " + FormatDuration(timeout));
+  }
+  return Status::Unavailable(what + ": " + ec.message());
+}
+
+}  // namespace
+
+Result<BaseUrl> ParseBaseUrl(std::string_view url) {
+  const auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("bad orchestrator URL '" + std::string(url) + "': " + why);
+  };
+  static constexpr std::string_view kScheme = "http://";
+  if (AsciiLower(url.substr(0, kScheme.size())) != kScheme) return bad("want http://host:port");
+  std::string_view rest = url.substr(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos) return bad("no path after host:port");
+  auto hp = SplitHostPort(rest);
+  if (!hp.ok() || hp->host.empty()) return bad("want http://host:port");
+  BaseUrl out;
+  out.port = hp->port.empty() ? "80" : hp->port;
+  if (!ParsePort(out.port)) return bad("the port is not 1 to 65535");
+  out.url = std::string(kScheme) + std::string(rest);
+  out.host = hp->host;
+  out.host_header = std::string(rest);
+  return out;
+}
+
+asio::awaitable<Result<ClientResponse>> AsyncFetch(asio::any_io_executor executor,
+                                                   std::string method, std::string base_url,
+                                                   std::string target, std::string body,
+                                                   std::string token, Duration timeout) {
+  auto base = ParseBaseUrl(base_url);
+  if (!base.ok()) co_return base.status();
+  const bhttp::verb verb = bhttp::string_to_verb(method);
+  if (verb == bhttp::verb::unknown) {
+    co_return Status::InvalidArgument("unknown HTTP method '" + method + "'");
+  }
+  const std::string where = method + " " + base->url + target;
+
+  boost::system::error_code ec;
+  tcp::resolver resolver(executor);
+  auto endpoints = co_await resolver.async_resolve(base->host, base->port, Redirect(ec));
+  if (ec) co_return Status::Unavailable("cannot reach " + base->url + ": " + ec.message());
+  beast::tcp_stream stream(executor);
+  stream.expires_after(timeout);
+  co_await stream.async_connect(endpoints, Redirect(ec));
+  if (ec) co_return Unreached("cannot reach " + base->url, ec, timeout);
+
+  bhttp::request<bhttp::string_body> req{verb, target, 11};
+  req.set(bhttp::field::host, base->host_header);
+  req.set(bhttp::field::user_agent, "anthill-agent");
+  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  // The API takes calls that change something only as JSON, even bodiless
+  // ones (request_guard.h: other sites' pages cannot send it).
+  if (verb != bhttp::verb::get && verb != bhttp::verb::head) {
+    req.set(bhttp::field::content_type, "application/json");
+  }
+  req.body() = std::move(body);
+  req.prepare_payload();
+  boost::system::error_code write_ec;
+  co_await bhttp::async_write(stream, req, Redirect(write_ec));
+  // A server may answer before reading the whole body (413): read its
+  // answer even when the write failed.
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(kAnswerLimit);
+  co_await bhttp::async_read(stream, buffer, parser, Redirect(ec));
+  if (ec && write_ec) co_return Unreached("cannot talk to " + base->url, write_ec, timeout);
+  if (ec) co_return Unreached("no answer to " + where, ec, timeout);
+  auto& res = parser.get();
+  ClientResponse out;
+  out.status = static_cast<int>(res.result_int());
+  out.content_type = std::string(res[bhttp::field::content_type]);
+  out.body = std::move(res.body());
+  for (const auto& field : res) {
+    out.headers[AsciiLower(std::string(field.name_string()))] = std::string(field.value());
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  co_return out;
+}
+
+}  // namespace anthill::http

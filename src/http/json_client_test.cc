@@ -1,0 +1,148 @@
+// AsyncFetch against real sockets on loopback: Anthill's own server (what an
+// agent talks to), a port nobody listens on, a peer that accepts and never
+// answers, and one that hangs up. Client and servers share the test's loop.
+#include "http/json_client.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <optional>
+
+#include "http/server.h"
+#include "testing/testing.h"
+
+namespace anthill::http {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+boost::asio::awaitable<Response> Ready(Response r) { co_return r; }
+
+class JsonClientTest : public ::testing::Test {
+ protected:
+  // Runs AsyncFetch on the test's loop (which also runs the servers) to its end.
+  Result<ClientResponse> Fetch(const std::string& method, const std::string& base_url,
+                               const std::string& target, const std::string& body = "",
+                               const std::string& token = "", Duration timeout = Duration(5000)) {
+    std::optional<Result<ClientResponse>> got;
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          asio::awaitable<Result<ClientResponse>> fetching =
+              AsyncFetch(io_.get_executor(), method, base_url, target, body, token, timeout);
+          got.emplace(co_await std::move(fetching));
+        },
+        asio::detached);
+    io_.restart();
+    while (!got) io_.run_one_for(std::chrono::milliseconds(100));
+    return std::move(*got);
+  }
+  // A listener on loopback that takes connections and does `with` each one.
+  uint16_t RawPeer(std::function<void(tcp::socket&)> with) {
+    acceptor_.emplace(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    acceptor_->async_accept(peer_, [this, with](boost::system::error_code ec) {
+      if (!ec) with(peer_);
+    });
+    return acceptor_->local_endpoint().port();
+  }
+
+  asio::io_context io_;
+  std::optional<tcp::acceptor> acceptor_;
+  tcp::socket peer_{io_};
+};
+
+TEST_F(JsonClientTest, SendsTheTokenAndJsonBodyAndReadsTheAnswer) {
+  std::vector<Request> seen;
+  Server server(io_, [&](Request r) {
+    seen.push_back(r);
+    return Ready(Response{r.method == "POST" ? 201 : 200,
+                          "application/json",
+                          "{\"echo\":\"" + r.body + "\"}",
+                          {{"X-Said", "hello"}}});
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1:0").ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+
+  auto got =
+      Fetch("GET", url + "/", "/api/v1/agents/web-1/desired?generation=3&wait=30s", "", "t0ken");
+  ASSERT_TRUE(got.ok()) << got.error();
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->content_type, "application/json");
+  EXPECT_EQ(got->body, "{\"echo\":\"\"}");
+  EXPECT_EQ(got->headers["x-said"], "hello");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].path, "/api/v1/agents/web-1/desired");
+  EXPECT_EQ(seen[0].query["generation"], "3");
+  EXPECT_EQ(seen[0].query["wait"], "30s");
+  EXPECT_EQ(seen[0].Header("authorization"), "Bearer t0ken");
+  EXPECT_EQ(seen[0].Header("content-type"), "");
+
+  got = Fetch("POST", url, "/api/v1/agents/web-1/reports", "{\"id\":\"r1\"}", "t0ken");
+  ASSERT_TRUE(got.ok()) << got.error();
+  EXPECT_EQ(got->status, 201);
+  EXPECT_EQ(got->body, "{\"echo\":\"{\"id\":\"r1\"}\"}");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].Header("content-type"), "application/json");
+  EXPECT_EQ(seen[1].body, "{\"id\":\"r1\"}");
+  server.Stop();
+}
+
+TEST_F(JsonClientTest, NobodyListeningIsUnavailable) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(testing::FreePort());
+  auto got = Fetch("GET", url, "/x");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(got.error(), "cannot reach " + url + ": Connection refused");
+}
+
+TEST_F(JsonClientTest, AnAnswerThatNeverComesTimesOut) {
+  const uint16_t port = RawPeer([](tcp::socket&) {});  // accepts, then says nothing
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto got = Fetch("GET", url, "/slow", "", "", Duration(300));
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.code(), StatusCode::kTimedOut);
+  EXPECT_EQ(got.error(), "no answer to GET " + url + "/slow: no answer within 300 ms");
+}
+
+TEST_F(JsonClientTest, APeerThatHangsUpIsUnavailable) {
+  const uint16_t port = RawPeer([](tcp::socket& s) { s.close(); });
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto got = Fetch("POST", url, "/r", "{}");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.code(), StatusCode::kUnavailable) << got.error();
+  EXPECT_EQ(got.error().rfind("no answer to POST " + url + "/r: ", 0), 0u) << got.error();
+}
+
+TEST(ParseBaseUrl, TakesHttpHostPortOnly) {
+  struct Case {
+    std::string url, host, port, host_header, error;
+  } cases[] = {
+      {"http://127.0.0.1:7070", "127.0.0.1", "7070", "127.0.0.1:7070", ""},
+      {"HTTP://orch.example/", "orch.example", "80", "orch.example", ""},
+      {"http://[::1]:7070", "::1", "7070", "[::1]:7070", ""},
+      {"https://orch.example", "", "", "", "want http://host:port"},
+      {"http://orch.example/api", "", "", "", "no path after host:port"},
+      {"http://:7070", "", "", "", "want http://host:port"},
+      {"http://orch.example:0", "", "", "", "the port is not 1 to 65535"},
+  };
+  for (const auto& c : cases) {
+    auto got = ParseBaseUrl(c.url);
+    if (c.error.empty()) {
+      ASSERT_TRUE(got.ok()) << c.url << ": " << got.error();
+      EXPECT_EQ(got->host, c.host) << c.url;
+      EXPECT_EQ(got->port, c.port) << c.url;
+      EXPECT_EQ(got->host_header, c.host_header) << c.url;
+    } else {
+      ASSERT_FALSE(got.ok()) << c.url;
+      EXPECT_EQ(got.code(), StatusCode::kInvalidArgument);
+      EXPECT_EQ(got.error(), "bad orchestrator URL '" + c.url + "': " + c.error);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace anthill::http

@@ -1,0 +1,649 @@
+#include "store/pg_agent_fleet.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <set>
+#include <string_view>
+
+#include "base/strings.h"
+#include "store/pg_cells.h"
+#include "store/pg_change_listener.h"
+#include "store/pg_listen_loop.h"
+#include "store/pg_schema.h"
+
+namespace anthill::store {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view kDesiredPrefix = "desired:";
+constexpr std::string_view kReportedPrefix = "reported:";
+
+// The longest name an agent may have: it goes into notifications, which
+// the server limits to 8000 bytes.
+constexpr size_t kLongestName = 253;
+
+bool IsAgentName(std::string_view name) {
+  if (name.empty() || name.size() > kLongestName) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+bool IsSha256Hex(std::string_view digest) {
+  return digest.size() == 64 && std::all_of(digest.begin(), digest.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// Compares two digests in time that depends on their length only, so that
+// how long a refusal takes says nothing of how much of a guess was right.
+// The length is no secret: a SHA-256 in hex is 64 characters.
+bool SameDigest(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+PgCell Millis(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return PgInt(ToUnixMillis(*t));
+}
+
+// A bigint[] parameter: {1,2,3}.
+PgCell PgIntArray(const std::vector<int64_t>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(items[i]);
+  }
+  return out + "}";
+}
+
+std::string NotifyAgents(std::string_view prefix, std::string_view column) {
+  return PgNotifySql(kPgAgentsChannel, prefix, column);
+}
+// As PgRecordStore notifies a change of a deployment or its steps.
+std::string NotifyDeployment(std::string_view column) {
+  return PgNotifySql(kPgChangesChannel, "deployment", column);
+}
+
+// One statement of a transaction on `c`; its error prefixed with `what`.
+asio::awaitable<Result<PgResult>> Exec(PgConnection& c, const std::string& what,
+                                       const std::string& sql, const PgParams& params) {
+  auto result = co_await c.Query(sql, params);
+  if (!result.ok()) co_return result.status().Prefixed(what);
+  co_return result;
+}
+
+Status NoAgent(const std::string& name) {
+  return Status::NotFound("no agent named '" + PgValidText(name) + "'");
+}
+
+// The columns of agent_desired, in the order ReadDesired reads them from
+// `first` on.
+const std::string kDesiredColumns =
+    "d.machine, d.project, d.generation, d.desired, d.reported, d.reported_at_ms";
+
+DesiredRow ReadDesired(const std::vector<PgCell>& r, size_t first) {
+  DesiredRow row;
+  row.machine = PgStr(r[first]);
+  row.project = PgStr(r[first + 1]);
+  row.generation = PgToInt(r[first + 2]);
+  row.desired = PgStr(r[first + 3]);
+  row.reported = PgStr(r[first + 4]);
+  row.reported_at = PgMaybeTime(r[first + 5]);
+  return row;
+}
+
+const std::string kMachineColumns =
+    "deployment_id, machine, batch, status, from_version, to_version, from_release, to_release, "
+    "started_at_ms, finished_at_ms, error";
+
+DeploymentMachine ReadMachine(const std::vector<PgCell>& r) {
+  DeploymentMachine m;
+  m.deployment_id = PgToInt(r[0]);
+  m.machine = PgStr(r[1]);
+  m.batch = static_cast<int>(PgToInt(r[2]));
+  // A word of a newer Anthill's: shown as a failure rather than as progress.
+  m.status = ParseMachineRolloutStatus(PgStr(r[3])).value_or(MachineRolloutStatus::kFailed);
+  m.from_version = PgStr(r[4]);
+  m.to_version = PgStr(r[5]);
+  m.from_release = PgStr(r[6]);
+  m.to_release = PgStr(r[7]);
+  m.started_at = PgMaybeTime(r[8]);
+  m.finished_at = PgMaybeTime(r[9]);
+  m.error = PgStr(r[10]);
+  return m;
+}
+
+}  // namespace
+
+// Everything the listening coroutine and the waits touch, shared, so that
+// either can finish after the fleet is gone.
+struct PgAgentFleet::State : PgListenState {
+  enum class Kind { kDesired, kReported };
+  // One wait in flight: woken by cancelling its timer, which otherwise
+  // expires at the caller's max_wait.
+  struct Waiter {
+    Waiter(const asio::any_io_executor& e, Duration max_wait, Kind kind, std::string key)
+        : timer(e, max_wait), kind(kind), key(std::move(key)) {}
+    asio::steady_timer timer;
+    Kind kind;
+    std::string key;  // the machine or the project
+    bool woken = false;
+    bool parked = false;
+  };
+  // A waiter on the list for as long as it lives, the coroutine's
+  // destruction with its io_context included.
+  struct Enlisted {
+    Enlisted(State& s, Waiter& w) : s(s), w(w) { s.waiters.push_back(&w); }
+    ~Enlisted() { std::erase(s.waiters, &w); }
+    State& s;
+    Waiter& w;
+  };
+
+  State(asio::any_io_executor e, std::string info) : PgListenState(std::move(e), std::move(info)) {}
+
+  template <typename Pred>
+  void Wake(Pred which) {
+    for (Waiter* w : waiters) {
+      if (!which(*w)) continue;
+      w->woken = true;
+      w->timer.cancel();
+    }
+  }
+  void Wake(Kind kind, std::string_view key) {
+    Wake([&](const Waiter& w) { return w.kind == kind && w.key == key; });
+  }
+  void WakeAll() {
+    Wake([](const Waiter&) { return true; });
+  }
+
+  // Until woken or the waiter's time is up; at once when it was woken
+  // already (while it read the database).
+  static asio::awaitable<void> Park(Waiter& w) {
+    if (w.woken) co_return;
+    w.parked = true;
+    boost::system::error_code ended;  // expired or cancelled: both end the wait
+    auto until_ended = asio::redirect_error(asio::use_awaitable, ended);
+    co_await w.timer.async_wait(until_ended);
+    w.parked = false;
+  }
+
+  std::vector<Waiter*> waiters;
+};
+
+using Fleet = PgAgentFleet;
+template <typename T>
+using Awaitable = AgentFleet::Awaitable<T>;
+
+Fleet::PgAgentFleet(asio::any_io_executor executor, std::string conninfo, Options options)
+    : pool_(executor, conninfo, options.connections),
+      options_(options),
+      state_(std::make_shared<State>(std::move(executor), std::move(conninfo))) {}
+
+Fleet::~PgAgentFleet() { Stop(); }
+
+Awaitable<Result<std::unique_ptr<Fleet>>> Fleet::Open(asio::any_io_executor executor,
+                                                      std::string conninfo, Options options) {
+  std::unique_ptr<Fleet> fleet(new Fleet(std::move(executor), std::move(conninfo), options));
+  auto lease = co_await fleet->pool_.Acquire();
+  if (!lease.ok()) co_return lease.status().Prefixed("agent fleet");
+  PgConnection& conn = **lease;
+  Status migrated = co_await MigratePgSchema(conn);
+  if (!migrated.ok()) co_return migrated.Prefixed("agent fleet");
+  fleet->StartListening();
+  co_return std::move(fleet);
+}
+
+void Fleet::StartListening() {
+  State* s = state_.get();
+  s->started = true;
+  // Each time LISTEN takes effect, the first time included: what was
+  // notified before was not heard, so every wait looks at the database.
+  auto listened = [s] { s->WakeAll(); };
+  auto heard = [s](std::string_view payload) {
+    if (StartsWith(payload, kDesiredPrefix)) {
+      s->Wake(State::Kind::kDesired, payload.substr(kDesiredPrefix.size()));
+    } else if (StartsWith(payload, kReportedPrefix)) {
+      s->Wake(State::Kind::kReported, payload.substr(kReportedPrefix.size()));
+    }
+  };
+  asio::co_spawn(state_->executor, RunPgListenLoop(state_, kPgAgentsChannel, listened, heard),
+                 asio::detached);
+}
+
+void Fleet::Stop() {
+  state_->PgListenState::Stop();
+  state_->WakeAll();
+}
+
+bool Fleet::listening() const { return state_->listening; }
+int64_t Fleet::listens() const { return state_->listens; }
+size_t Fleet::parked() const {
+  return std::count_if(state_->waiters.begin(), state_->waiters.end(),
+                       [](const State::Waiter* w) { return w->parked; });
+}
+
+Awaitable<Result<PgResult>> Fleet::Run(const std::string& what, const std::string& sql,
+                                       const PgParams& params) {
+  auto lease = co_await pool_.Acquire();
+  if (!lease.ok()) co_return lease.status().Prefixed("agent fleet: " + what);
+  PgConnection& conn = **lease;
+  auto result = co_await conn.Query(sql, params);
+  if (!result.ok()) co_return result.status().Prefixed("agent fleet: " + what);
+  co_return result;
+}
+
+// --- Identity ----------------------------------------------------------------
+
+Awaitable<Status> Fleet::AddAgent(std::string name, std::string token_sha256) {
+  if (!IsAgentName(name)) {
+    co_return Status::InvalidArgument("agent fleet: add agent: '" + PgValidText(name) +
+                                      "' is not a name of 1 to 253 of [A-Za-z0-9._-]");
+  }
+  if (!IsSha256Hex(token_sha256)) {
+    co_return Status::InvalidArgument("agent fleet: add agent " + name +
+                                      ": a token's SHA-256 is 64 lowercase hex digits");
+  }
+  // A revoked agent is registered anew: a new token and created_at; its
+  // generation and desired state stay, so its next poll finds them.
+  static const std::string sql =
+      "INSERT INTO agents AS a (name, token_sha256, created_at_ms) VALUES ($1, $2, " +
+      kPgNowMillis +
+      ") ON CONFLICT (name) DO UPDATE SET token_sha256 = excluded.token_sha256, created_at_ms = "
+      "excluded.created_at_ms, revoked_at_ms = NULL WHERE a.revoked_at_ms IS NOT NULL "
+      "RETURNING name";
+  const PgParams params = {PgText(name), PgText(token_sha256)};
+  const std::string what = "add agent " + name;
+  auto added = co_await Run(what, sql, params);
+  if (!added.ok()) co_return added.status();
+  if (added->rows.empty()) {
+    co_return Status::Conflict("agent fleet: agent " + name +
+                               " is registered already; revoke it to give it a new token");
+  }
+  co_return Status::Ok();
+}
+
+Awaitable<Status> Fleet::RevokeAgent(std::string name) {
+  // Revoked twice: the first time stays. Its polls held open (in every
+  // orchestrator) are woken to find their token refused: locked out at once.
+  static const std::string sql =
+      "WITH r AS (UPDATE agents SET revoked_at_ms = coalesce(revoked_at_ms, " + kPgNowMillis +
+      ") WHERE name = $1 RETURNING name) SELECT " + NotifyAgents("desired", "r.name") + " FROM r";
+  const PgParams params = {PgText(name)};
+  const std::string what = "revoke agent " + PgValidText(name);
+  auto revoked = co_await Run(what, sql, params);
+  if (!revoked.ok()) co_return revoked.status();
+  if (revoked->rows.empty()) co_return NoAgent(name).Prefixed("agent fleet");
+  state_->Wake(State::Kind::kDesired, name);
+  co_return Status::Ok();
+}
+
+Awaitable<Result<bool>> Fleet::CheckToken(std::string name, std::string token_sha256) {
+  static const std::string sql =
+      "SELECT token_sha256 FROM agents WHERE name = $1 AND revoked_at_ms IS NULL";
+  const PgParams params = {PgText(name)};
+  const std::string what = "check the token of " + PgValidText(name);
+  auto found = co_await Run(what, sql, params);
+  if (!found.ok()) co_return found.status();
+  if (found->rows.empty()) co_return false;
+  co_return SameDigest(PgStr(found->rows[0][0]), token_sha256);
+}
+
+Awaitable<Result<std::vector<AgentRow>>> Fleet::Agents() {
+  static const std::string sql =
+      "SELECT name, labels, created_at_ms, revoked_at_ms, last_seen_at_ms, generation FROM "
+      "agents ORDER BY name COLLATE \"C\"";
+  const PgParams none;
+  const std::string what = "list agents";
+  auto listed = co_await Run(what, sql, none);
+  if (!listed.ok()) co_return listed.status();
+  std::vector<AgentRow> out;
+  for (const auto& r : listed->rows) {
+    AgentRow& a = out.emplace_back();
+    a.name = PgStr(r[0]);
+    a.labels = PgParseTextArray(r[1]);
+    a.created_at = FromUnixMillis(PgToInt(r[2]));
+    a.revoked_at = PgMaybeTime(r[3]);
+    a.last_seen_at = PgMaybeTime(r[4]);
+    a.generation = PgToInt(r[5]);
+  }
+  co_return out;
+}
+
+Awaitable<Status> Fleet::Seen(std::string name, std::vector<std::string> labels) {
+  static const std::string sql = "UPDATE agents SET last_seen_at_ms = " + kPgNowMillis +
+                                 ", labels = $2::text[] WHERE name = $1";
+  const PgParams params = {PgText(name), PgTextArray(labels)};
+  const std::string what = "agent " + PgValidText(name) + " seen";
+  auto seen = co_await Run(what, sql, params);
+  if (!seen.ok()) co_return seen.status();
+  if (seen->affected_rows == 0) co_return NoAgent(name).Prefixed("agent fleet");
+  co_return Status::Ok();
+}
+
+// --- Desired state -------------------------------------------------------------
+
+Awaitable<Status> Fleet::SetDesired(std::vector<DesiredChange> changes) {
+  // By machine, in name order (the order rows are locked in), then project;
+  // the last change of a (machine, project) wins. Stored text is valid
+  // UTF-8, so the comparison with what is stored is of like with like.
+  std::map<std::string, std::map<std::string, std::string>> wanted;
+  for (const auto& c : changes) {
+    if (c.machine.empty() || c.project.empty()) {
+      co_return Status::InvalidArgument(
+          "agent fleet: set desired: a change names no machine or no project");
+    }
+    wanted[PgValidText(c.machine)][PgValidText(c.project)] = PgValidText(c.desired);
+  }
+  if (wanted.empty()) co_return Status::Ok();
+
+  static const std::string lock = "SELECT generation FROM agents WHERE name = $1 FOR UPDATE";
+  static const std::string now_held =
+      "SELECT project, desired FROM agent_desired WHERE machine = $1";
+  static const std::string bump =
+      "WITH bumped AS (UPDATE agents SET generation = generation + 1 WHERE name = $1 RETURNING "
+      "name, generation) SELECT generation, " +
+      NotifyAgents("desired", "name") + " FROM bumped";
+  static const std::string write =
+      "INSERT INTO agent_desired (machine, project, generation, desired) SELECT $1, w.project, "
+      "$2, w.desired FROM unnest($3::text[], $4::text[]) AS w(project, desired) "
+      "ON CONFLICT (machine, project) DO UPDATE SET generation = excluded.generation, desired = "
+      "excluded.desired";
+  static const std::string empty_gone =
+      "DELETE FROM agent_desired WHERE machine = $1 AND project = ANY($2::text[]) AND "
+      "desired = '' AND reported = ''";
+
+  std::vector<std::string> bumped;
+  PgWork work = [&](PgConnection& c) -> asio::awaitable<Status> {
+    for (const auto& [machine, projects] : wanted) {
+      const std::string what = "machine " + machine;
+      const PgParams of_machine = {machine};
+      auto locked = co_await Exec(c, what, lock, of_machine);
+      if (!locked.ok()) co_return locked.status();
+      if (locked->rows.empty()) co_return NoAgent(machine);
+      auto held = co_await Exec(c, what, now_held, of_machine);
+      if (!held.ok()) co_return held.status();
+      std::map<std::string, std::string> before;
+      for (const auto& r : held->rows) before[PgStr(r[0])] = PgStr(r[1]);
+      std::vector<std::string> changed_projects, changed_desired;
+      for (const auto& [project, desired] : projects) {
+        auto it = before.find(project);
+        if ((it == before.end() ? std::string() : it->second) == desired) continue;
+        changed_projects.push_back(project);
+        changed_desired.push_back(desired);
+      }
+      if (changed_projects.empty()) continue;  // nothing changes: no new generation
+
+      auto raised = co_await Exec(c, what, bump, of_machine);
+      if (!raised.ok()) co_return raised.status();
+      const int64_t generation = PgToInt(raised->rows.at(0).at(0));
+      const PgParams rows = {machine, PgInt(generation), PgTextArray(changed_projects),
+                             PgTextArray(changed_desired)};
+      auto written = co_await Exec(c, what, write, rows);
+      if (!written.ok()) co_return written.status();
+      const PgParams removed = {machine, PgTextArray(changed_projects)};
+      auto gone = co_await Exec(c, what, empty_gone, removed);
+      if (!gone.ok()) co_return gone.status();
+      bumped.push_back(machine);
+    }
+    co_return Status::Ok();
+  };
+  Status done = co_await pool_.InTransaction(work);
+  if (!done.ok()) co_return done.Prefixed("agent fleet: set desired");
+  // Committed: this process's waits need not wait for the notification.
+  for (const auto& machine : bumped) state_->Wake(State::Kind::kDesired, machine);
+  co_return Status::Ok();
+}
+
+Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> Fleet::DesiredOf(
+    std::string machine) {
+  // One statement, so one snapshot: the generation is never newer than the
+  // rows (a caller that saw it would wait past a change it never read).
+  static const std::string sql =
+      "SELECT g.generation, " + kDesiredColumns +
+      " FROM (SELECT coalesce((SELECT generation FROM agents WHERE name = $1), 0) AS "
+      "generation) g LEFT JOIN agent_desired d ON d.machine = $1 ORDER BY d.project COLLATE "
+      "\"C\"";
+  const PgParams params = {PgText(machine)};
+  const std::string what = "desired state of " + PgValidText(machine);
+  auto got = co_await Run(what, sql, params);
+  if (!got.ok()) co_return got.status();
+  std::pair<int64_t, std::vector<DesiredRow>> out;
+  out.first = PgToInt(got->rows.at(0).at(0));
+  for (const auto& r : got->rows) {
+    if (!r[1]) continue;  // the generation alone: no rows
+    out.second.push_back(ReadDesired(r, 1));
+  }
+  co_return out;
+}
+
+Awaitable<Result<std::vector<DesiredRow>>> Fleet::DesiredOfProject(std::string project) {
+  static const std::string sql = "SELECT " + kDesiredColumns +
+                                 " FROM agent_desired d WHERE d.project = $1 ORDER BY d.machine "
+                                 "COLLATE \"C\"";
+  const PgParams params = {PgText(project)};
+  const std::string what = "desired state of project " + PgValidText(project);
+  auto got = co_await Run(what, sql, params);
+  if (!got.ok()) co_return got.status();
+  std::vector<DesiredRow> out;
+  for (const auto& r : got->rows) out.push_back(ReadDesired(r, 0));
+  co_return out;
+}
+
+Awaitable<void> Fleet::WaitDesired(std::string machine, int64_t after, Duration max_wait) {
+  const std::shared_ptr<State> s = state_;
+  if (s->stopping) co_return;
+  State::Waiter w(s->executor, max_wait, State::Kind::kDesired, PgValidText(machine));
+  State::Enlisted enlisted(*s, w);
+  // On the list first, the read second: a change committed after the read
+  // wakes this wait (its notification, or this process's own write), and
+  // one committed before it is read. A read that fails waits all the same:
+  // returning at once would make a caller that reads again spin.
+  static const std::string sql = "SELECT generation FROM agents WHERE name = $1";
+  const PgParams params = {PgText(machine)};
+  const std::string what = "generation of " + w.key;
+  auto read = co_await Run(what, sql, params);
+  if (read.ok() && !read->rows.empty() && PgToInt(read->rows[0][0]) > after) co_return;
+  co_await State::Park(w);
+}
+
+// --- Reports -------------------------------------------------------------------
+
+Awaitable<Status> Fleet::ApplyReport(std::string machine, AgentReport report) {
+  const std::string who = "report " + PgValidText(report.id) + " of " + PgValidText(machine);
+  if (report.id.empty()) {
+    co_return Status::InvalidArgument("agent fleet: report of " + PgValidText(machine) + ": no id");
+  }
+  static const std::string seen =
+      "UPDATE agents SET last_seen_at_ms = " + kPgNowMillis + " WHERE name = $1";
+  static const std::string once =
+      "INSERT INTO agent_reports (machine, id, applied_at_ms) VALUES "
+      "($1, $2, " +
+      kPgNowMillis + ") ON CONFLICT DO NOTHING";
+  static const std::string deployments =
+      "SELECT id, project FROM deployments WHERE id = ANY($1::bigint[])";
+  // A later report of a key updates the row only when it is an end, so a
+  // start that arrives after its end changes nothing; and only when the
+  // row is this machine's.
+  static const std::string step =
+      "WITH made AS (INSERT INTO steps AS s (deployment_id, name, status, started_at, "
+      "finished_at, error, machine, agent_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+      "ON CONFLICT (agent_key) WHERE agent_key IS NOT NULL DO UPDATE SET status = "
+      "excluded.status, finished_at = excluded.finished_at, error = excluded.error "
+      "WHERE excluded.status <> $9 AND s.machine = excluded.machine RETURNING deployment_id) "
+      "SELECT " +
+      NotifyDeployment("deployment_id") + " FROM made";
+  static const std::string states =
+      "INSERT INTO agent_desired (machine, project, reported, reported_at_ms) SELECT $1, "
+      "r.project, r.reported, " +
+      kPgNowMillis +
+      " FROM unnest($2::text[], $3::text[]) AS r(project, reported) ON CONFLICT (machine, "
+      "project) DO UPDATE SET reported = excluded.reported, reported_at_ms = "
+      "excluded.reported_at_ms";
+  static const std::string empty_gone =
+      "DELETE FROM agent_desired WHERE machine = $1 AND project = ANY($2::text[]) AND "
+      "desired = '' AND reported = ''";
+  static const std::string notify =
+      "SELECT " + NotifyAgents("reported", "p") + " FROM unnest($1::text[]) AS p";
+  static const std::string prune =
+      "DELETE FROM agent_reports WHERE machine = $1 AND applied_at_ms < " + kPgNowMillis +
+      " - $2::bigint";
+
+  // The last state of a project wins.
+  std::map<std::string, std::string> reported;
+  for (const auto& [project, json] : report.states) {
+    if (!project.empty()) reported[PgValidText(project)] = PgValidText(json);
+  }
+  std::vector<int64_t> deployment_ids;
+  for (const auto& s : report.steps) deployment_ids.push_back(s.deployment_id);
+
+  std::set<std::string> projects;  // the report is about these
+  bool applied = false;
+  PgWork work = [&](PgConnection& c) -> asio::awaitable<Status> {
+    const PgParams of_machine = {PgText(machine)};
+    // Also locks the agent's row: its reports and desired changes are
+    // applied one at a time.
+    const std::string as_seen = "last seen";
+    auto touched = co_await Exec(c, as_seen, seen, of_machine);
+    if (!touched.ok()) co_return touched.status();
+    if (touched->affected_rows == 0) co_return NoAgent(machine);
+    const PgParams key = {PgText(machine), PgText(report.id)};
+    const std::string as_once = "report id";
+    auto first = co_await Exec(c, as_once, once, key);
+    if (!first.ok()) co_return first.status();
+    if (first->affected_rows == 0) co_return Status::Ok();  // applied before: only seen
+    applied = true;
+
+    if (!report.steps.empty()) {
+      const PgParams ids = {PgIntArray(deployment_ids)};
+      const std::string as_found = "deployments of its steps";
+      auto found = co_await Exec(c, as_found, deployments, ids);
+      if (!found.ok()) co_return found.status();
+      std::map<int64_t, std::string> project_of;
+      for (const auto& r : found->rows) project_of[PgToInt(r[0])] = PgStr(r[1]);
+      for (const AgentStep& s : report.steps) {
+        auto it = project_of.find(s.deployment_id);
+        if (it == project_of.end() || s.key.empty()) {
+          // The rest of the report still counts: its states and other
+          // steps are what the rollout waits on.
+          spdlog::warn("agent fleet: {}: step '{}' ({}) dropped: {}", who, PgValidText(s.key),
+                       ToString(s.name),
+                       s.key.empty() ? std::string("it has no key")
+                                     : "no deployment " + std::to_string(s.deployment_id));
+          continue;
+        }
+        projects.insert(it->second);
+        const bool running = s.status == StepStatus::kRunning;
+        const PgParams row = {PgInt(s.deployment_id),
+                              PgText(ToString(s.name)),
+                              PgText(ToString(s.status)),
+                              PgInt(ToUnixMillis(s.started_at)),
+                              running ? std::nullopt : Millis(s.finished_at),
+                              PgText(s.error),
+                              PgText(machine),
+                              PgText(s.key),
+                              PgText(ToString(StepStatus::kRunning))};
+        const std::string as_step = "step " + PgValidText(s.key);
+        auto made = co_await Exec(c, as_step, step, row);
+        if (!made.ok()) co_return made.status();
+      }
+    }
+
+    if (!reported.empty()) {
+      std::vector<std::string> names, texts;
+      for (const auto& [project, json] : reported) {
+        names.push_back(project);
+        texts.push_back(json);
+        projects.insert(project);
+      }
+      const PgParams rows = {PgText(machine), PgTextArray(names), PgTextArray(texts)};
+      const std::string as_states = "reported states";
+      auto written = co_await Exec(c, as_states, states, rows);
+      if (!written.ok()) co_return written.status();
+      const PgParams removed = {PgText(machine), PgTextArray(names)};
+      auto gone = co_await Exec(c, as_states, empty_gone, removed);
+      if (!gone.ok()) co_return gone.status();
+    }
+
+    if (!projects.empty()) {
+      const std::vector<std::string> about(projects.begin(), projects.end());
+      const PgParams names = {PgTextArray(about)};
+      const std::string as_notify = "notify";
+      auto notified = co_await Exec(c, as_notify, notify, names);
+      if (!notified.ok()) co_return notified.status();
+    }
+    const PgParams old = {PgText(machine), PgInt(options_.keep_reports.count())};
+    const std::string as_prune = "prune old report ids";
+    auto pruned = co_await Exec(c, as_prune, prune, old);
+    co_return pruned.status();
+  };
+  Status done = co_await pool_.InTransaction(work);
+  if (!done.ok()) co_return done.Prefixed("agent fleet: " + who);
+  if (applied) {
+    for (const auto& project : projects) state_->Wake(State::Kind::kReported, project);
+  }
+  co_return Status::Ok();
+}
+
+Awaitable<void> Fleet::WaitReported(std::string project, Duration max_wait) {
+  const std::shared_ptr<State> s = state_;
+  if (s->stopping) co_return;
+  State::Waiter w(s->executor, max_wait, State::Kind::kReported, PgValidText(project));
+  State::Enlisted enlisted(*s, w);
+  co_await State::Park(w);
+}
+
+// --- A deployment's machines -----------------------------------------------------
+
+Awaitable<Status> Fleet::RecordMachine(DeploymentMachine row) {
+  // Notified on the record's channel: the deployment's page shows its
+  // machines.
+  static const std::string sql =
+      "WITH made AS (INSERT INTO deployment_machines (" + kMachineColumns +
+      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (deployment_id, "
+      "machine) DO UPDATE SET batch = excluded.batch, status = excluded.status, from_version = "
+      "excluded.from_version, to_version = excluded.to_version, from_release = "
+      "excluded.from_release, to_release = excluded.to_release, started_at_ms = "
+      "excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms, error = excluded.error "
+      "RETURNING deployment_id) SELECT " +
+      NotifyDeployment("deployment_id") + " FROM made";
+  const PgParams params = {
+      PgInt(row.deployment_id),     PgText(row.machine),      PgInt(row.batch),
+      PgText(ToString(row.status)), PgText(row.from_version), PgText(row.to_version),
+      PgText(row.from_release),     PgText(row.to_release),   Millis(row.started_at),
+      Millis(row.finished_at),      PgText(row.error)};
+  const std::string what = "record machine " + PgValidText(row.machine) + " of deployment " +
+                           std::to_string(row.deployment_id);
+  auto made = co_await Run(what, sql, params);
+  co_return made.status();
+}
+
+Awaitable<Result<std::vector<DeploymentMachine>>> Fleet::MachinesOf(int64_t deployment_id) {
+  static const std::string sql = "SELECT " + kMachineColumns +
+                                 " FROM deployment_machines WHERE deployment_id = $1 ORDER BY "
+                                 "batch, machine COLLATE \"C\"";
+  const PgParams params = {PgInt(deployment_id)};
+  const std::string what = "machines of deployment " + std::to_string(deployment_id);
+  auto got = co_await Run(what, sql, params);
+  if (!got.ok()) co_return got.status();
+  std::vector<DeploymentMachine> out;
+  for (const auto& r : got->rows) out.push_back(ReadMachine(r));
+  co_return out;
+}
+
+}  // namespace anthill::store

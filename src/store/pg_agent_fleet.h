@@ -1,0 +1,136 @@
+// A fleet's agents (agent_fleet.h) in PostgreSQL 15, beside the record, the
+// build queue and project ownership in the same database: tables agents,
+// agent_desired, agent_reports and deployment_machines, and the columns
+// machine and agent_key of steps (migration 5, pg_schema.cc), on pooled
+// connections driven on the loop (PgPool).
+//
+// Choices of its own:
+// - Every write that changes a machine's desired state or reports takes its
+//   agents row FOR UPDATE first, so SetDesired and ApplyReport of one
+//   machine run one after the other, and a generation is never read half
+//   made. Machines are locked in name order: no two callers wait crosswise.
+// - SetDesired on a machine that is not registered is kNotFound (its
+//   generation lives in its agents row), and nothing of the call is applied.
+//   A change to the desired text a row already has is no change: a machine
+//   none of whose rows changed keeps its generation and is not notified.
+// - A row with neither a desired nor a reported state is deleted.
+// - ApplyReport: a report id already applied changes nothing but the
+//   agent's last_seen_at; an empty id is kInvalidArgument. Ids are kept
+//   Options::keep_reports, then pruned. A step's first report makes its row
+//   (machine and agent_key set, times the agent's); a later one with the
+//   same key updates status, finished_at and error when it is an end, so a
+//   finished step never goes back to running, whatever order the reports
+//   come in. A step of a deployment with no row is dropped (and logged),
+//   the rest applied. A key another machine made is left alone.
+// - Notifications, sent in the transaction of the write, on
+//   kPgAgentsChannel: "desired:<machine>" when its generation grew,
+//   "reported:<project>" for each project a report's states or steps were
+//   about; and on the record's channel (kPgChangesChannel)
+//   "deployment:<id>" for each deployment a step or a machine's part of it
+//   changed, so the live UI shows agents' steps as it shows local ones.
+// - Waits: a listener of its own (pg_listen_loop.h) on kPgAgentsChannel
+//   wakes the waits of the machine or project named, and a write of this
+//   object wakes them at once after its commit, without the round trip.
+//   Every wait is woken each time LISTEN takes effect (what was sent before
+//   is lost). WaitDesired reads the generation after it starts waiting, so
+//   a change committed just before the call is not slept through.
+//   WaitReported has no such point of reference: a report applied between
+//   the caller's read and its call is seen after max_wait at worst.
+// - Text goes through PgValidText: bytes that are not UTF-8 are stored as
+//   U+FFFD, never refused.
+//
+// Thread: the io_context thread of the executor it was opened with. It must
+// outlive every call in flight.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+#include "store/agent_fleet.h"
+#include "store/pg_pool.h"
+
+namespace anthill::store {
+
+// The channel desired states and reports are notified on.
+inline constexpr char kPgAgentsChannel[] = "anthill_agents";
+
+class PgAgentFleet final : public AgentFleet {
+ public:
+  struct Options {
+    // Connections of its pool: each agent polls and reports every few
+    // seconds, and an orchestrator serves many agents.
+    size_t connections = 2;
+    // How long a report's id is kept after it was applied: the same report
+    // sent again later than that would be applied again.
+    Duration keep_reports = std::chrono::hours(24 * 7);
+  };
+
+  // Connects to `conninfo` (PgConnection::Connect's forms), brings the
+  // schema up to date (MigratePgSchema) and starts listening for other
+  // orchestrators' changes. Errors as PgRecordStore::Open's, prefixed
+  // "agent fleet".
+  static Awaitable<Result<std::unique_ptr<PgAgentFleet>>> Open(
+      boost::asio::any_io_executor executor, std::string conninfo, Options options);
+
+  // Stops (see Stop).
+  ~PgAgentFleet() override;
+  PgAgentFleet(const PgAgentFleet&) = delete;
+  PgAgentFleet& operator=(const PgAgentFleet&) = delete;
+
+  // Ends listening and wakes every wait; a wait begun after it returns at
+  // once. Reads and writes still work. The listening coroutine ends the
+  // next time the io_context runs it.
+  void Stop();
+
+  Awaitable<Status> AddAgent(std::string name, std::string token_sha256) override;
+  Awaitable<Status> RevokeAgent(std::string name) override;
+  Awaitable<Result<bool>> CheckToken(std::string name, std::string token_sha256) override;
+  Awaitable<Result<std::vector<AgentRow>>> Agents() override;
+  Awaitable<Status> Seen(std::string name, std::vector<std::string> labels) override;
+
+  Awaitable<Status> SetDesired(std::vector<DesiredChange> changes) override;
+  Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> DesiredOf(
+      std::string machine) override;
+  Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) override;
+  Awaitable<void> WaitDesired(std::string machine, int64_t after, Duration max_wait) override;
+
+  Awaitable<Status> ApplyReport(std::string machine, AgentReport report) override;
+  Awaitable<void> WaitReported(std::string project, Duration max_wait) override;
+
+  Awaitable<Status> RecordMachine(DeploymentMachine row) override;
+  Awaitable<Result<std::vector<DeploymentMachine>>> MachinesOf(int64_t deployment_id) override;
+
+  const Options& options() const { return options_; }
+  // True while LISTEN is in effect on a live connection.
+  bool listening() const;
+  // How many times LISTEN took effect (1, then one more per reconnect).
+  int64_t listens() const;
+  // Waits parked until woken or their time is up (past WaitDesired's read).
+  // For tests and diagnostics.
+  size_t parked() const;
+
+ private:
+  // Shared with the listening loop (pg_listen_loop.h) and the waits.
+  struct State;
+
+  PgAgentFleet(boost::asio::any_io_executor executor, std::string conninfo, Options options);
+  // Runs one statement on a pooled connection; its error is prefixed
+  // "agent fleet: <what>".
+  Awaitable<Result<PgResult>> Run(const std::string& what, const std::string& sql,
+                                  const PgParams& params);
+  void StartListening();
+
+  PgPool pool_;
+  Options options_;
+  std::shared_ptr<State> state_;  // shared with the listening coroutine and the waits
+};
+
+}  // namespace anthill::store
