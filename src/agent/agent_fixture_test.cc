@@ -30,9 +30,13 @@ FakeOrchestrator::FakeOrchestrator(const fs::path& dir, std::string machine, std
 }
 
 FakeOrchestrator::~FakeOrchestrator() {
+  // Every handler ends (a long poll answers at once) and the server closes
+  // its connections; the loop then runs out of work. Nothing is left
+  // suspended on the server when it goes.
   asio::post(io_, [this] {
+    closing_ = true;
     server_->Stop();
-    io_.stop();
+    changed_->Set();
   });
   loop_.join();
 }
@@ -115,7 +119,8 @@ asio::awaitable<http::Response> FakeOrchestrator::Desired(http::Request r) {
     }
     const auto left =
         std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
-    if (answer || left.count() <= 0) co_return http::Response{200, "application/json", body};
+    if (answer || closing_ || left.count() <= 0)
+      co_return http::Response{200, "application/json", body};
     co_await changed_->Wait(left);
   }
 }

@@ -79,6 +79,7 @@ class FakeOrchestrator {
   boost::asio::io_context io_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<Event> changed_;  // the loop's: the desired state changed
+  bool closing_ = false;            // the loop's: answer long polls at once
   std::thread loop_;
 
   mutable std::mutex mu_;

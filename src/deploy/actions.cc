@@ -252,6 +252,28 @@ asio::awaitable<void> ProjectRunner::LoadRollbackTargets() {
   }
 }
 
+void ProjectRunner::FinishInterruptedRollout(const store::Deployment& d) {
+  // A rollout an orchestrator did not end (killed, or stopped) mid-way: some
+  // machines may run the release, others not. Whoever holds the project now
+  // rolls the same release out again: the machines that have it answer at
+  // once, the others fetch and switch, batch by batch. A deployment stopped
+  // before its build ended needs nothing here (the poller offers its commit
+  // again); a rollback has its own way back (below).
+  if (!project_.on_agents() || d.status != store::DeploymentStatus::kInterrupted ||
+      d.trigger == store::Trigger::kRollback || d.release.empty() || d.to_commit.empty()) {
+    return;
+  }
+  if (on_agents_ && on_agents_->release == d.release) return;  // it reached them all
+  queue::Request r;
+  r.trigger = d.trigger;
+  r.manual = true;  // its commit may run on some machines: not dropped as redundant
+  r.actor = "finishing deployment " + std::to_string(d.id) + " (" + d.actor + ")";
+  r.target = store::TargetOf(d);
+  spdlog::info("project {}: finishing the rollout of {} that deployment {} did not end",
+               project_.name, d.to_version, d.id);
+  (void)intake_.Enqueue(std::move(r), WhatRuns());
+}
+
 void ProjectRunner::FinishInterruptedRollback(const store::Deployment& d) {
   if (d.trigger != store::Trigger::kRollback || d.status != store::DeploymentStatus::kInterrupted) {
     return;

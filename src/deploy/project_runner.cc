@@ -175,6 +175,7 @@ QueueState ProjectRunner::Queue() const {
 asio::awaitable<void> ProjectRunner::Run() {
   std::optional<store::Deployment> newest = co_await Recover();
   if (newest) FinishInterruptedRollback(*newest);
+  if (newest) FinishInterruptedRollout(*newest);
   co_await RestoreWhatRanElsewhere();
   recovered_ = true;
   // On agents nothing of the project runs here to watch.

@@ -111,6 +111,9 @@ class ProjectRunner {
   // started) is asked for again: it is what they wanted running. `newest` is
   // the project's newest deployment.
   void FinishInterruptedRollback(const store::Deployment& newest);
+  // On agents: a rollout left mid-way (its orchestrator killed or stopped)
+  // is rolled out again to every target (actions.cc).
+  void FinishInterruptedRollout(const store::Deployment& newest);
   // In a fleet, a project taken over with nothing running here: queues what
   // last succeeded on another machine, before the poller's newest commit.
   boost::asio::awaitable<void> RestoreWhatRanElsewhere();

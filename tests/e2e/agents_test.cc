@@ -43,7 +43,8 @@ class AgentsTest : public FleetHarness {
 
   // The orchestrator's config: project hello on the agents web-*, in
   // batches of `batch`.
-  void WriteFleetConfig(const std::string& rollout) {
+  void WriteFleetConfig(const std::string& rollout) { WriteOrchestrator(FleetOptions(rollout)); }
+  ProjectOptions FleetOptions(const std::string& rollout) {
     ProjectOptions o;
     o.build = "make";
     o.run = "./start.sh";
@@ -51,7 +52,7 @@ class AgentsTest : public FleetHarness {
         "{ http = \"http://127.0.0.1:${PORT}/healthz\", timeout = \"5s\", interval = "
         "\"50ms\" }";
     o.extra = "machines = [\"web-*\"]\nrollout = " + rollout + "\n";
-    WriteOrchestrator(o);
+    return o;
   }
 
   // Registers `name` with the orchestrator (its token from the CLI's last
@@ -73,7 +74,7 @@ class AgentsTest : public FleetHarness {
     fs::create_directories(home);
     os::SpawnOptions o;
     o.argv = {ANTHILL_BINARY, "agent",
-              "--server",     "http://127.0.0.1:" + std::to_string(api_port_),
+              "--server",     "http://127.0.0.1:" + std::to_string(api_port_) + more_servers_,
               "--machine",    name,
               "--labels",     a.labels,
               "--data-dir",   (home / "data").string(),
@@ -176,6 +177,7 @@ class AgentsTest : public FleetHarness {
   }
 
   std::map<std::string, AgentProc> agents_;
+  std::string more_servers_;  // ",http://127.0.0.1:<port>" of a second orchestrator
 };
 
 TEST_F(AgentsTest, APushRollsOutInBatchesAndEveryMachineRecordsItsSteps) {
@@ -422,6 +424,61 @@ TEST_F(AgentsTest, AnAgentDownForAWholeRolloutConvergesWhenItReturns) {
   StartAgent("web-4");
   WaitAllRun(next);
   StopAnthill();
+}
+
+TEST_F(AgentsTest, AnOrchestratorKilledMidRolloutIsFinishedByTheOther) {
+  UseS3();  // what two orchestrators need: a store both reach
+  const std::string rollout = "{ batch = 1, min_healthy = \"2s\", agent_timeout = \"60s\" }";
+  WriteStartScript();
+  Commit("start.sh: hello on $PORT");
+  WriteFleetConfig(rollout);
+  StartAnthill();
+  const int b_api = StartSecondOrchestrator(FleetOptions(rollout));
+  more_servers_ = ",http://127.0.0.1:" + std::to_string(b_api);
+  StartBuilder("b1");
+  for (const char* name : {"web-1", "web-2", "web-3", "web-4"}) AddAgent(name);
+  const std::string good = Head();
+  WaitAllRun(good);
+
+  const std::string next = CommitChange("rolled out across a take-over");
+  int64_t id = 0;
+  // Killed once web-1 has switched and web-2 is on its way.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& d : Deployments()) {
+          if (d["to_commit"] == next) id = d["id"];
+        }
+        if (id == 0) return false;
+        auto rows = Rows(Api("/api/v1/deployments/" + std::to_string(id)));
+        return rows["web-1"]["status"] == "succeeded" && rows["web-2"]["status"] == "switching";
+      },
+      std::chrono::seconds(120)));
+  const json web1_pid = Machine("web-1")["projects"][0]["pid"];
+  KillAnthill();
+  api_port_ = b_api;  // the other one answers from now on
+
+  json interrupted = WaitDeploymentEnded(id, std::chrono::seconds(60));
+  EXPECT_EQ(interrupted["status"], "interrupted") << interrupted.dump(1);
+  WaitAllRun(next);
+  json finishing;
+  const std::string actor = "finishing deployment " + std::to_string(id);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& d : Deployments()) {
+          if (d["actor"].get<std::string>().rfind(actor, 0) == 0 && d["status"] == "succeeded") {
+            finishing = d;
+          }
+        }
+        return !finishing.is_null();
+      },
+      std::chrono::seconds(60)))
+      << Deployments().dump(1);
+  EXPECT_EQ(finishing["machine"], "box-b") << finishing.dump(1);
+  // web-1 had switched already: it was not started again.
+  EXPECT_EQ(Machine("web-1")["projects"][0]["pid"], web1_pid);
+  for (const char* name : {"web-1", "web-2", "web-3", "web-4"}) {
+    EXPECT_EQ(HellosOn(agents_[name].port), 1) << name;
+  }
 }
 
 }  // namespace

@@ -124,11 +124,18 @@ class FleetHarness : public AnthillTest {
   // dir, the same project) with the config WriteOrchestrator(build) writes;
   // leaves api_port_ and app_port_ as they were. Its API port is returned.
   int StartSecondOrchestrator(const std::string& build, const std::string& project_extra = "") {
+    ProjectOptions o;
+    o.build = build;
+    o.extra = project_extra;
+    return StartSecondOrchestrator(o);
+  }
+  // The same with every project option given.
+  int StartSecondOrchestrator(const ProjectOptions& options) {
     const int a_api = api_port_, a_app = app_port_;
     const int b_api = testing::FreePort();
     api_port_ = b_api;
     app_port_ = b_app_ = testing::FreePort();
-    WriteOrchestrator(build, project_extra);
+    WriteOrchestrator(options);
     std::string config = testing::ReadFile(config_path_);
     const std::string machine = "machine = \"test-machine\"";
     config.replace(config.find(machine), machine.size(), "machine = \"box-b\"");
@@ -136,7 +143,7 @@ class FleetHarness : public AnthillTest {
     testing::WriteFile(dir_ / "ob" / "anthill.toml", config);
     api_port_ = a_api;
     app_port_ = a_app;
-    WriteOrchestrator(build, project_extra);
+    WriteOrchestrator(options);
     os::SpawnOptions o;
     o.argv = {ANTHILL_BINARY, "serve", "-c", (dir_ / "ob" / "anthill.toml").string()};
     o.cwd = dir_ / "ob";
