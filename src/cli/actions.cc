@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "base/time.h"
@@ -19,23 +21,38 @@ namespace {
 
 using nlohmann::json;
 
-// Follows a deployment until it ends, printing each step as it finishes.
+// Follows a deployment until it ends, printing each step as it finishes
+// (an agent's with its machine), and, in a rollout to agents, each
+// machine's progress batch by batch ("web-2 (batch 2): switching").
 // Returns the exit code: 0 when it succeeded.
 int Follow(const config::Config& cfg, int64_t id, bool as_json) {
-  size_t printed = 0;
+  std::set<std::string> printed;                // step ids
+  std::map<std::string, std::string> machines;  // machine -> status printed
   for (;;) {
     auto d = GetJson(cfg, "/api/v1/deployments/" + std::to_string(id));
     if (!d.ok()) return ReportError(d.status());
-    const auto& steps = (*d)["steps"];
-    for (; !as_json && printed < steps.size(); ++printed) {
-      const auto& st = steps[printed];
-      if (Str(st, "status") == "running") break;
+    const std::string here = Str(*d, "machine");
+    for (const auto& st : (*d)["steps"]) {
+      if (as_json || Str(st, "status") == "running" || !printed.insert(Str(st, "id")).second) {
+        continue;
+      }
       std::string duration;
       if (st.contains("duration_ms") && st["duration_ms"].is_number()) {
         duration = " (" + FormatDuration(Duration(st["duration_ms"].get<int64_t>())) + ")";
       }
-      std::cout << "  " << Str(st, "name") << " " << Str(st, "status") << duration
+      const std::string where = Str(st, "machine") == here ? "" : Str(st, "machine") + ": ";
+      std::cout << "  " << where << Str(st, "name") << " " << Str(st, "status") << duration
                 << (Str(st, "error").empty() ? "" : ": " + Str(st, "error")) << "\n";
+    }
+    if (!as_json && d->contains("machines") && (*d)["machines"].is_array()) {
+      for (const auto& m : (*d)["machines"]) {
+        const std::string name = Str(m, "machine"), status = Str(m, "status");
+        if (machines[name] == status) continue;
+        machines[name] = status;
+        const std::string batch = Str(m, "batch") == "0" ? "" : " (batch " + Str(m, "batch") + ")";
+        std::cout << "  " << name << batch << ": " << status
+                  << (Str(m, "error").empty() ? "" : ": " + Str(m, "error")) << "\n";
+      }
     }
     std::string status = Str(*d, "status");
     if (status != "queued" && status != "running") {

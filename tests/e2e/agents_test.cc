@@ -241,6 +241,12 @@ TEST_F(AgentsTest, APushRollsOutInBatchesAndEveryMachineRecordsItsSteps) {
     EXPECT_NE(out.find(name), std::string::npos) << out;
   }
   EXPECT_NE(out.find("main-" + second.substr(0, 8)), std::string::npos) << out;
+  // `anthill deploy` follows the rollout machine by machine, batch by batch
+  // (the machines run it already: each answers at once).
+  auto [deploy_code, followed] = RunCli({"deploy", "hello", "-c", config_path_.string()});
+  EXPECT_EQ(deploy_code, 0) << followed;
+  EXPECT_NE(followed.find("web-1 (batch 1): succeeded"), std::string::npos) << followed;
+  EXPECT_NE(followed.find("web-4 (batch 4): succeeded"), std::string::npos) << followed;
   StopAnthill();
 }
 
