@@ -237,6 +237,14 @@ asio::awaitable<Status> ProjectRunner::RollOut(Attempt& a, std::optional<Status>
   controls.switching = [this] { phase_ = Phase::kSwapping; };
   Rollout rollout(ctx_.fleet->agents, std::move(spec), std::move(controls));
   RolloutResult result = co_await rollout.Run();
+  // No machine to run it on (none registered or matching yet, or every one
+  // silent) says nothing of the commit: pinned like any failure (a poll
+  // does not try it again and again), it is offered again once machines
+  // answer (joining_machines.cc).
+  const StatusCode why = result.status.code();
+  const bool no_machines =
+      !result.switched && (why == StatusCode::kNotFound || why == StatusCode::kUnavailable);
+  waiting_for_machines_ = no_machines ? a.c.commit : "";
   a.old_stopped = result.switched;
   if (result.rolled_back) back = Status::Ok();
   co_return result.status;

@@ -5,6 +5,8 @@
 // queued, and deploys what runs on the others again, as a deployment of
 // its own ("joined: web-5"); the machines that have it answer at once
 // (their agents run it already), the new one fetches and starts it.
+// A project whose last rollout found no machine at all is looked at again
+// (a poll) once one answers.
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -20,6 +22,8 @@ namespace {
 
 // How often the targets are compared with the machines told the project.
 constexpr Duration kLookForJoinersEvery{2000};
+// A target heard from this recently answers (agents poll at least every 30 s).
+constexpr Duration kAnswering{40000};
 
 }  // namespace
 
@@ -29,10 +33,28 @@ asio::awaitable<void> ProjectRunner::WatchJoiningMachines() {
     joining_wake_->Reset();
     co_await joining_wake_->Wait(kLookForJoinersEvery);
     if (shutting_down_) break;
-    if (!on_agents_ || intake_.queue().running() || intake_.queue().waiting()) continue;
-    const store::Deployment runs = *on_agents_;
+    if (intake_.queue().running() || intake_.queue().waiting()) continue;
+    if (!on_agents_ && waiting_for_machines_.empty()) continue;
     auto agents = co_await fleet->Agents();
     if (!agents.ok() || shutting_down_) continue;
+    if (!on_agents_) {
+      // Nothing ran anywhere because there was no machine: once one that
+      // answers matches, the project's rule is looked at again.
+      bool answering = false;
+      for (const store::AgentRow& a : TargetsOf(*agents, project_.machines, project_.labels)) {
+        answering = answering || (a.last_seen_at && Now() - *a.last_seen_at < kAnswering);
+      }
+      if (answering && !waiting_for_machines_.empty()) {
+        // Its failure was for want of machines, not the commit's.
+        intake_.Unpin(waiting_for_machines_);
+        waiting_for_machines_.clear();
+        spdlog::info("project {}: machines to run it on answer now: looking for its commit",
+                     project_.name);
+        poller_.PollNow(store::Trigger::kPoll, "machines answer");
+      }
+      continue;
+    }
+    const store::Deployment runs = *on_agents_;
     std::string project = project_.name;
     auto rows = co_await fleet->DesiredOfProject(project);
     if (!rows.ok() || shutting_down_) continue;

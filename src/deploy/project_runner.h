@@ -174,6 +174,9 @@ class ProjectRunner {
   std::unique_ptr<Event> joining_wake_ = std::make_unique<Event>(ctx_.executor);
   std::set<std::string> offered_;  // machines given on_agents_'s release as joiners
   int64_t offered_for_ = 0;        // the deployment offered_ is about
+  // The commit whose rollout found no machine to run on: unpinned and
+  // looked at again once targets answer ("" when none).
+  std::string waiting_for_machines_;
   bool poll_failing_ = false;
 
   Phase phase_ = Phase::kNone;
