@@ -2,8 +2,6 @@
 
 #include <cctype>
 
-#include "base/strings.h"
-
 namespace anthill::agent {
 
 namespace fs = std::filesystem;
@@ -33,36 +31,16 @@ std::string ExpandVars(std::string_view text, const EnvMap& vars) {
 std::vector<std::string> ProgramEnvironment(const std::vector<std::string>& base,
                                             const EnvMap& agent_env,
                                             const std::vector<std::string>& project_env,
-                                            const Identity& id) {
-  EnvMap vars;
-  for (const std::string& kv : base) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = kv.substr(0, eq);
-    // Never the agent's own settings (ANTHILL_AGENT_TOKEN!) nor its socket
-    // protocol: those the supervisor sets for each start.
-    if (StartsWith(key, "ANTHILL_") || key == "LISTEN_FDS" || key == "LISTEN_PID" ||
-        key == "LISTEN_FDNAMES" || key == "NOTIFY_SOCKET") {
-      continue;
-    }
-    vars[key] = kv.substr(eq + 1);
-  }
-  for (const auto& [k, v] : agent_env) vars[k] = v;
+                                            const build::Identity& id) {
+  // The agent's values, then the project's (expanded), over the agent's own
+  // environment: the single machine's rule (build::ProjectEnvironment).
+  build::EnvVars vars = agent_env;
   for (const std::string& kv : project_env) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) continue;
     vars[kv.substr(0, eq)] = ExpandVars(std::string_view(kv).substr(eq + 1), agent_env);
   }
-  vars["ANTHILL_PROJECT"] = id.project;
-  vars["ANTHILL_COMMIT"] = id.commit;
-  vars["ANTHILL_VERSION"] = id.version;
-  vars["ANTHILL_REF"] = id.ref;
-  vars["ANTHILL_MACHINE"] = id.machine;
-  vars["ANTHILL_RELEASE_DIR"] = id.release_dir;
-  std::vector<std::string> env;
-  env.reserve(vars.size());
-  for (const auto& [k, v] : vars) env.push_back(k + "=" + v);
-  return env;
+  return build::ProjectEnvironment(base, vars, id);
 }
 
 supervise::ProgramSpec SpecOf(const std::string& project, const deploy::AgentProgram& program,
@@ -83,16 +61,6 @@ supervise::ProgramSpec SpecOf(const std::string& project, const deploy::AgentPro
   s.releases_dir = s.project_dir / "releases";
   s.notify_socket = data_dir / "run" / (project + ".notify");
   return s;
-}
-
-bool SameProgram(const deploy::AgentProgram& a, const deploy::AgentProgram& b) {
-  const config::HealthCheck& x = a.health;
-  const config::HealthCheck& y = b.health;
-  return a.run == b.run && a.stop_signal == b.stop_signal && a.stop_timeout == b.stop_timeout &&
-         a.restart == b.restart && x.kind == y.kind && x.target == y.target &&
-         x.timeout == y.timeout && x.interval == y.interval && x.grace == y.grace &&
-         x.watch == y.watch && x.min_healthy_time == y.min_healthy_time && a.listen == b.listen &&
-         a.ready_notify == b.ready_notify && a.log_max_size == b.log_max_size && a.env == b.env;
 }
 
 bool SafeName(std::string_view name) {

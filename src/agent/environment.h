@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "build/environment.h"
 #include "deploy/agent_protocol.h"
 #include "supervise/spec.h"
 
@@ -26,16 +27,6 @@ using EnvMap = std::map<std::string, std::string>;
 // "http://127.0.0.1:${PORT}/" with PORT=8081 -> "http://127.0.0.1:8081/".
 std::string ExpandVars(std::string_view text, const EnvMap& vars);
 
-// Who runs: the ANTHILL_* variables (README, "Configuration").
-struct Identity {
-  std::string project;
-  std::string commit;
-  std::string version;
-  std::string ref;
-  std::string machine;
-  std::string release_dir;
-};
-
 // The program's environment, each later source winning over the earlier:
 // `base` (the agent's own environment, less its ANTHILL_* settings, the
 // token among them, and the socket-activation variables), the agent's
@@ -44,17 +35,13 @@ struct Identity {
 std::vector<std::string> ProgramEnvironment(const std::vector<std::string>& base,
                                             const EnvMap& agent_env,
                                             const std::vector<std::string>& project_env,
-                                            const Identity& id);
+                                            const build::Identity& id);
 
 // The supervisor's spec of `project`'s program on this agent: releases in
 // data_dir/projects/<project>/releases, its log data_dir/logs/app/<project>.log,
 // its READY=1 socket data_dir/run/<project>.notify.
 supervise::ProgramSpec SpecOf(const std::string& project, const deploy::AgentProgram& program,
                               const std::filesystem::path& data_dir, const EnvMap& agent_env);
-
-// Whether two programs would run and be checked the same way.
-// (AgentProgram's defaulted == is deleted: config::HealthCheck has none.)
-bool SameProgram(const deploy::AgentProgram& a, const deploy::AgentProgram& b);
 
 // True for a name that may be a file name under data_dir ([A-Za-z0-9._-]+,
 // not "." or ".."): projects and releases come from the network.

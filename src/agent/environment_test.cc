@@ -25,9 +25,9 @@ TEST(ProgramEnvironment, LaterSourcesWinButAnthillsOwnAreTheTruth) {
   const EnvMap agent = {{"PORT", "8081"}, {"ZONE", "eu"}};
   const std::vector<std::string> project = {"GREETING=hi from ${ZONE}:${PORT}", "HOME=/srv",
                                             "ANTHILL_MACHINE=liar"};
-  Identity id{"hello",         std::string(40, 'a'),
-              "main-aaaaaaaa", "refs/heads/main",
-              "web-1",         "/data/projects/hello/releases/r1"};
+  build::Identity id{"hello",         std::string(40, 'a'),
+                     "main-aaaaaaaa", "refs/heads/main",
+                     "web-1",         "/data/projects/hello/releases/r1"};
   EXPECT_EQ(ProgramEnvironment(base, agent, project, id),
             (std::vector<std::string>{
                 "ANTHILL_COMMIT=" + std::string(40, 'a'),

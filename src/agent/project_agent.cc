@@ -108,7 +108,7 @@ bool ProjectAgent::Complete(supervise::Deployed& what) const {
 supervise::Deployed ProjectAgent::DeployedOf(const deploy::AgentRelease& r,
                                              int64_t deployment_id) const {
   const fs::path dir = releases_.PathOf(r.release);
-  Identity id{project_, r.commit, r.version, r.ref, ctx_->machine, dir.string()};
+  build::Identity id{project_, r.commit, r.version, r.ref, ctx_->machine, dir.string()};
   return {r.release,    dir,   r.version,
           r.commit,     r.ref, ProgramEnvironment(ctx_->base_env, ctx_->env, program_.env, id),
           deployment_id};
@@ -177,7 +177,7 @@ asio::awaitable<bool> ProjectAgent::Reconcile() {
   const deploy::DesiredProject d = *desired_;
   const deploy::AgentArtifactStore where = artifacts_;
   report_.generation = generation_;
-  if (!supervisor_ || !SameProgram(d.program, program_)) {
+  if (!supervisor_ || d.program != program_) {
     asio::awaitable<void> using_program = UseProgram(d.program);
     co_await std::move(using_program);
   }

@@ -25,6 +25,7 @@ struct HealthCheck {
   // after it first passed, or it is rolled back; the deployment succeeds
   // only after it. 0 = passing once is enough. (Nomad's min_healthy_time.)
   Duration min_healthy_time{0};
+  bool operator==(const HealthCheck&) const = default;
 };
 
 // How a project's new release reaches its agents (README, "A fleet"): every

@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "artifact/digest.h"
-#include "base/host_port.h"
 #include "base/strings.h"
 #include "http/server.h"
+#include "http/url.h"
 
 namespace anthill::http {
 
@@ -132,23 +132,11 @@ struct HttpArtifactStore::Transfer {
 
 Result<std::unique_ptr<HttpArtifactStore>> HttpArtifactStore::Open(std::string_view base_url,
                                                                    std::string token) {
-  const auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("bad orchestrator URL '" + std::string(base_url) + "': " + why);
-  };
-  static constexpr std::string_view kScheme = "http://";
-  if (AsciiLower(base_url.substr(0, kScheme.size())) != kScheme) {
-    return bad("want http://host:port");
-  }
-  std::string_view rest = base_url.substr(kScheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.find('/') != std::string_view::npos) return bad("no path after host:port");
-  auto hp = SplitHostPort(rest);
-  if (!hp.ok() || hp->host.empty()) return bad("want http://host:port");
-  std::string port = hp->port.empty() ? "80" : hp->port;
-  if (!ParsePort(port)) return bad("the port is not 1 to 65535");
-  std::string url = std::string(kScheme) + std::string(rest);
-  return std::unique_ptr<HttpArtifactStore>(new HttpArtifactStore(
-      std::move(url), hp->host, std::move(port), std::string(rest), std::move(token)));
+  auto base = ParseBaseUrl(base_url);
+  if (!base.ok()) return base.status();
+  return std::unique_ptr<HttpArtifactStore>(
+      new HttpArtifactStore(std::move(base->url), std::move(base->host), std::move(base->port),
+                            std::move(base->host_header), std::move(token)));
 }
 
 HttpArtifactStore::HttpArtifactStore(std::string url, std::string host, std::string port,

@@ -10,7 +10,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "base/host_port.h"
 #include "base/strings.h"
 
 namespace anthill::http {
@@ -38,26 +37,6 @@ Status Unreached(const std::string& what, const boost::system::error_code& ec, D
 }
 
 }  // namespace
-
-Result<BaseUrl> ParseBaseUrl(std::string_view url) {
-  const auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("bad orchestrator URL '" + std::string(url) + "': " + why);
-  };
-  static constexpr std::string_view kScheme = "http://";
-  if (AsciiLower(url.substr(0, kScheme.size())) != kScheme) return bad("want http://host:port");
-  std::string_view rest = url.substr(kScheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.find('/') != std::string_view::npos) return bad("no path after host:port");
-  auto hp = SplitHostPort(rest);
-  if (!hp.ok() || hp->host.empty()) return bad("want http://host:port");
-  BaseUrl out;
-  out.port = hp->port.empty() ? "80" : hp->port;
-  if (!ParsePort(out.port)) return bad("the port is not 1 to 65535");
-  out.url = std::string(kScheme) + std::string(rest);
-  out.host = hp->host;
-  out.host_header = std::string(rest);
-  return out;
-}
 
 asio::awaitable<Result<ClientResponse>> AsyncFetch(asio::any_io_executor executor,
                                                    std::string method, std::string base_url,

@@ -17,20 +17,11 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "http/client.h"
+#include "http/url.h"
 
 namespace anthill::http {
 
 // "http://host:port" taken apart: what is resolved, what is sent as Host.
-struct BaseUrl {
-  std::string url;          // "http://127.0.0.1:7070" (no trailing '/')
-  std::string host;         // "127.0.0.1", "::1", "orchestrator.example"
-  std::string port;         // "7070"; "80" when the URL names none
-  std::string host_header;  // as written in the URL: "127.0.0.1:7070", "[::1]:7070"
-};
-// Reads "http://host[:port][/]". kInvalidArgument ("bad orchestrator URL
-// '<url>': ...") for another scheme (no TLS here), a path, no host, or a
-// port that is not 1 to 65535.
-Result<BaseUrl> ParseBaseUrl(std::string_view url);
 
 // Sends `method` `target` (path and query, e.g. "/api/v1/x?y=1") to
 // base_url, with "Authorization: Bearer <token>" when token is not empty
