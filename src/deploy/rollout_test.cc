@@ -98,9 +98,10 @@ class FakeFleet : public store::AgentFleet {
     }
     co_return out;
   }
-  Awaitable<void> WaitDesired(std::string machine, int64_t after, Duration max_wait) override {
-    if (generations[machine] > after) co_return;
+  Awaitable<bool> WaitDesired(std::string machine, int64_t after, Duration max_wait) override {
+    if (generations[machine] > after) co_return true;
     co_await WaitOn(desired_waiters_, max_wait);
+    co_return true;
   }
 
   Awaitable<Status> ApplyReport(std::string machine, store::AgentReport report) override {

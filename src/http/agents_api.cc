@@ -135,7 +135,7 @@ class AgentRoutes {
     if (!seen.ok()) co_return ErrorResponse(503, "cannot record the agent: " + seen.message());
 
     const auto deadline = std::chrono::steady_clock::now() + wait;
-    bool waited_out = false;
+    bool waited_out = false;  // the store is stopping: answer what there is
     for (;;) {
       auto rows = co_await ctx_.fleet->DesiredOf(machine);
       if (!rows.ok())
@@ -158,14 +158,9 @@ class AgentRoutes {
         co_return Response{200, "application/json", deploy::ToJson(state) + "\n", {}};
       }
       const Duration left = std::chrono::duration_cast<Duration>(deadline - now);
-      co_await ctx_.fleet->WaitDesired(machine, after, left);
+      waited_out = !co_await ctx_.fleet->WaitDesired(machine, after, left);
       // Revoked while it waited: locked out now, not at the next poll.
       if (std::optional<Response> refused = co_await CheckAgent(req, machine)) co_return *refused;
-      // A wait that returns at once with nothing new (the store is
-      // stopping) ends the poll: the agent asks again, no loop spins here.
-      if (std::chrono::steady_clock::now() - now < std::chrono::milliseconds(1)) {
-        waited_out = true;
-      }
     }
   }
 

@@ -162,8 +162,9 @@ class AgentFleet {
   // Every machine's row of `project`, by machine.
   virtual Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) = 0;
   // Returns once the machine's generation may be above `after`, or max_wait
-  // passed (the caller reads again: a wake-up may be spurious).
-  virtual Awaitable<void> WaitDesired(std::string machine, int64_t after, Duration max_wait) = 0;
+  // passed (the caller reads again: a wake-up may be spurious): true; false
+  // at once when the store is stopping (no wait will be woken any more).
+  virtual Awaitable<bool> WaitDesired(std::string machine, int64_t after, Duration max_wait) = 0;
 
   // --- Reports -----------------------------------------------------------
   // Applies `report` of `machine` in one transaction, once per report id:

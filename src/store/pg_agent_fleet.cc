@@ -445,9 +445,9 @@ Awaitable<Result<std::vector<DesiredRow>>> Fleet::DesiredOfProject(std::string p
   co_return out;
 }
 
-Awaitable<void> Fleet::WaitDesired(std::string machine, int64_t after, Duration max_wait) {
+Awaitable<bool> Fleet::WaitDesired(std::string machine, int64_t after, Duration max_wait) {
   const std::shared_ptr<State> s = state_;
-  if (s->stopping) co_return;
+  if (s->stopping) co_return false;
   State::Waiter w(s->executor, max_wait, State::Kind::kDesired, PgValidText(machine));
   State::Enlisted enlisted(*s, w);
   // On the list first, the read second: a change committed after the read
@@ -458,8 +458,9 @@ Awaitable<void> Fleet::WaitDesired(std::string machine, int64_t after, Duration 
   const PgParams params = {PgText(machine)};
   const std::string what = "generation of " + w.key;
   auto read = co_await Run(what, sql, params);
-  if (read.ok() && !read->rows.empty() && PgToInt(read->rows[0][0]) > after) co_return;
+  if (read.ok() && !read->rows.empty() && PgToInt(read->rows[0][0]) > after) co_return true;
   co_await State::Park(w);
+  co_return !s->stopping;
 }
 
 // --- Reports -------------------------------------------------------------------

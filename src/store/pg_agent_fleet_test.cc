@@ -374,6 +374,32 @@ TEST_F(PgAgentFleetTest, WaitDesiredTimesOutWhenItsMachineDoesNotChange) {
   EXPECT_GE(waited->took, max_wait) << "web-1's change is not web-2's";
 }
 
+TEST_F(PgAgentFleetTest, StopEndsAParkedWaitAndSaysSoAsDoesEveryWaitAfterIt) {
+  FleetPtr serving = Open();
+  ASSERT_TRUE(serving);
+  AddAgents(*serving, {"web-1"});
+  ASSERT_TRUE(RunUntil([&] { return serving->listening(); }));
+  bool parked_result = true, later_result = true;
+  auto waited = Spawn([&]() -> asio::awaitable<void> {
+    const std::string web1 = "web-1";
+    const int64_t after = 0;
+    const Duration long_wait(60000);
+    parked_result = co_await serving->WaitDesired(web1, after, long_wait);
+  });
+  ASSERT_TRUE(RunUntil([&] { return serving->parked() == 1; }));
+  serving->Stop();
+  ASSERT_TRUE(RunUntil([&] { return waited->done; }));
+  EXPECT_FALSE(parked_result) << "a caller told the store stops does not wait again";
+  EXPECT_LT(waited->took, Duration(60000));
+  Run([&]() -> asio::awaitable<void> {
+    const std::string web1 = "web-1";
+    const int64_t after = 0;
+    const Duration long_wait(60000);
+    later_result = co_await serving->WaitDesired(web1, after, long_wait);
+  });
+  EXPECT_FALSE(later_result);
+}
+
 TEST_F(PgAgentFleetTest, WaitReportedWakesOnAReportAppliedByAnotherOrchestrator) {
   FleetPtr serving = Open(), applying = Open();
   ASSERT_TRUE(serving && applying);
