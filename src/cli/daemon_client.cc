@@ -1,7 +1,9 @@
 #include "cli/daemon_client.h"
 
+#include <chrono>
 #include <iostream>
 
+#include "base/time.h"
 #include "cli/exit_codes.h"
 #include "http/client.h"
 #include "http/reply.h"
@@ -39,6 +41,14 @@ Result<json> SendJson(const config::Config& cfg, const std::string& method,
 
 Result<json> GetJson(const config::Config& cfg, const std::string& target) {
   return SendJson(cfg, "GET", target, nullptr);
+}
+
+std::string Ago(const std::string& rfc3339) {
+  if (rfc3339.empty()) return "never";
+  auto t = ParseRfc3339(rfc3339);
+  if (!t.ok()) return rfc3339;
+  auto d = std::chrono::duration_cast<Duration>(Now() - *t);
+  return FormatDuration(d) + " ago";
 }
 
 int ReportError(const Status& s) {

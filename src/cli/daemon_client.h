@@ -20,6 +20,10 @@ std::string Pretty(const nlohmann::json& j);
 // null, anything else as JSON ("12", "true").
 std::string Str(const nlohmann::json& j, const char* key);
 
+// An answer's RFC 3339 time for people: "12 s ago"; "never" for "", and
+// the text as it is when it is no time.
+std::string Ago(const std::string& rfc3339);
+
 // The daemon's refusal of a request: "the daemon said 404: no project 'x'",
 // of the kind of its HTTP status (kNotFound for a 404).
 Status Refusal(int http_status, const std::string& reason);

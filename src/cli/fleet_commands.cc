@@ -16,14 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Ago(const std::string& rfc3339) {
-  if (rfc3339.empty()) return "never";
-  auto t = ParseRfc3339(rfc3339);
-  if (!t.ok()) return rfc3339;
-  auto d = std::chrono::duration_cast<Duration>(Now() - *t);
-  return FormatDuration(d) + " ago";
-}
-
 std::string Joined(const json& list) {
   std::string out;
   if (!list.is_array()) return out;

@@ -14,13 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Ago(const std::string& rfc3339) {
-  auto t = ParseRfc3339(rfc3339);
-  if (!t.ok()) return rfc3339;
-  auto d = std::chrono::duration_cast<Duration>(Now() - *t);
-  return FormatDuration(d) + " ago";
-}
-
 }  // namespace
 
 int ShowStatus(const config::Config& cfg, bool as_json) {

@@ -166,14 +166,7 @@ asio::awaitable<Status> Rollout::Fetch() {
     all.push_back(&m);
     co_await Record(m);
   }
-  // What each had stays (run, program): it only gets the release to hold.
-  const Desire fetch = [this](const Machine& m) -> std::optional<DesiredProject> {
-    DesiredProject d = m.before_parsed.value_or(DesiredProject{});
-    d.project = spec_.project;
-    d.deployment_id = spec_.deployment_id;
-    d.fetch = {spec_.release};
-    return d;
-  };
+  const Desire fetch = [this](const Machine& m) { return ToFetch(m); };
   Status asked = co_await SetDesired(all, fetch);
   std::string failure;
   bool settled = asked.ok();
@@ -257,16 +250,7 @@ asio::awaitable<Status> Rollout::Switch(RolloutResult& result) {
     }
     spdlog::info("project {}: deployment {}: {}: {} switch to {}", spec_.project,
                  spec_.deployment_id, of, JoinNames(names), spec_.release.version);
-    const Desire run = [this](const Machine& m) -> std::optional<DesiredProject> {
-      DesiredProject d = m.before_parsed.value_or(DesiredProject{});
-      d.project = spec_.project;
-      d.deployment_id = spec_.deployment_id;
-      d.fetch = {spec_.release};
-      d.run = spec_.release;
-      d.rollback = spec_.rollback;
-      d.program = spec_.program;
-      return d;
-    };
+    const Desire run = [this](const Machine& m) { return ToRun(m); };
     Status asked = co_await SetDesired(batch, run);
     std::string failure;
     if (!asked.ok()) {
@@ -434,16 +418,7 @@ asio::awaitable<void> Rollout::TellTheAbsent() {
     if (m.absent) absent.push_back(&m);
   }
   if (absent.empty()) co_return;
-  const Desire end_state = [this](const Machine& m) -> std::optional<DesiredProject> {
-    DesiredProject d = m.before_parsed.value_or(DesiredProject{});
-    d.project = spec_.project;
-    d.deployment_id = spec_.deployment_id;
-    d.fetch = {spec_.release};
-    d.run = spec_.release;
-    d.rollback = spec_.rollback;
-    d.program = spec_.program;
-    return d;
-  };
+  const Desire end_state = [this](const Machine& m) { return ToRun(m); };
   Status asked = co_await SetDesired(absent, end_state);
   for (Machine* m : absent) {
     m->row.status = MS::kLost;
@@ -471,6 +446,23 @@ asio::awaitable<void> Rollout::PutBackAbsent() {
 }
 
 // --- Parts ---------------------------------------------------------------------
+
+std::optional<DesiredProject> Rollout::ToFetch(const Machine& m) const {
+  // What it had stays (run, program): it only gets the release to hold.
+  DesiredProject d = m.before_parsed.value_or(DesiredProject{});
+  d.project = spec_.project;
+  d.deployment_id = spec_.deployment_id;
+  d.fetch = {spec_.release};
+  return d;
+}
+
+std::optional<DesiredProject> Rollout::ToRun(const Machine& m) const {
+  std::optional<DesiredProject> d = ToFetch(m);
+  d->run = spec_.release;
+  d->rollback = spec_.rollback;
+  d->program = spec_.program;
+  return d;
+}
 
 asio::awaitable<Status> Rollout::SetDesired(const std::vector<Machine*>& machines,
                                             const Desire& desired) {

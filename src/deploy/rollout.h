@@ -107,6 +107,10 @@ class Rollout {
   // After `failure` in phase 2 with on_failure "rollback".
   boost::asio::awaitable<Status> GoBack(const std::vector<Machine*>& switched,
                                         const std::string& failure, RolloutResult& result);
+  // A machine's desired state holding the release (phase 1), and running
+  // it (phase 2, and a silent machine's end state).
+  std::optional<DesiredProject> ToFetch(const Machine& m) const;
+  std::optional<DesiredProject> ToRun(const Machine& m) const;
   // One SetDesired of every machine in `machines`, as `desired` says.
   boost::asio::awaitable<Status> SetDesired(const std::vector<Machine*>& machines,
                                             const Desire& desired);
