@@ -39,6 +39,7 @@ class FleetHarness : public AnthillTest {
         std::cerr << "---- " << name << "/anthill.log ----\n"
                   << testing::ReadFile(dir_ / name / "anthill.log");
       }
+      if (s3_) std::cerr << "---- s3rver.log ----\n" << s3_->Log();
     }
     AnthillTest::TearDown();
   }
@@ -109,15 +110,18 @@ class FleetHarness : public AnthillTest {
     return out;
   }
 
-  // Artifacts in an S3 bucket (s3rver) every process reaches: what several
-  // orchestrators need ([artifacts] below [server]; "" for the default).
-  void UseS3() {
+  // Artifacts in an S3 bucket (s3rver) every process reaches, under
+  // `prefix`: what several orchestrators need ([artifacts] below [server];
+  // "" for the default). s3rver's credentials go into this process's
+  // environment, which every process the test starts inherits.
+  void UseS3(const std::string& prefix = "fleet") {
     s3_.emplace();
     ASSERT_TRUE(s3_->ok()) << s3_->error();
+    s3_prefix_ = prefix;
     setenv("AWS_ACCESS_KEY_ID", testing::S3rver::kAccessKeyId, 1);
     setenv("AWS_SECRET_ACCESS_KEY", testing::S3rver::kSecretAccessKey, 1);
-    artifacts_ = "\n[artifacts]\nstore = \"s3://anthill/fleet\"\nendpoint = \"" + s3_->Endpoint() +
-                 "\"\nregion = \"us-east-1\"\n";
+    artifacts_ = "\n[artifacts]\nstore = \"s3://" + std::string(kS3Bucket) + "/" + prefix +
+                 "\"\nendpoint = \"" + s3_->Endpoint() + "\"\nregion = \"us-east-1\"\n";
   }
 
   // Starts a second orchestrator (machine box-b, its own ports and data
@@ -170,7 +174,9 @@ class FleetHarness : public AnthillTest {
   testing::Postgres pg_;
   std::string poll_ = "100ms";
   int b_app_ = 0;
+  static constexpr char kS3Bucket[] = "anthill";
   std::optional<testing::S3rver> s3_;
+  std::string s3_prefix_;
   std::string artifacts_;
   std::string database_;
   fs::path marks_;

@@ -12,16 +12,13 @@
 #include <map>
 
 #include "base/strings.h"
-#include "testing/postgres.h"
-#include "testing/s3rver.h"
-#include "tests/e2e/harness.h"
+#include "tests/e2e/fleet_harness.h"
 
 namespace anthill::e2e {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kBucket[] = "anthill";
 constexpr char kPrefix[] = "some-prefix";
 
 // A transaction of the test's own that holds a deployment's build_jobs rows
@@ -79,109 +76,20 @@ class JobRowLock {
   std::vector<std::string> statuses_;
 };
 
-class S3FleetTest : public AnthillTest {
+class S3FleetTest : public FleetHarness {
  protected:
   void SetUp() override {
-    AnthillTest::SetUp();
-    ASSERT_TRUE(pg_.ok()) << pg_.error();
-    ASSERT_TRUE(s3_.ok()) << s3_.error();
-    database_ = pg_.CreateDatabase();
-    ASSERT_FALSE(database_.empty());
-    marks_ = dir_ / "marks";
-    fs::create_directories(marks_);
-  }
-  void TearDown() override {
-    for (auto& [name, child] : builders_) StopBuilder(name);
-    if (HasFailure()) {
-      for (const auto& [name, child] : builders_) {
-        std::cerr << "---- " << name << "/anthill.log ----\n"
-                  << testing::ReadFile(dir_ / name / "anthill.log");
-      }
-      std::cerr << "---- s3rver.log ----\n" << s3_.Log();
-    }
-    AnthillTest::TearDown();
-  }
-
-  std::string ArtifactsTable() const {
-    return "\n[artifacts]\nstore = \"s3://" + std::string(kBucket) + "/" + kPrefix +
-           "\"\nendpoint = \"" + s3_.Endpoint() + "\"\nregion = \"us-east-1\"\n";
-  }
-  // This process's environment and the only credentials s3rver knows.
-  static std::vector<std::string> S3Environment() {
-    std::vector<std::string> env = os::CurrentEnvironment();
-    std::erase_if(env, [](const std::string& kv) { return kv.starts_with("AWS_"); });
-    env.push_back(std::string("AWS_ACCESS_KEY_ID=") + testing::S3rver::kAccessKeyId);
-    env.push_back(std::string("AWS_SECRET_ACCESS_KEY=") + testing::S3rver::kSecretAccessKey);
-    return env;
+    FleetHarness::SetUp();
+    UseS3(kPrefix);
   }
 
   // The orchestrator (roles orchestrator + agent), artifacts in s3rver;
-  // `build` is the project's build command. Started as StartAnthill does,
-  // with the S3 credentials in its environment.
+  // `build` is the project's build command.
   void StartOrchestrator(const std::string& build) {
-    ProjectOptions o;
-    o.server_extra =
-        "database = \"" + pg_.TcpUrl(database_) + "\"\nroles = [\"orchestrator\", \"agent\"]";
-    o.build = build;
-    o.extra = ArtifactsTable();
-    WriteConfig(o);
-    os::SpawnOptions so;
-    so.argv = {ANTHILL_BINARY, "serve", "-c", config_path_.string()};
-    so.cwd = dir_.path();
-    so.env = S3Environment();
-    so.output = dir_ / "anthill.log";
-    auto child = os::Spawn(so);
-    ASSERT_TRUE(child.ok()) << child.error();
-    anthill_ = std::make_unique<os::Child>(std::move(child.value()));
-    ASSERT_TRUE(
-        testing::WaitUntil([&] { return !ApiText("/healthz").empty(); }, std::chrono::seconds(20)))
-        << "anthill did not answer on its port\n"
-        << testing::ReadFile(dir_ / "anthill.log");
+    WriteOrchestrator(build);
+    StartAnthill();
   }
 
-  // A builder alone: no [builder] orchestrator, it needs none with S3.
-  void StartBuilder(const std::string& name) {
-    const fs::path home = dir_ / name;
-    fs::create_directories(home);
-    testing::WriteFile(home / "anthill.toml",
-                       "[server]\ndata_dir = \"data\"\nmachine = \"" + name +
-                           "-box\"\ndatabase = \"" + pg_.TcpUrl(database_) +
-                           "\"\nroles = [\"builder\"]\n\n[builder]\nname = \"" + name + "\"\n" +
-                           ArtifactsTable());
-    os::SpawnOptions o;
-    o.argv = {ANTHILL_BINARY, "serve", "-c", (home / "anthill.toml").string()};
-    o.cwd = home;
-    o.env = S3Environment();
-    o.output = home / "anthill.log";
-    auto child = os::Spawn(o);
-    ASSERT_TRUE(child.ok()) << child.error();
-    builders_[name] = std::make_unique<os::Child>(std::move(child.value()));
-    ASSERT_TRUE(testing::WaitUntil(
-        [&] {
-          return testing::ReadFile(home / "anthill.log").find("builder " + name + ": registered") !=
-                 std::string::npos;
-        },
-        std::chrono::seconds(20)))
-        << testing::ReadFile(home / "anthill.log");
-  }
-  void StopBuilder(const std::string& name) {
-    auto& child = builders_[name];
-    if (!child) return;
-    kill(child->pid(), SIGTERM);
-    int status = 0;
-    waitpid(child->pid(), &status, 0);
-    child.reset();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << name << " did not stop cleanly: status " << status;
-  }
-
-  static std::vector<std::string> StepNames(const json& d, const std::string& status = "") {
-    std::vector<std::string> out;
-    for (const auto& s : d["steps"]) {
-      if (status.empty() || s["status"] == status) out.push_back(s["name"]);
-    }
-    return out;
-  }
   static json StepNamed(const json& d, const std::string& name) {
     for (const auto& s : d["steps"]) {
       if (s["name"] == name) return s;
@@ -191,7 +99,7 @@ class S3FleetTest : public AnthillTest {
 
   // The file s3rver keeps an artifact's bytes in.
   fs::path Object(const std::string& key) const {
-    return s3_.ObjectFile(kBucket, std::string(kPrefix) + "/" + key);
+    return s3_->ObjectFile(kS3Bucket, std::string(kPrefix) + "/" + key);
   }
   std::string Sha256Of(const fs::path& file) {
     return std::string(Trim(testing::Sh(dir_.path(), "sha256sum '" + file.string() + "'")))
@@ -231,16 +139,10 @@ class S3FleetTest : public AnthillTest {
     EXPECT_EQ(static_cast<int64_t>(fs::file_size(object)), size);
     EXPECT_EQ(Sha256Of(object), sha256);
     // The digest also rides with the object as metadata.
-    EXPECT_NE(s3_.ObjectMetadata(kBucket, std::string(kPrefix) + "/" + key).find(sha256),
+    EXPECT_NE(s3_->ObjectMetadata(kS3Bucket, std::string(kPrefix) + "/" + key).find(sha256),
               std::string::npos)
-        << s3_.ObjectMetadata(kBucket, std::string(kPrefix) + "/" + key);
+        << s3_->ObjectMetadata(kS3Bucket, std::string(kPrefix) + "/" + key);
   }
-
-  testing::Postgres pg_;
-  testing::S3rver s3_;
-  std::string database_;
-  fs::path marks_;
-  std::map<std::string, std::unique_ptr<os::Child>> builders_;
 };
 
 TEST_F(S3FleetTest, BuildersUploadToS3AndTheOrchestratorDeploysFromIt) {
