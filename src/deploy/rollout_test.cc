@@ -98,6 +98,11 @@ class FakeFleet : public store::AgentFleet {
     }
     co_return out;
   }
+  Awaitable<Result<std::vector<store::DesiredRow>>> AllDesired() override {
+    std::vector<store::DesiredRow> out;
+    for (const auto& [key, row] : rows) out.push_back(row);
+    co_return out;
+  }
   Awaitable<bool> WaitDesired(std::string machine, int64_t after, Duration max_wait) override {
     if (generations[machine] > after) co_return true;
     co_await WaitOn(desired_waiters_, max_wait);

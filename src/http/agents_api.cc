@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <regex>
 
 #include "artifact/digest.h"
@@ -48,8 +49,6 @@ std::vector<std::string> SplitLabels(const std::string& text) {
   }
   return out;
 }
-
-json Time(const std::optional<TimePoint>& t) { return t ? json(FormatRfc3339(*t)) : json(nullptr); }
 
 class AgentRoutes {
  public:
@@ -208,43 +207,11 @@ class AgentRoutes {
     auto agents = co_await ctx_.fleet->Agents();
     if (!agents.ok()) co_return ErrorResponse(503, agents.error());
     json out = json::array();
-    for (const store::AgentRow& a : *agents) {
-      auto rows = co_await ctx_.fleet->DesiredOf(a.name);
-      json projects = json::array();
-      if (rows.ok()) {
-        for (const store::DesiredRow& row : rows->second) {
-          json p{{"project", row.project}, {"reported_at", Time(row.reported_at)}};
-          if (!row.reported.empty()) {
-            if (auto r = deploy::ParseProjectReport(row.reported); r.ok()) {
-              p["release"] = r->running_release;
-              p["version"] = r->running_version;
-              p["commit"] = r->running_commit;
-              p["pid"] = r->pid;
-              p["health"] = r->health;
-              p["since"] = Time(r->since);
-              p["last_run"] = {{"deployment", r->run_deployment_id},
-                               {"release", r->run_release},
-                               {"status", r->run_status},
-                               {"error", r->run_error}};
-            }
-          }
-          if (!row.desired.empty()) {
-            if (auto d = deploy::ParseDesiredProject(row.desired); d.ok() && d->run) {
-              p["desired_version"] = d->run->version;
-              p["desired_release"] = d->run->release;
-            }
-          }
-          projects.push_back(std::move(p));
-        }
-      }
-      out.push_back({{"name", a.name},
-                     {"labels", a.labels},
-                     {"created_at", FormatRfc3339(a.created_at)},
-                     {"revoked_at", Time(a.revoked_at)},
-                     {"last_seen_at", Time(a.last_seen_at)},
-                     {"generation", a.generation},
-                     {"projects", projects}});
-    }
+    auto desired = co_await ctx_.fleet->AllDesired();
+    if (!desired.ok()) co_return ErrorResponse(503, desired.error());
+    std::map<std::string, std::vector<store::DesiredRow>> by_machine;
+    for (store::DesiredRow& row : *desired) by_machine[row.machine].push_back(std::move(row));
+    for (const store::AgentRow& a : *agents) out.push_back(ToJson(a, by_machine[a.name]));
     co_return JsonResponse(200, {{"machines", out}});
   }
 

@@ -1,5 +1,7 @@
 #include "http/json.h"
 
+#include "deploy/agent_protocol.h"
+
 namespace anthill::http {
 
 using nlohmann::json;
@@ -68,6 +70,41 @@ json ToJson(const store::Deployment& d) {
               {"error", d.error},
               {"release", d.release},
               {"steps", steps}};
+}
+
+json ToJson(const store::AgentRow& a, const std::vector<store::DesiredRow>& rows) {
+  json projects = json::array();
+  for (const store::DesiredRow& row : rows) {
+    json p{{"project", row.project}, {"reported_at", Time(row.reported_at)}};
+    if (!row.reported.empty()) {
+      if (auto r = deploy::ParseProjectReport(row.reported); r.ok()) {
+        p["release"] = r->running_release;
+        p["version"] = r->running_version;
+        p["commit"] = r->running_commit;
+        p["pid"] = r->pid;
+        p["health"] = r->health;
+        p["since"] = Time(r->since);
+        p["last_run"] = {{"deployment", r->run_deployment_id},
+                         {"release", r->run_release},
+                         {"status", r->run_status},
+                         {"error", r->run_error}};
+      }
+    }
+    if (!row.desired.empty()) {
+      if (auto d = deploy::ParseDesiredProject(row.desired); d.ok() && d->run) {
+        p["desired_version"] = d->run->version;
+        p["desired_release"] = d->run->release;
+      }
+    }
+    projects.push_back(std::move(p));
+  }
+  return json{{"name", a.name},
+              {"labels", a.labels},
+              {"created_at", FormatRfc3339(a.created_at)},
+              {"revoked_at", Time(a.revoked_at)},
+              {"last_seen_at", Time(a.last_seen_at)},
+              {"generation", a.generation},
+              {"projects", projects}};
 }
 
 json ToJson(const deploy::ProjectState& p) {

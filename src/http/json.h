@@ -21,5 +21,8 @@ nlohmann::json ToJson(const store::BuildJobRow& j);    // a build job and its ar
 nlohmann::json ToJson(const store::HookEvent& e);      // without the body
 nlohmann::json ToJson(const store::ProgramEvent& e);
 nlohmann::json ToJson(const store::DeploymentMachine& m);  // a machine's part in a rollout
+// An agent and what it reported of, and was told for, each project (its
+// rows of the desired state), as GET /api/v1/machines lists it.
+nlohmann::json ToJson(const store::AgentRow& a, const std::vector<store::DesiredRow>& rows);
 
 }  // namespace anthill::http

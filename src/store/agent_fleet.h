@@ -161,6 +161,9 @@ class AgentFleet {
       std::string machine) = 0;
   // Every machine's row of `project`, by machine.
   virtual Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) = 0;
+  // Every row of every machine, by machine then project (one read for a
+  // listing of all machines).
+  virtual Awaitable<Result<std::vector<DesiredRow>>> AllDesired() = 0;
   // Returns once the machine's generation may be above `after`, or max_wait
   // passed (the caller reads again: a wake-up may be spurious): true; false
   // at once when the store is stopping (no wait will be woken any more).

@@ -445,6 +445,19 @@ Awaitable<Result<std::vector<DesiredRow>>> Fleet::DesiredOfProject(std::string p
   co_return out;
 }
 
+Awaitable<Result<std::vector<DesiredRow>>> Fleet::AllDesired() {
+  static const std::string sql = "SELECT " + kDesiredColumns +
+                                 " FROM agent_desired d ORDER BY d.machine COLLATE \"C\", "
+                                 "d.project COLLATE \"C\"";
+  const PgParams none;
+  const std::string what = "desired state of every machine";
+  auto got = co_await Run(what, sql, none);
+  if (!got.ok()) co_return got.status();
+  std::vector<DesiredRow> out;
+  for (const auto& r : got->rows) out.push_back(ReadDesired(r, 0));
+  co_return out;
+}
+
 Awaitable<bool> Fleet::WaitDesired(std::string machine, int64_t after, Duration max_wait) {
   const std::shared_ptr<State> s = state_;
   if (s->stopping) co_return false;

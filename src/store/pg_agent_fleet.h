@@ -100,6 +100,7 @@ class PgAgentFleet final : public AgentFleet {
   Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> DesiredOf(
       std::string machine) override;
   Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) override;
+  Awaitable<Result<std::vector<DesiredRow>>> AllDesired() override;
   Awaitable<bool> WaitDesired(std::string machine, int64_t after, Duration max_wait) override;
 
   Awaitable<Status> ApplyReport(std::string machine, AgentReport report) override;

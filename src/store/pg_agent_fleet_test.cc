@@ -301,6 +301,13 @@ TEST_F(PgAgentFleetTest, SetDesiredRaisesTheGenerationOfEachMachineItChanges) {
       EXPECT_EQ(of_hello->at(1).desired, R"({"v":"1"})");
     }
 
+    auto all = co_await fleet->AllDesired();
+    EXPECT_TRUE(all.ok() && all->size() == 2u) << all.error();
+    if (all.ok() && all->size() == 2u) {
+      EXPECT_EQ(all->at(0).machine + "/" + all->at(0).project, "web-1/hello");
+      EXPECT_EQ(all->at(1).machine + "/" + all->at(1).project, "web-2/hello");
+    }
+
     auto unknown = co_await fleet->DesiredOf(nobody);
     EXPECT_TRUE(unknown.ok() && unknown->first == 0 && unknown->second.empty());
 

@@ -206,3 +206,28 @@ export function notice(text) {
   box.textContent = text;
   box.hidden = !text;
 }
+
+// `work` (an async function) made to run one at a time: a call while it runs
+// asks for one more run after it (however many calls came), and every
+// caller's promise ends once the run it asked for has.
+export function oneAtATime(work) {
+  let running = null;
+  let again = false;
+  const run = async () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = work();
+    try {
+      await running;
+    } finally {
+      running = null;
+    }
+    if (again) {
+      again = false;
+      await run();
+    }
+  };
+  return run;
+}

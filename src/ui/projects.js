@@ -2,7 +2,7 @@
 // Roll back. The token is entered once, kept in localStorage, and sent as a
 // header (never in a URL).
 import {
-  connectEvents, el, formatDuration, getJson, notice, postJson, relativeTime, saveToken,
+  connectEvents, el, formatDuration, getJson, notice, oneAtATime, postJson, relativeTime, saveToken,
   savedToken, shortSha, statusBadge,
 } from "/ui/common.js";
 
@@ -169,41 +169,27 @@ function restoreFocus(focus) {
   card?.querySelector(`.${CSS.escape(focus.cls)}`)?.focus();
 }
 
-let loading = null;
-let again = false;
-
-async function load() {
-  if (loading) {  // one load at a time; one more after it if asked meanwhile
-    again = true;
-    return loading;
-  }
-  loading = (async () => {
-    try {
-      const { projects } = await getJson("/api/v1/projects");
-      const [versions, events] = await Promise.all([
-        Promise.all(projects.map((p) => versionsOf(p.name))),
-        Promise.all(projects.map((p) => eventsOf(p.name))),
-      ]);
-      if (cards.contains(document.activeElement) && document.activeElement.tagName === "SELECT") {
-        loadSoon();  // someone is choosing a version: redraw after they are done
-        return;
-      }
-      const focus = focusedControl();
-      cards.replaceChildren(...projects.map((p, i) => renderCard(p, versions[i], events[i])));
-      restoreFocus(focus);
-      if (projects.length === 0) cards.replaceChildren(el("p", { class: "empty" }, "No projects configured."));
-      notice("");
-    } catch (e) {
-      notice(`Could not load the projects: ${e.message}`);
+// One load at a time; one more after it if asked meanwhile.
+const load = oneAtATime(async () => {
+  try {
+    const { projects } = await getJson("/api/v1/projects");
+    const [versions, events] = await Promise.all([
+      Promise.all(projects.map((p) => versionsOf(p.name))),
+      Promise.all(projects.map((p) => eventsOf(p.name))),
+    ]);
+    if (cards.contains(document.activeElement) && document.activeElement.tagName === "SELECT") {
+      loadSoon();  // someone is choosing a version: redraw after they are done
+      return;
     }
-  })();
-  await loading;
-  loading = null;
-  if (again) {
-    again = false;
-    await load();
+    const focus = focusedControl();
+    cards.replaceChildren(...projects.map((p, i) => renderCard(p, versions[i], events[i])));
+    restoreFocus(focus);
+    if (projects.length === 0) cards.replaceChildren(el("p", { class: "empty" }, "No projects configured."));
+    notice("");
+  } catch (e) {
+    notice(`Could not load the projects: ${e.message}`);
   }
-}
+});
 
 let timer = null;
 function loadSoon() {
