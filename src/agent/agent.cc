@@ -49,7 +49,8 @@ std::string NewLife() {
 
 Status CheckSettings(const AgentSettings& settings, bool need_token) {
   if (settings.servers.empty()) {
-    return Status::InvalidArgument("no orchestrator to ask: give --server http://host:port");
+    return Status::InvalidArgument(
+        "no orchestrator to ask: give --server http://host:port (or [agent] servers)");
   }
   for (const std::string& server : settings.servers) {
     auto url = http::ParseBaseUrl(server);
@@ -59,7 +60,8 @@ Status CheckSettings(const AgentSettings& settings, bool need_token) {
     return Status::InvalidArgument("bad machine name '" + settings.machine +
                                    "': want letters, digits, '.', '_' or '-'");
   }
-  if (settings.data_dir.empty()) return Status::InvalidArgument("no data dir: give --data-dir");
+  if (settings.data_dir.empty())
+    return Status::InvalidArgument("no data dir: give --data-dir (or [agent] data_dir)");
   for (const auto& [key, value] : settings.env) {
     if (key.empty() || key.find('=') != std::string::npos) {
       return Status::InvalidArgument("bad --env '" + key + "=" + value + "': want KEY=VALUE");
@@ -70,7 +72,7 @@ Status CheckSettings(const AgentSettings& settings, bool need_token) {
   }
   if (need_token && settings.token.empty()) {
     return Status::InvalidArgument(
-        "no agent token: set ANTHILL_AGENT_TOKEN to the token `anthill "
+        "no agent token: set ANTHILL_AGENT_TOKEN (or [agent] token_file) to the token `anthill "
         "agents add " +
         settings.machine + "` printed");
   }

@@ -116,18 +116,20 @@ Commands DefineCommands(CLI::App& app, Options& o) {
           ->check(DeploymentId());
   c.queue = command("queue", "running and waiting deployments");
   add_json(c.queue);
-  c.agent = app.add_subcommand(
-      "agent", "run this machine's agent of a fleet (its token in ANTHILL_AGENT_TOKEN)");
+  c.agent = app.add_subcommand("agent",
+                               "run this machine's agent of a fleet (its token in "
+                               "ANTHILL_AGENT_TOKEN or [agent] token_file)");
+  c.agent->add_option("-c,--config", o.agent_config,
+                      "a file whose [agent] section gives what the options below do not");
   c.agent->add_option("--server", o.servers, "the orchestrators' API URLs (http://host:port)")
       ->delimiter(',')
-      ->required()
       ->type_name("URL[,URL...]");
-  c.agent->add_option("--machine", o.machine, "this machine's agent name")->required();
+  c.agent->add_option("--machine", o.machine,
+                      "this machine's agent name (default: the name its token starts with)");
   c.agent->add_option("--labels", o.labels, "what this machine offers (a project's labels)")
       ->delimiter(',')
       ->type_name("LABEL[,LABEL...]");
-  c.agent->add_option("--data-dir", o.data_dir, "where releases, logs and state are kept")
-      ->required();
+  c.agent->add_option("--data-dir", o.data_dir, "where releases, logs and state are kept");
   c.agent
       ->add_option("--env", o.agent_env,
                    "KEY=VALUE added to every program's environment, and ${KEY} in a project's "

@@ -33,6 +33,7 @@ struct Options {
   std::vector<std::string> roles;            // serve --role (replaces [server] roles)
   std::string agent_name;                    // agents add|revoke NAME
   // anthill agent
+  std::string agent_config;            // -c, --config: its [agent] section
   std::vector<std::string> servers;    // --server URL[,URL...]
   std::string machine;                 // --machine NAME
   std::vector<std::string> labels;     // --labels a,b

@@ -3,9 +3,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agent/agent.h"
 #include "base/time.h"
+#include "cli/agent_settings.h"
 #include "cli/daemon_client.h"
 #include "cli/exit_codes.h"
 #include "cli/table.h"
@@ -99,23 +101,21 @@ int ShowMachines(const config::Config& cfg, bool as_json) {
 }
 
 int RunAgentCommand(const Options& o) {
-  agent::AgentSettings s;
-  s.servers = o.servers;
-  s.machine = o.machine;
-  s.labels = o.labels;
-  s.data_dir = o.data_dir;
-  for (const std::string& kv : o.agent_env) {
-    const size_t eq = kv.find('=');
-    s.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  std::optional<config::Config> cfg;
+  if (!o.agent_config.empty()) {
+    auto loaded = config::Load(o.agent_config);
+    if (!loaded.ok()) {
+      std::cerr << "anthill: " << loaded.error() << "\n";
+      return kExitConfig;
+    }
+    cfg = std::move(loaded.value());
   }
-  const char* token = std::getenv("ANTHILL_AGENT_TOKEN");
-  if (token == nullptr || *token == '\0') {
-    std::cerr << "anthill: ANTHILL_AGENT_TOKEN is not set: `anthill agents add " << o.machine
-              << "` on the orchestrator prints this machine's token\n";
+  auto settings = AgentSettingsOf(o, cfg ? &*cfg : nullptr, std::getenv("ANTHILL_AGENT_TOKEN"));
+  if (!settings.ok()) {
+    std::cerr << "anthill: " << settings.error() << "\n";
     return kExitUsage;
   }
-  s.token = token;
-  return agent::RunAgent(s);
+  return agent::RunAgent(*settings);
 }
 
 }  // namespace anthill::cli

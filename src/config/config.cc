@@ -1,5 +1,6 @@
 // anthill.toml -> Config. Every error names the file, the line and the key.
-// The tables are read in server.cc, project.cc and health.cc (sections.h),
+// The tables are read in server.cc, fleet.cc, agent.cc, project.cc, health.cc
+// and rollout.cc (sections.h),
 // their keys by TableReader (table_reader.h).
 #include "config/config.h"
 
@@ -49,6 +50,9 @@ Result<Config> Parse(std::string_view text, const fs::path& file) {
   }
   if (const toml::node* artifacts = top.Get("artifacts")) {
     if (Status s = ReadArtifacts(*artifacts, name, cfg.artifacts); !s.ok()) return s;
+  }
+  if (const toml::node* agent = top.Get("agent")) {
+    if (Status s = ReadAgent(*agent, name, base, cfg.agent); !s.ok()) return s;
   }
   std::map<std::string, int> names;  // project name -> line of its [[project]]
   if (const toml::node* projects = top.Get("project")) {

@@ -134,12 +134,29 @@ struct Artifacts {
   std::string region = "us-east-1";    // S3: the region requests are signed for
 };
 
+// [agent]: what `anthill agent -c FILE` runs with (README, "A fleet"); the
+// command line's options override its keys. `anthill serve` ignores it, so
+// one file may hold a machine's [server] and its [agent].
+struct Agent {
+  int line = 0;                      // the line of [agent]; 0 = the file has none
+  std::vector<std::string> servers;  // the orchestrators' base URLs, tried in order
+  std::string machine;               // empty: [server] machine (the host name)
+  std::vector<std::string> labels;   // what the machine offers (projects' labels)
+  std::filesystem::path data_dir;    // relative: to the config file's dir; empty: none
+  // A file holding the agent's token (`anthill agents add` printed it);
+  // ANTHILL_AGENT_TOKEN wins over it. Relative: to the config file's dir.
+  std::filesystem::path token_file;
+  int token_file_line = 0;
+  std::map<std::string, std::string> env;  // as --env KEY=VALUE
+};
+
 struct Config {
   std::filesystem::path file;  // where it was read from
   std::filesystem::path dir;   // its directory (absolute): relative paths start here
   Server server;
   Builder builder;
   Artifacts artifacts;
+  Agent agent;
   std::vector<Project> projects;
 
   const Project* FindProject(std::string_view name) const;

@@ -129,6 +129,32 @@ region = "eu-west-1"
   EXPECT_EQ(c->artifacts.endpoint, "https://s3.eu-west-1.amazonaws.com");
 }
 
+TEST(Config, ReadsTheAgentSection) {
+  auto c = Parse(R"toml([agent]
+servers = ["http://deploy-1:7070/", "http://10.0.0.2:7070"]
+machine = "web-3"
+labels = ["web", "eu"]
+data_dir = "agent-data"
+token_file = "/etc/anthill/agent.token"
+env = { PORT = "8080", REGION = "eu" }
+)toml",
+                 "/etc/anthill/agent.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->agent.line, 1);
+  EXPECT_EQ(c->agent.servers,
+            (std::vector<std::string>{"http://deploy-1:7070", "http://10.0.0.2:7070"}));
+  EXPECT_EQ(c->agent.machine, "web-3");
+  EXPECT_EQ(c->agent.labels, (std::vector<std::string>{"web", "eu"}));
+  EXPECT_EQ(c->agent.data_dir, "/etc/anthill/agent-data");  // beside the file
+  EXPECT_EQ(c->agent.token_file, "/etc/anthill/agent.token");
+  EXPECT_EQ(c->agent.token_file_line, 6);
+  EXPECT_EQ(c->agent.env, (std::map<std::string, std::string>{{"PORT", "8080"}, {"REGION", "eu"}}));
+
+  auto none = Parse("[server]\nmachine = \"x\"\n", "a.toml");
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_EQ(none->agent.line, 0) << "no [agent]";
+}
+
 TEST(Config, ReadsWhereAProjectRunsAndHowItRollsOut) {
   auto c = Parse(R"toml([[project]]
 name = "web"
@@ -289,6 +315,18 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
        "\"s3://bucket/prefix\" (a bucket name is 3-63 lowercase letters, digits, '.' and '-')"},
       {"[artifacts]\nbucket = \"x\"\n", "anthill.toml:2: unknown key 'bucket' in [artifacts]"},
       {"builder = 1\n", "anthill.toml:1: 'builder' must be a table ([builder])"},
+      {"agent = \"web-1\"\n", "anthill.toml:1: 'agent' must be a table ([agent])"},
+      {"[agent]\nservers = [\"https://deploy:7070\"]\n",
+       "anthill.toml:2: key 'servers' in [agent]: 'https://deploy:7070' is not an "
+       "orchestrator's http://host:port"},
+      {"[agent]\nservers = \"http://deploy:7070\"\n",
+       "anthill.toml:2: key 'servers' in [agent]: must be an array of strings, not a string"},
+      {"[agent]\nmachine = \"web 1\"\n",
+       "anthill.toml:2: key 'machine' in [agent]: 'web 1' may only hold letters, digits, '.', "
+       "'_' and '-'"},
+      {"[agent]\nenv = { 1X = \"a\" }\n",
+       "anthill.toml:2: key 'env' in [agent]: '1X' is not a valid environment variable name"},
+      {"[agent]\ntoken = \"web-1.abc\"\n", "anthill.toml:2: unknown key 'token' in [agent]"},
       {head + "build_labels = [\"\"]\n",
        "anthill.toml:5: key 'build_labels' in [[project]] 'hello': '' is not a label (letters, "
        "digits, '.', '_' and '-')"},

@@ -15,7 +15,8 @@ bool IsLocalRelative(const std::string& repo) {
   return repo.rfind("./", 0) == 0 || repo.rfind("../", 0) == 0;
 }
 
-// `env = { NAME = "value", ... }` (`node`, read by `r`) into `env`.
+}  // namespace
+
 void ReadEnv(TableReader& r, const toml::node& node, std::map<std::string, std::string>& env) {
   if (!node.is_table()) {
     r.Fail(r.Line(node), "env",
@@ -35,8 +36,6 @@ void ReadEnv(TableReader& r, const toml::node& node, std::map<std::string, std::
     }
   }
 }
-
-}  // namespace
 
 Status ReadProject(const toml::table& t, const std::string& file, const fs::path& base,
                    std::map<std::string, int>& names, Project& p) {

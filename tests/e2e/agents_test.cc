@@ -4,6 +4,7 @@
 // built once, fetched by every agent (phase 1), then switched batch by
 // batch (phase 2), each machine's steps recorded under the deployment.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <map>
@@ -72,17 +73,36 @@ class AgentsTest : public FleetHarness {
     const AgentProc& a = agents_[name];
     const fs::path home = dir_ / name;
     fs::create_directories(home);
+    const std::string servers = "http://127.0.0.1:" + std::to_string(api_port_) + more_servers_;
     os::SpawnOptions o;
-    o.argv = {ANTHILL_BINARY, "agent",
-              "--server",     "http://127.0.0.1:" + std::to_string(api_port_) + more_servers_,
-              "--machine",    name,
-              "--labels",     a.labels,
-              "--data-dir",   (home / "data").string(),
-              "--env",        "PORT=" + std::to_string(a.port),
-              "--env",        "MACHINE=" + name};
     o.cwd = home;
     o.env = os::CurrentEnvironment();
-    o.env.push_back("ANTHILL_AGENT_TOKEN=" + a.token);
+    if (name.back() % 2 == 0) {
+      // web-2, web-4: as a user with an [agent] file and a token file would
+      // (its machine name the token's).
+      testing::WriteFile(home / "agent.token", a.token + "\n");
+      ASSERT_EQ(chmod((home / "agent.token").c_str(), 0600), 0);
+      std::string list;  // "a", "b" of a,b
+      for (size_t begin = 0, end; begin <= servers.size(); begin = end + 1) {
+        end = std::min(servers.find(',', begin), servers.size());
+        list += (list.empty() ? "\"" : ", \"") + servers.substr(begin, end - begin) + "\"";
+      }
+      testing::WriteFile(home / "agent.toml",
+                         "[agent]\nservers = [" + list + "]\nlabels = [\"" + a.labels +
+                             "\"]\ndata_dir = \"data\"\ntoken_file = \"agent.token\"\n" +
+                             "env = { PORT = \"" + std::to_string(a.port) + "\", MACHINE = \"" +
+                             name + "\" }\n");
+      o.argv = {ANTHILL_BINARY, "agent", "-c", (home / "agent.toml").string()};
+    } else {
+      o.argv = {ANTHILL_BINARY, "agent",
+                "--server",     servers,
+                "--machine",    name,
+                "--labels",     a.labels,
+                "--data-dir",   (home / "data").string(),
+                "--env",        "PORT=" + std::to_string(a.port),
+                "--env",        "MACHINE=" + name};
+      o.env.push_back("ANTHILL_AGENT_TOKEN=" + a.token);
+    }
     o.output = home / "anthill.log";
     auto child = os::Spawn(o);
     ASSERT_TRUE(child.ok()) << child.error();
