@@ -3,8 +3,8 @@
 // (at most twice a second) and every 5 s: an agent's last-seen age moves on
 // without any event.
 import {
-  connectEvents, el, formatExact, getJson, notice, refreshRelativeTimes, relativeTime, shortSha,
-  statusBadge,
+  connectEvents, el, formatExact, getJson, notice, oneAtATime, refreshRelativeTimes, relativeTime,
+  shortSha, statusBadge,
 } from "/ui/common.js";
 
 const SILENT_AFTER_MS = 60000;  // an agent long-polls every 30 s at most: twice that is silence
@@ -159,33 +159,39 @@ function show(machines) {
   restoreFocus(focus);
   refreshRelativeTimes(tbody);
   summarize(machines, states);
+  revealLinkedRow();
 }
 
-let loading = null;
-let again = false;
-
-async function load() {
-  if (loading) {  // one load at a time; one more after it if asked meanwhile
-    again = true;
-    return loading;
+// An address naming a machine's row (/machines#machine-web-3, where a
+// rollout's cells link) finds nothing when the browser looks for it: the
+// rows are drawn once the API has answered. The row is brought into view
+// here, on the first drawing with rows only (never under a reader who has
+// scrolled since).
+let linkedRowPending = location.hash.length > 1;
+function revealLinkedRow() {
+  if (!linkedRowPending) return;
+  linkedRowPending = false;
+  let id;
+  try {
+    id = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return;  // a malformed address names no row
   }
-  loading = (async () => {
-    try {
-      const { machines } = await getJson("/api/v1/machines");
-      show(machines || []);
-      notice("");
-    } catch (e) {
-      if (!rows.size) showEmpty("Could not load the machines.");
-      notice(`Could not load the machines: ${e.message}`);
-    }
-  })();
-  await loading;
-  loading = null;
-  if (again) {
-    again = false;
-    await load();
-  }
+  const tr = document.getElementById(id);
+  if (tr && tbody.contains(tr)) tr.scrollIntoView({ block: "start" });
 }
+
+// One load at a time; one more after it if asked meanwhile.
+const load = oneAtATime(async () => {
+  try {
+    const { machines } = await getJson("/api/v1/machines");
+    show(machines || []);
+    notice("");
+  } catch (e) {
+    if (!rows.size) showEmpty("Could not load the machines.");
+    notice(`Could not load the machines: ${e.message}`);
+  }
+});
 
 // Throttled, not debounced: a rollout's stream of events still redraws the
 // page twice a second instead of waiting for it to go quiet.

@@ -13,7 +13,8 @@ export const TOKEN = "browser-test-token";
 export const SOURCE = process.env.ANTHILL_SOURCE_DIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BINARY = path.resolve(process.env.ANTHILL_BINARY || path.join(SOURCE, "build/anthill"));
 
-function freePort() {
+// A TCP port on 127.0.0.1 that was free a moment ago.
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
