@@ -86,6 +86,9 @@ Agent::~Agent() = default;
 
 Status Agent::Open() {
   if (Status s = CheckSettings(settings_, false); !s.ok()) return s;
+  // Programs start in their release dir, and their log paths and sockets
+  // are made from this: a relative --data-dir would be read from there.
+  settings_.data_dir = fs::absolute(settings_.data_dir).lexically_normal();
   const fs::path& dir = settings_.data_dir;
   for (const char* sub : {"", "logs/app", "projects", "run", "tmp"}) {
     std::error_code ec;

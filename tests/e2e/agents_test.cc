@@ -98,7 +98,7 @@ class AgentsTest : public FleetHarness {
                 "--server",     servers,
                 "--machine",    name,
                 "--labels",     a.labels,
-                "--data-dir",   (home / "data").string(),
+                "--data-dir",   "data",  // relative: to its cwd, home
                 "--env",        "PORT=" + std::to_string(a.port),
                 "--env",        "MACHINE=" + name};
       o.env.push_back("ANTHILL_AGENT_TOKEN=" + a.token);
