@@ -162,6 +162,7 @@ repo = "/r"
 run = "./web"
 machines = ["web-*", "edge-[12]"]
 labels = ["web", "eu"]
+listen = ["tcp://0.0.0.0:${PORT}", "tcp://${ADDR}:80${N}"]
 rollout = { batch = "2", min_healthy = "30s", pause = "1m", on_failure = "halt", agent_timeout = "90s" }
 
 [[project]]
@@ -186,6 +187,8 @@ rollout = { batch = "100%" }
   EXPECT_TRUE(web.on_agents());
   EXPECT_EQ(web.machines, (std::vector<std::string>{"web-*", "edge-[12]"}));
   EXPECT_EQ(web.labels, (std::vector<std::string>{"web", "eu"}));
+  EXPECT_EQ(web.listen, (std::vector<std::string>{"tcp://0.0.0.0:${PORT}", "tcp://${ADDR}:80${N}"}))
+      << "each agent expands them";
   EXPECT_EQ(web.rollout.batch_count, 2);
   EXPECT_EQ(web.rollout.min_healthy, Duration(30000));
   EXPECT_EQ(web.rollout.pause, Duration(60000));
@@ -316,6 +319,12 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {"[artifacts]\nbucket = \"x\"\n", "anthill.toml:2: unknown key 'bucket' in [artifacts]"},
       {"builder = 1\n", "anthill.toml:1: 'builder' must be a table ([builder])"},
       {"agent = \"web-1\"\n", "anthill.toml:1: 'agent' must be a table ([agent])"},
+      {head + "listen = [\"tcp://127.0.0.1:${PORT}\"]\n",
+       "anthill.toml:5: key 'listen' in [[project]] 'hello': 'tcp://127.0.0.1:${PORT}': ${KEY} is "
+       "a fleet agent's --env value; this project runs here (no machines or labels)"},
+      {head + "machines = [\"web-*\"]\nlisten = [\"tcp://${HOST}\"]\n",
+       "anthill.toml:6: key 'listen' in [[project]] 'hello': 'tcp://${HOST}' is not host:port "
+       "with a ${KEY} for the port (or part of it)"},
       {"[agent]\nservers = [\"https://deploy:7070\"]\n",
        "anthill.toml:2: key 'servers' in [agent]: 'https://deploy:7070' is not an "
        "orchestrator's http://host:port"},

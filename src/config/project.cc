@@ -133,9 +133,22 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
     }
   }
   for (const auto& l : p.listen) {
-    if (l.rfind("tcp://", 0) == 0) {
-      if (Status s = ValidateHostPort(l.substr(6)); !s.ok()) return r.Refuse("listen", s.message());
-    } else if (l.rfind("unix:///", 0) != 0) {
+    // On agents, ${KEY} is the machine's --env value (each machine its own
+    // port): checked here with a stand-in, by the agent once expanded.
+    static const std::regex kMachineValue(R"(\$\{[A-Za-z_][A-Za-z0-9_]*\})");
+    const std::string checked = std::regex_replace(l, kMachineValue, "1");
+    if (checked != l && !p.on_agents()) {
+      return r.Refuse("listen", "'" + l +
+                                    "': ${KEY} is a fleet agent's --env value; this project "
+                                    "runs here (no machines or labels)");
+    }
+    if (checked.rfind("tcp://", 0) == 0) {
+      if (Status s = ValidateHostPort(checked.substr(6)); !s.ok()) {
+        return r.Refuse("listen", checked == l ? s.message()
+                                               : "'" + l + "' is not host:port with a ${KEY} " +
+                                                     "for the port (or part of it)");
+      }
+    } else if (checked.rfind("unix:///", 0) != 0) {
       return r.Refuse("listen", "'" + l + "' must be tcp://host:port or unix:///path");
     }
   }

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "base/time.h"
 #include "http/client.h"
@@ -466,6 +468,59 @@ TEST_F(AgentsTest, AnAgentDownForAWholeRolloutConvergesWhenItReturns) {
   StartAgent("web-4");
   WaitAllRun(next);
   StopAnthill();
+}
+
+// listen + ready = "notify" on agents: each agent holds its machine's
+// socket and hands it to both versions, so no request to any machine fails
+// while the fleet switches.
+TEST_F(AgentsTest, AZeroDowntimeRolloutAnswersEveryRequestOnEveryMachine) {
+  WriteStartScript();
+  Commit("start.sh: hello on $PORT");
+  ProjectOptions o = FleetOptions("{ batch = 2, min_healthy = \"0s\", agent_timeout = \"60s\" }");
+  o.extra += "listen = [\"tcp://127.0.0.1:${PORT}\"]\nready = \"notify\"\n";
+  WriteOrchestrator(o);
+  StartAnthill();
+  StartBuilder("b1");
+  for (const char* name : {"web-1", "web-2", "web-3", "web-4"}) AddAgent(name);
+  const std::string first = Head();
+  WaitAllRun(first);
+  std::map<std::string, int64_t> old_pids;
+  for (const auto& [name, agent] : agents_) {
+    old_pids[name] = Machine(name)["projects"][0]["pid"].get<int64_t>();
+  }
+
+  // Requests back to back, machine after machine, for as long as the
+  // rollout takes.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<int> ports;
+  for (const auto& [name, agent] : agents_) ports.push_back(agent.port);
+  std::thread load([&] {
+    for (size_t i = 0; !stop; ++i) {
+      auto r = http::Fetch("GET", "127.0.0.1:" + std::to_string(ports[i % ports.size()]), "/");
+      (r.ok() && r->status == 200 ? ok : failed)++;
+    }
+  });
+  const std::string next = CommitChange("swapped under load");
+  json d = WaitSucceeded(next);
+  WaitAllRun(next);
+  stop = true;
+  load.join();
+
+  ASSERT_FALSE(d.is_null());
+  d = Api("/api/v1/deployments/" + d["id"].dump());
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(failed.load(), 0) << "of " << ok + failed << " requests";
+  for (const auto& [name, agent] : agents_) {
+    // The new version started beside the old, which was stopped once it was ready.
+    EXPECT_EQ(StepsOn(d, name),
+              (std::vector<std::string>{"download", "start", "healthcheck", "stop"}))
+        << name << ": " << d.dump(1);
+    EXPECT_FALSE(ProcessAlive(old_pids[name])) << name;
+    EXPECT_EQ(HellosOn(agent.port), 1) << name;
+    const std::string log = testing::ReadFile(dir_ / name / "data/logs/app/hello.log");
+    EXPECT_NE(log.find("serving the passed socket"), std::string::npos) << name << ": " << log;
+  }
 }
 
 TEST_F(AgentsTest, AnOrchestratorKilledMidRolloutIsFinishedByTheOther) {
