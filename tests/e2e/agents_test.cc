@@ -521,6 +521,27 @@ TEST_F(AgentsTest, AZeroDowntimeRolloutAnswersEveryRequestOnEveryMachine) {
     const std::string log = testing::ReadFile(dir_ / name / "data/logs/app/hello.log");
     EXPECT_NE(log.find("serving the passed socket"), std::string::npos) << name << ": " << log;
   }
+
+  // A killed agent's next life takes the socket back from its program (it
+  // holds the only other copy) and swaps as smoothly.
+  KillAgent("web-1");
+  StartAgent("web-1");
+  ok = 0;
+  stop = false;
+  std::thread again([&] {
+    for (size_t i = 0; !stop; ++i) {
+      auto r = http::Fetch("GET", "127.0.0.1:" + std::to_string(ports[i % ports.size()]), "/");
+      (r.ok() && r->status == 200 ? ok : failed)++;
+    }
+  });
+  const std::string third = CommitChange("swapped by a restarted agent");
+  d = WaitSucceeded(third);
+  WaitAllRun(third);
+  stop = true;
+  again.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(failed.load(), 0) << "of " << ok + failed << " requests";
+  EXPECT_EQ(HellosOn(agents_["web-1"].port), 1);
 }
 
 TEST_F(AgentsTest, AnOrchestratorKilledMidRolloutIsFinishedByTheOther) {
