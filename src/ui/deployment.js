@@ -222,8 +222,15 @@ function rolloutCell(m) {
                    m.from_version ? el("code", {}, m.from_version) : "—",
                    el("span", { class: "arrow", "aria-label": "to" }, "→"), el("code", {}, m.to_version)));
   }
+  if (m.error && word === "rolled back") {
+    // The machine whose failure rolled the others back: its badge says what
+    // it runs now, like theirs; this says it is the one that failed.
+    cell.dataset.failedHere = "true";
+    cell.append(el("div", { class: "error failed-here" }, "failed here"));
+  }
   if (m.error) {
-    cell.append(el("div", { class: ROLLOUT_FAILURES.has(word) ? "error" : "muted small" }, m.error));
+    cell.append(el("div", { class: ROLLOUT_FAILURES.has(word) ? "error reason" : "muted small reason" },
+                   m.error));
   }
   return cell;
 }

@@ -205,10 +205,11 @@ function loadSoon() {
 }
 
 async function main() {
+  // An agent's report of its state (health, pid) sends no event of its own:
+  // deployments' events and the 5 s timer below bring it.
   await connectEvents({
     deployment: loadSoon,
     project: loadSoon,
-    machine: loadSoon,
     reopen: loadSoon,
   });
   await load();

@@ -41,7 +41,8 @@ async function readGrid(page) {
       badge: c.querySelector(".badge").textContent,
       href: c.querySelector("a.name").getAttribute("href"),
       versions: c.querySelector(".versions")?.textContent ?? "",
-      error: c.querySelector(".error")?.textContent ?? "",
+      error: c.querySelector(".error.reason")?.textContent ?? "",
+      failedHere: c.querySelector(".failed-here")?.textContent ?? "",
       note: c.querySelector(":scope > .muted.small:not(.versions)")?.textContent ?? "",
     })),
   })));
@@ -204,7 +205,7 @@ describe("fleet web UI", () => {
       assert.equal(b.cells.length, 1);
       assert.deepEqual(b.cells[0], {
         machine: m.machine, status: "succeeded", badge: "succeeded", href: `/machines#machine-${m.machine}`,
-        versions: `—→${first.to_version}`, error: "", note: "",
+        versions: `—→${first.to_version}`, error: "", failedHere: "", note: "",
       });
     }
     assert.equal(await page.locator("#rollout-summary").innerText(), "3 machines in 3 batches: 3 succeeded");
@@ -340,11 +341,13 @@ describe("fleet web UI", () => {
     // web-1 switched, then went back when web-2 failed: in words, no error of its own.
     assert.equal(cells["web-1"].badge, "rolled back");
     assert.equal(cells["web-1"].error, "");
+    assert.equal(cells["web-1"].failedHere, "");
     // web-2 failed its health check: the cell says why, as an error.
     assert.equal(cells["web-2"].badge, "rolled back");
+    assert.equal(cells["web-2"].failedHere, "failed here", "the machine that failed is told apart");
     assert.equal(cells["web-2"].error, rows["web-2"].error);
     assert.match(cells["web-2"].error, /exited during health check \(exit 3\).*broken on web-2/);
-    const red = await page.locator('#rollout li.cell[data-machine="web-2"] .error').evaluate((e) => getComputedStyle(e).color);
+    const red = await page.locator('#rollout li.cell[data-machine="web-2"] .error.reason').evaluate((e) => getComputedStyle(e).color);
     assert.match(red, /rgb\((207, 34, 46|248, 81, 73)\)/, `the error is red, not ${red}`);
     // web-3 was never switched: skipped, with the reason as a note (not an error).
     assert.equal(cells["web-3"].badge, "skipped");
