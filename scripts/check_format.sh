@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when a C++ file git tracks under src/, tests/ or fuzz/ differs from
+# Fails when a C++ file git tracks under src/, tests/, fuzz/ or bench/ differs from
 # what clang-format (the root .clang-format, Google based) makes of it.
 #
 #   scripts/check_format.sh [--fix] [SOURCE_DIR]
@@ -15,7 +15,7 @@ if [[ -z "$cf" ]]; then
   echo "format: clang-format-14 not found (scripts/install-deps.sh installs clang-format-14)" >&2
   exit 1
 fi
-mapfile -t files < <(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'fuzz/*.cc' 'fuzz/*.h')
+mapfile -t files < <(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'fuzz/*.cc' 'fuzz/*.h' 'bench/*.cc' 'bench/*.h')
 if [[ $fix == 1 ]]; then
   "$cf" -i "${files[@]}"
   exit 0
