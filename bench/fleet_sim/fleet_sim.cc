@@ -132,6 +132,12 @@ int main(int argc, char** argv) {
   options.poll_wait = ParseOrDie(a.poll_wait, "--poll-wait");
   options.report_every = ParseOrDie(a.report_every, "--report-every");
   options.epoch = std::chrono::steady_clock::now();
+  {
+    std::random_device random;
+    char id[9];
+    std::snprintf(id, sizeof id, "%08x", random());
+    options.run_id = id;
+  }
 
   // Tokens: the file's, and new ones for the names it lacks.
   std::map<std::string, std::string> tokens = ReadTokens(a.tokens_file);
@@ -226,6 +232,9 @@ int main(int argc, char** argv) {
     revive.cancel();
     tick.cancel();
     write_stats();
+    // Abandoned requests would run to their deadlines (a long poll's is
+    // 45 s): nothing of theirs is wanted now.
+    io.stop();
   };
   on_tick = [&](boost::system::error_code ec) {
     if (ec || stopping) return;

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""A fleet of simulated agents against real orchestrators (issue 16's scale runs).
+
+Starts a PostgreSQL 15 of its own (as fleet_bench.py does), ORCHESTRATORS
+`anthill serve` processes on it (roles orchestrator + builder + agent; one
+project `app` from a local git repository with `build = "true"`, poll = "0",
+`machines = ["sim-*"]`, `rollout = { batch = "10%", min_healthy = "0s",
+pause = "0s" }`) and bench/fleet_sim (build/fleet_sim) with AGENTS simulated
+agents spread over the orchestrators' URLs, each switch taking START_TIME.
+The first commit is rolled out until every agent runs it; then one more
+commit is pushed (POST /notify) and its rollout measured:
+
+- per batch: the span from its first machine's switch (its first stop,
+  start or healthcheck step) to its last machine's healthcheck end (GET
+  /api/v1/deployments/ID: steps and machines rows), and that span beyond
+  START_TIME; the gaps between batches (one batch's end to the next's
+  first switch: the orchestrator's turn-around); the whole rollout from `started_at` to `finished_at`;
+- the orchestrators' RSS (VmRSS, max over samples every 0.5 s) and CPU
+  seconds (utime + stime) over the rollout; PostgreSQL's connections (max of
+  pg_stat_activity client backends) and CPU seconds (every postgres
+  process);
+- from fleet_sim's counters: p50/p99 of report and long-poll answers, bytes
+  the agents received, reports sent and acknowledged.
+
+Writes the result as JSON (OUT, default bench/fleet_scale-AGENTS.json) and
+prints it. Everything on loopback; bounded by TIMEOUT seconds.
+
+Usage: bench/fleet_scale.py BINARY FLEET_SIM AGENTS [ORCHESTRATORS] [START_TIME] [OUT]
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+from common import free_port, git, wait_for
+from fleet_bench import Anthill, Postgres, api_call, kill_under, remove_tree
+
+TOKEN = "fleet-bench-token"  # fleet_bench's api_call sends this one
+TIMEOUT = 1800
+
+
+def orchestrator_config(api, database, repo):
+    return f"""[server]
+listen = "127.0.0.1:{api}"
+data_dir = "data"
+machine = "orchestrator-{api}"
+database = "{database}"
+token = "{TOKEN}"
+
+[[project]]
+name = "app"
+repo = "{repo}"
+poll = "0"
+build = "true"
+run = "true"
+machines = ["sim-*"]
+rollout = {{ batch = "10%", min_healthy = "0s", pause = "0s", agent_timeout = "5m" }}
+"""
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def postgres_pids():
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/exe").endswith("/postgres"):
+                out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def postgres_cpu_seconds():
+    total = 0.0
+    for pid in postgres_pids():
+        try:
+            total += proc_cpu_seconds(pid)
+        except OSError:
+            pass  # a backend that ended meanwhile
+    return total
+
+
+def parse_time(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def answers(api):
+    try:
+        return api_call(api, "GET", "/healthz") is not None
+    except OSError:
+        return False
+
+
+def head(repo):
+    return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=repo, text=True).strip()
+
+
+def converged(api, commit, agents):
+    """Every agent runs commit (GET /api/v1/machines)."""
+    machines = api_call(api, "GET", "/api/v1/machines")["machines"]
+    running = sum(1 for m in machines for p in m["projects"] if p.get("commit") == commit)
+    return running >= agents
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    binary, fleet_sim = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    agents = int(sys.argv[3])
+    orchestrators = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    start_time = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
+    out_file = sys.argv[6] if len(sys.argv) > 6 else os.path.join(
+        os.path.dirname(__file__), f"fleet_scale-{agents}.json")
+    deadline = time.monotonic() + TIMEOUT
+
+    work = tempfile.mkdtemp(prefix="anthill-fleet-scale-", dir="/tmp")
+    os.chmod(work, 0o755)
+    pg = Postgres(work)
+    daemons, sim = [], None
+    try:
+        repo = os.path.join(work, "origin")
+        os.makedirs(repo)
+        with open(os.path.join(repo, "VERSION"), "w") as f:
+            f.write("1\n")
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "first")
+        apis = [free_port() for _ in range(orchestrators)]
+        for api in apis:
+            d = Anthill(binary, os.path.join(work, f"orchestrator-{api}"),
+                        orchestrator_config(api, pg.url(), repo))
+            d.start()
+            daemons.append(d)
+        for api in apis:
+            wait_for(lambda: answers(api), timeout=60, every=0.1)
+        api = apis[0]
+
+        # The agents: registered by fleet_sim, started over 10 s.
+        stats_file = os.path.join(work, "sim.json")
+        sim_log = open(os.path.join(work, "fleet_sim.log"), "ab")
+        sim = subprocess.Popen(
+            [fleet_sim, "--server", ",".join(f"http://127.0.0.1:{a}" for a in apis),
+             "--agents", str(agents), "--server-token", TOKEN,
+             "--tokens", os.path.join(work, "sim.tokens"), "--start-time", f"{round(start_time * 1000)}ms",
+             "--ramp", "10s", "--stats", stats_file, "--duration", f"{TIMEOUT}s"],
+            cwd=work, stdout=sim_log, stderr=sim_log)
+        sim_log.close()
+
+        def sim_stats():
+            try:
+                with open(stats_file) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+        wait_for(lambda: (sim_stats() or {}).get("alive") == agents,
+                 timeout=max(60, agents / 20))
+        first = head(repo)
+        api_call(api, "POST", "/api/v1/projects/app/notify", {})
+        wait_for(lambda: converged(api, first, agents), timeout=deadline - time.monotonic(),
+                 every=1)
+
+        # The measured rollout.
+        with open(os.path.join(repo, "VERSION"), "w") as f:
+            f.write("2\n")
+        git(repo, "commit", "-q", "-am", "second")
+        second = head(repo)
+        pids = [d.proc.pid for d in daemons]
+        cpu0 = {pid: proc_cpu_seconds(pid) for pid in pids}
+        pg_cpu0 = postgres_cpu_seconds()
+        before = sim_stats()
+        rss_max = {pid: 0.0 for pid in pids}
+        pg_connections = 0
+        api_call(api, "POST", "/api/v1/projects/app/notify", {})
+        result = None
+        while time.monotonic() < deadline:
+            for pid in pids:
+                rss_max[pid] = max(rss_max[pid], proc_rss_mb(pid))
+            pg_connections = max(pg_connections, int(pg.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()").strip()))
+            for d in api_call(api, "GET", "/api/v1/deployments?limit=5")["deployments"]:
+                if d["to_commit"] == second and d["finished_at"]:
+                    result = api_call(api, "GET", f"/api/v1/deployments/{d['id']}")
+            if result:
+                break
+            time.sleep(0.5)
+        if not result:
+            raise SystemExit("the rollout did not finish in time")
+        cpu = {pid: proc_cpu_seconds(pid) - cpu0[pid] for pid in pids}
+        pg_cpu = postgres_cpu_seconds() - pg_cpu0
+        after = sim_stats()
+
+        # A machine's switch: its first phase-2 step's start to its
+        # healthcheck's end; a batch's span: its first switch to its last end.
+        switch = {}
+        for st in result.get("steps", []):
+            if st.get("machine") and st["name"] in ("stop", "start", "healthcheck") \
+                    and st.get("finished_at"):
+                w = switch.setdefault(st["machine"], [float("inf"), 0.0])
+                w[0] = min(w[0], parse_time(st["started_at"]))
+                w[1] = max(w[1], parse_time(st["finished_at"]))
+        batches = {}
+        for m in result.get("machines", []):
+            if m["machine"] in switch:
+                begin, end = switch[m["machine"]]
+                b = batches.setdefault(m["batch"], [float("inf"), 0.0, 0])
+                b[0] = min(b[0], begin)
+                b[1] = max(b[1], end)
+                b[2] += 1
+        spans = {b: round(end - begin, 3) for b, (begin, end, _) in sorted(batches.items())}
+        ordered = [batches[b] for b in sorted(batches)]
+        gaps = [round(nxt[0] - cur[1], 3) for cur, nxt in zip(ordered, ordered[1:])]
+        total = parse_time(result["finished_at"]) - parse_time(result["started_at"])
+        statuses = {}
+        for m in result.get("machines", []):
+            statuses[m["status"]] = statuses.get(m["status"], 0) + 1
+        out = {
+            "command": " ".join(["bench/fleet_scale.py", *sys.argv[1:]]),
+            "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}",
+            "date": datetime.now().isoformat(timespec="seconds"),
+            "agents": agents,
+            "orchestrators": orchestrators,
+            "start_time_s": start_time,
+            "deployment": {"id": result["id"], "status": result["status"],
+                           "machines": statuses, "total_s": round(total, 3)},
+            "batches": len(spans),
+            "batch_span_s": spans,
+            "batch_beyond_start_s_max": round(max(spans.values(), default=0) - start_time, 3),
+            "batch_gap_s": gaps,
+            "orchestrator_rss_mb_max": {str(p): round(v, 1) for p, v in rss_max.items()},
+            "orchestrator_cpu_s": {str(p): round(v, 2) for p, v in cpu.items()},
+            "postgres_connections_max": pg_connections,
+            "postgres_cpu_s": round(pg_cpu, 2),
+            "report": after["report"],
+            "poll_changed": after["poll_changed"],
+            "poll_unchanged": after["poll_unchanged"],
+            "bytes_received_during": after["bytes_received"] - before["bytes_received"],
+            "reports_sent": after["reports_sent"],
+            "reports_acked": after["reports_acked"],
+            "reports_acked_twice": after["reports_acked_twice"],
+            "requests_failed": after["requests_failed"],
+        }
+        with open(out_file, "w") as f:
+            json.dump(out, f, indent=1)
+        print(json.dumps(out, indent=1))
+    except BaseException:
+        for d in daemons:
+            sys.stderr.write(f"---- {d.home}/anthill.log (tail)\n{d.log()[-4000:]}\n")
+        try:
+            with open(os.path.join(work, "fleet_sim.log"), errors="replace") as f:
+                sys.stderr.write(f"---- fleet_sim.log (tail)\n{f.read()[-4000:]}\n")
+        except OSError:
+            pass
+        raise
+    finally:
+        if sim and sim.poll() is None:
+            sim.terminate()
+            try:
+                sim.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+                sim.wait()
+        for d in daemons:
+            d.stop()
+        kill_under(work)
+        pg.stop()
+        remove_tree(work)
+
+
+if __name__ == "__main__":
+    main()
