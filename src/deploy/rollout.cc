@@ -488,6 +488,7 @@ asio::awaitable<bool> Rollout::Await(const std::vector<Machine*>& machines, cons
   std::string store_error;  // logged once per new text
   const std::string project = spec_.project;
   for (;;) {
+    const int64_t mark = fleet_->ReportedMark(project);
     auto rows = co_await fleet_->DesiredOfProject(project);
     std::vector<Machine*> settled;
     if (rows.ok()) {
@@ -535,7 +536,7 @@ asio::awaitable<bool> Rollout::Await(const std::vector<Machine*>& machines, cons
       wait = std::min(wait, left);
     }
     wait = std::max(wait, Duration(1));
-    co_await fleet_->WaitReported(project, wait);
+    co_await fleet_->WaitReported(project, mark, wait);
   }
 }
 

@@ -121,10 +121,13 @@ class FakeFleet : public store::AgentFleet {
         log.push_back("report " + machine + " run " + r->run_release + " " + r->run_status);
       }
     }
+    ++reports_applied_;
     Wake(report_waiters_);
     co_return Status::Ok();
   }
-  Awaitable<void> WaitReported(std::string, Duration max_wait) override {
+  int64_t ReportedMark(const std::string&) override { return reports_applied_; }
+  Awaitable<void> WaitReported(std::string, int64_t mark, Duration max_wait) override {
+    if (mark != reports_applied_) co_return;
     co_await WaitOn(report_waiters_, max_wait);
   }
 
@@ -155,6 +158,7 @@ class FakeFleet : public store::AgentFleet {
   asio::any_io_executor executor_;
   Waiters desired_waiters_;
   Waiters report_waiters_;
+  int64_t reports_applied_ = 0;  // ReportedMark
 };
 
 // What goes wrong on one simulated machine.

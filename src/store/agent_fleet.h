@@ -176,9 +176,14 @@ class AgentFleet {
   // machine's rows' `reported`, last_seen_at; then notifies (WaitReported
   // wakes, in every orchestrator).
   virtual Awaitable<Status> ApplyReport(std::string machine, AgentReport report) = 0;
-  // Returns once a report about `project` may have been applied, or
-  // max_wait passed.
-  virtual Awaitable<void> WaitReported(std::string project, Duration max_wait) = 0;
+  // A mark of the reports about `project` this process has heard of (applied
+  // here or notified): taken before reading the reports, it is what
+  // WaitReported compares with, so that one applied between the read and
+  // the wait is not slept through.
+  virtual int64_t ReportedMark(const std::string& project) = 0;
+  // Returns once a report about `project` may have been applied since
+  // `mark` was taken (at once when it already was), or max_wait passed.
+  virtual Awaitable<void> WaitReported(std::string project, int64_t mark, Duration max_wait) = 0;
 
   // --- A deployment's machines ---------------------------------------------
   // Makes or replaces the row (deployment_id, machine).

@@ -166,10 +166,16 @@ struct PgAgentFleet::State : PgListenState {
     }
   }
   void Wake(Kind kind, std::string_view key) {
+    if (kind == Kind::kReported) ++reported_marks[std::string(key)];
     Wake([&](const Waiter& w) { return w.kind == kind && w.key == key; });
   }
   void WakeAll() {
+    ++every_mark;
     Wake([](const Waiter&) { return true; });
+  }
+  int64_t ReportedMark(const std::string& project) const {
+    auto it = reported_marks.find(project);
+    return every_mark + (it == reported_marks.end() ? 0 : it->second);
   }
 
   // Until woken or the waiter's time is up; at once when it was woken
@@ -184,6 +190,10 @@ struct PgAgentFleet::State : PgListenState {
   }
 
   std::vector<Waiter*> waiters;
+  // Wake-ups about each project's reports, and of everything (LISTEN taking
+  // effect): ReportedMark's parts. A few integers per project.
+  std::map<std::string, int64_t> reported_marks;
+  int64_t every_mark = 0;
 };
 
 using Fleet = PgAgentFleet;
@@ -614,10 +624,16 @@ Awaitable<Status> Fleet::ApplyReport(std::string machine, AgentReport report) {
   co_return Status::Ok();
 }
 
-Awaitable<void> Fleet::WaitReported(std::string project, Duration max_wait) {
+int64_t Fleet::ReportedMark(const std::string& project) {
+  return state_->ReportedMark(PgValidText(project));
+}
+
+Awaitable<void> Fleet::WaitReported(std::string project, int64_t mark, Duration max_wait) {
   const std::shared_ptr<State> s = state_;
   if (s->stopping) co_return;
-  State::Waiter w(s->executor, max_wait, State::Kind::kReported, PgValidText(project));
+  project = PgValidText(project);
+  if (s->ReportedMark(project) != mark) co_return;  // heard of one since the mark
+  State::Waiter w(s->executor, max_wait, State::Kind::kReported, project);
   State::Enlisted enlisted(*s, w);
   co_await State::Park(w);
 }

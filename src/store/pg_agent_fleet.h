@@ -34,8 +34,8 @@
 //   Every wait is woken each time LISTEN takes effect (what was sent before
 //   is lost). WaitDesired reads the generation after it starts waiting, so
 //   a change committed just before the call is not slept through.
-//   WaitReported has no such point of reference: a report applied between
-//   the caller's read and its call is seen after max_wait at worst.
+//   WaitReported has its mark (ReportedMark, taken before the caller's read),
+//   which every wake-up about the project moves.
 // - Text goes through PgValidText: bytes that are not UTF-8 are stored as
 //   U+FFFD, never refused.
 //
@@ -104,7 +104,8 @@ class PgAgentFleet final : public AgentFleet {
   Awaitable<bool> WaitDesired(std::string machine, int64_t after, Duration max_wait) override;
 
   Awaitable<Status> ApplyReport(std::string machine, AgentReport report) override;
-  Awaitable<void> WaitReported(std::string project, Duration max_wait) override;
+  int64_t ReportedMark(const std::string& project) override;
+  Awaitable<void> WaitReported(std::string project, int64_t mark, Duration max_wait) override;
 
   Awaitable<Status> RecordMachine(DeploymentMachine row) override;
   Awaitable<Result<std::vector<DeploymentMachine>>> MachinesOf(int64_t deployment_id) override;

@@ -416,7 +416,7 @@ TEST_F(PgAgentFleetTest, WaitReportedWakesOnAReportAppliedByAnotherOrchestrator)
   auto waited = Spawn([&]() -> asio::awaitable<void> {
     const std::string hello = "hello";
     const Duration max_wait(25000);
-    co_await serving->WaitReported(hello, max_wait);
+    co_await serving->WaitReported(hello, serving->ReportedMark(hello), max_wait);
   });
   ASSERT_TRUE(RunUntil([&] { return serving->parked() == 1; }));
   Run([&]() -> asio::awaitable<void> {
@@ -429,6 +429,36 @@ TEST_F(PgAgentFleetTest, WaitReportedWakesOnAReportAppliedByAnotherOrchestrator)
   });
   ASSERT_TRUE(RunUntil([&] { return waited->done; }));
   EXPECT_LT(waited->took, std::chrono::seconds(20)) << "woken, not timed out";
+}
+
+// A rollout takes the mark, reads the reports, then waits: a report applied
+// in between is not slept through.
+TEST_F(PgAgentFleetTest, WaitReportedReturnsAtOnceForAReportAppliedSinceItsMark) {
+  FleetPtr fleet = Open();
+  ASSERT_TRUE(fleet);
+  AddAgents(*fleet, {"web-1"});
+  // (LISTEN taking effect moves every mark: what was sent before is lost.)
+  ASSERT_TRUE(RunUntil([&] { return fleet->listening(); }));
+  const int64_t mark = fleet->ReportedMark("hello");
+  const int64_t other = fleet->ReportedMark("world");
+  Run([&]() -> asio::awaitable<void> {
+    const std::string web1 = "web-1";
+    AgentReport report;
+    report.id = "r1";
+    report.states = {{"hello", R"({"release":"a"})"}};
+    auto applied = co_await fleet->ApplyReport(web1, report);
+    EXPECT_TRUE(applied.ok()) << applied.message();
+  });
+  EXPECT_NE(fleet->ReportedMark("hello"), mark);
+  EXPECT_EQ(fleet->ReportedMark("world"), other) << "another project's mark did not move";
+
+  auto waited = Spawn([&]() -> asio::awaitable<void> {
+    const std::string hello = "hello";
+    const Duration max_wait(25000);
+    co_await fleet->WaitReported(hello, mark, max_wait);
+  });
+  ASSERT_TRUE(RunUntil([&] { return waited->done; }));
+  EXPECT_LT(waited->took, std::chrono::seconds(20)) << "returned at once, not after max_wait";
 }
 
 // An agent that sends a report again (its answer was lost) changes nothing
