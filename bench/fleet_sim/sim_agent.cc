@@ -207,7 +207,8 @@ asio::awaitable<void> SimAgent::Reconcile(std::shared_ptr<Life> life,
 
 std::string SimAgent::StepStarted(Life& life, int64_t deployment_id, store::StepName name) {
   store::AgentStep s;
-  s.key = machine_ + "/" + std::to_string(life.number) + "/" + std::to_string(life.next_step++);
+  s.key = machine_ + "/" + options_->run_id + "-" + std::to_string(life.number) + "/" +
+          std::to_string(life.next_step++);
   s.deployment_id = deployment_id;
   s.name = name;
   s.status = store::StepStatus::kRunning;
@@ -247,7 +248,7 @@ asio::awaitable<void> SimAgent::Report(std::shared_ptr<Life> life) {
     }
     if (!in_flight_) {
       store::AgentReport r;
-      r.id = machine_ + "/" + std::to_string(++reports_made_);
+      r.id = machine_ + "/" + options_->run_id + "/" + std::to_string(++reports_made_);
       for (auto& [key, step] : pending_steps_) r.steps.push_back(step);
       pending_steps_.clear();
       for (const auto& [project, p] : projects_) {

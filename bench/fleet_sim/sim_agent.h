@@ -39,6 +39,10 @@ struct SimOptions {
   Duration poll_wait{30000};
   Duration report_every{10000};                 // states re-sent when nothing else changes
   std::chrono::steady_clock::time_point epoch;  // the simulator's start (stats' zero)
+  // This simulator run's, random: in every step key and report id, so that
+  // a second run's agents (of the same names) are never taken for the
+  // first's (a report id applied before is acknowledged and ignored).
+  std::string run_id;
 };
 
 class SimAgent {
