@@ -75,6 +75,14 @@ std::string SimAgent::NextServer() {
   return options_->servers[server_];
 }
 
+asio::awaitable<bool> SimAgent::Failed(std::shared_ptr<Life> life, Duration& backoff) {
+  ++stats_->requests_failed;
+  NextServer();
+  const bool stopped = co_await life->stopping->Sleep(backoff);
+  backoff = std::min(backoff * 2, Duration(5000));
+  co_return stopped;
+}
+
 asio::awaitable<void> SimAgent::Poll(std::shared_ptr<Life> life) {
   Duration backoff{100};
   const std::string wait = std::to_string(options_->poll_wait.count()) + "ms";
@@ -88,10 +96,7 @@ asio::awaitable<void> SimAgent::Poll(std::shared_ptr<Life> life) {
                                               options_->poll_wait + Duration(15000));
     if (life->stopped()) co_return;
     if (!got.ok() || got->status != 200) {
-      ++stats_->requests_failed;
-      NextServer();
-      if (co_await life->stopping->Sleep(backoff)) co_return;
-      backoff = std::min(backoff * 2, Duration(5000));
+      if (co_await Failed(life, backoff)) co_return;
       continue;
     }
     backoff = Duration(100);
@@ -284,10 +289,7 @@ asio::awaitable<void> SimAgent::Report(std::shared_ptr<Life> life) {
         "POST", server, "/api/v1/agents/" + machine_ + "/reports", body, token_, Duration(30000));
     if (life->stopped()) co_return;
     if (!got.ok() || got->status != 200) {
-      ++stats_->requests_failed;
-      NextServer();
-      if (co_await life->stopping->Sleep(backoff)) co_return;
-      backoff = std::min(backoff * 2, Duration(5000));
+      if (co_await Failed(life, backoff)) co_return;
       continue;
     }
     backoff = Duration(100);

@@ -71,6 +71,9 @@ class SimAgent {
   };
 
   boost::asio::awaitable<void> Poll(std::shared_ptr<Life> life);
+  // A request that got no 200: counted, the next server's turn, a pause of
+  // `backoff` (doubled for next time, up to 5 s). True when the life ended.
+  boost::asio::awaitable<bool> Failed(std::shared_ptr<Life> life, Duration& backoff);
   boost::asio::awaitable<void> Work(std::shared_ptr<Life> life);
   boost::asio::awaitable<void> Report(std::shared_ptr<Life> life);
   boost::asio::awaitable<void> Reconcile(std::shared_ptr<Life> life, deploy::DesiredState desired);

@@ -7,7 +7,7 @@ import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { SOURCE, TOKEN, freePort, waitFor } from "./harness.mjs";
+import { SOURCE, TOKEN, freePort, killProcessesUnder, waitFor } from "./harness.mjs";
 
 const BINARY = path.resolve(process.env.ANTHILL_BINARY || path.join(SOURCE, "build/anthill"));
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -336,14 +336,7 @@ rollout = ${this.rollout}
 
   // The programs keep running by design: ends whatever still works in our dir.
   killLeftovers() {
-    if (!this.dir) return;
-    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      try {
-        if (fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // gone already, or not ours to read
-      }
-    }
+    if (this.dir) killProcessesUnder(this.dir);
   }
 
   // At exit without stop() (synchronous: it runs in process.on("exit")).

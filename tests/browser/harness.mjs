@@ -44,6 +44,18 @@ export async function waitFor(pred, what, timeoutMs = 60000, fatal = false) {
   throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
 }
 
+// SIGKILL to every process whose working directory is under dir: the
+// deployed programs outlive Anthill by design.
+export function killProcessesUnder(dir) {
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+}
+
 export class Anthill {
   async start() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "anthill-browser-"));
@@ -123,14 +135,7 @@ stop_timeout = "2s"
       clearTimeout(deadline);
     }
     // The deployed program keeps running by design: end whatever still works in our dir.
-    if (!this.dir) return;
-    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      try {
-        if (fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // gone already, or not ours to read
-      }
-    }
+    if (this.dir) killProcessesUnder(this.dir);
   }
 
   log() {
