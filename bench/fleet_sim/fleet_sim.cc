@@ -24,6 +24,7 @@
 #include "base/files.h"
 #include "base/time.h"
 #include "http/json_client.h"
+#include "os/process.h"
 #include "os/signals.h"
 #include "sim_agent.h"
 
@@ -124,6 +125,8 @@ int main(int argc, char** argv) {
     if (const char* t = std::getenv("ANTHILL_TOKEN")) a.server_token = t;
   }
 
+  // 10,000 agents hold 10,000 long polls, and more while they report.
+  anthill::os::RaiseOpenFileLimit();
   asio::io_context io;
   SimStats stats;
   SimOptions options;

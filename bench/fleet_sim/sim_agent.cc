@@ -33,7 +33,9 @@ SimAgent::SimAgent(asio::any_io_executor executor, std::string machine, std::str
       token_(std::move(token)),
       verify_(verify),
       options_(options),
-      stats_(stats) {}
+      stats_(stats),
+      // Agents spread over the orchestrators, each failing over from its own.
+      server_(std::hash<std::string>{}(machine_) % options_->servers.size()) {}
 
 SimAgent::~SimAgent() { Kill(); }
 

@@ -34,8 +34,10 @@ class Stopping;
 namespace anthill::sim {
 
 struct SimOptions {
-  std::vector<std::string> servers;  // "http://host:port", tried in order
-  Duration start_time{2000};         // a switch's simulated start
+  // "http://host:port": each agent begins at one chosen by its name's hash
+  // (agents spread over them), then tries the next when one fails.
+  std::vector<std::string> servers;
+  Duration start_time{2000};  // a switch's simulated start
   Duration poll_wait{30000};
   Duration report_every{10000};                 // states re-sent when nothing else changes
   std::chrono::steady_clock::time_point epoch;  // the simulator's start (stats' zero)
@@ -91,6 +93,7 @@ class SimAgent {
   bool verify_;
   const SimOptions* options_;
   SimStats* stats_;
+  size_t server_;
 
   // Kept across lives, as the real agent keeps them on disk.
   int64_t generation_ = 0;
@@ -102,7 +105,6 @@ class SimAgent {
   std::map<std::string, store::AgentStep> open_steps_;  // started, not ended
   int lives_ = 0;
   int64_t reports_made_ = 0;
-  size_t server_ = 0;
 
   std::shared_ptr<Life> life_;
 };

@@ -20,6 +20,7 @@
 #include "http/api.h"
 #include "http/server.h"
 #include "os/lock.h"
+#include "os/process.h"
 #include "os/signals.h"
 #include "store/database.h"
 #include "store/store.h"
@@ -128,6 +129,8 @@ int Serve(const config::Config& config) {
     std::cerr << "anthill: " << roles.message() << "\n";
     return 2;
   }
+  // Before anything is started: programs and builds get the old limit back.
+  os::RaiseOpenFileLimit();
   std::error_code ec;
   for (const char* sub : {"", "logs/build", "logs/app", "projects", "tmp"}) {
     fs::create_directories(data_dir / sub, ec);

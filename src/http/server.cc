@@ -107,8 +107,9 @@ bool PeerLeft(const boost::system::error_code& ec) {
 
 size_t DefaultMaxConnections() {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1000;
-  return std::clamp<size_t>(rl.rlim_cur / 2, 1, 1000);
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 512;
+  const size_t soft = rl.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : rl.rlim_cur;
+  return soft > 2048 ? soft - 1024 : std::max<size_t>(soft / 2, 1);
 }
 
 }  // namespace

@@ -39,8 +39,10 @@ struct ServerLimits {
   // Over it: 413. It takes nothing of body_budget (it is never in memory).
   uint64_t upload_limit = uint64_t{8} << 30;
   // Connections open at once; one over it is answered 503 and closed at
-  // once. 0: min(1000, half the soft RLIMIT_NOFILE), so the builds, logs and
-  // programs keep the rest of the descriptors.
+  // once. 0: the soft RLIMIT_NOFILE less 1024 (half of it when it is 2048
+  // or less), so the builds, logs and programs keep descriptors of their
+  // own. An orchestrator holds one per agent's long poll: `anthill` raises
+  // its soft limit to the hard one at start (os::RaiseOpenFileLimit).
   size_t max_connections = 0;
 };
 

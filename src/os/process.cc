@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,10 @@ namespace anthill::os {
 namespace asio = boost::asio;
 
 namespace {
+
+// The soft limit on open files before RaiseOpenFileLimit, which children
+// get back; unset (0) while it was never raised.
+rlimit g_inherited_nofile{};
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -130,6 +135,7 @@ Result<Child> Spawn(const SpawnOptions& options) {
   std::string output = options.output.empty() ? "/dev/null" : options.output.string();
   std::string cwd = options.cwd.string();
   std::vector<int> pass = options.pass_fds;
+  const rlimit nofile = g_inherited_nofile;
 
   // The status pipe is close-on-exec: a successful exec closes it and the
   // parent reads EOF; a failure writes errno first. So "cannot start" is an
@@ -166,6 +172,7 @@ Result<Child> Spawn(const SpawnOptions& options) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (nofile.rlim_cur != 0) setrlimit(RLIMIT_NOFILE, &nofile);
 
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) ChildFail(status_pipe[1], 0);
     // stdin from /dev/null; stdout and stderr appended straight to a file,
@@ -189,9 +196,11 @@ Result<Child> Spawn(const SpawnOptions& options) {
     }
     // Nothing else leaks into the program (Anthill's sockets, the database,
     // the lock file); the status pipe is close-on-exec, so keep it open above.
-    int first_closed = 3 + static_cast<int>(pass.size());
-    for (int fd = first_closed; fd < status_pipe[1]; ++fd) close(fd);
-    syscall(SYS_close_range, status_pipe[1] + 1, ~0U, 0);
+    // (One call per range: an orchestrator may hold 10,000 sockets.)
+    const unsigned first_closed = 3 + static_cast<unsigned>(pass.size());
+    const auto keep = static_cast<unsigned>(status_pipe[1]);
+    if (first_closed < keep) syscall(SYS_close_range, first_closed, keep - 1, 0);
+    syscall(SYS_close_range, keep + 1, ~0U, 0);
     execve(program.c_str(), argv.data(), envp.data());
     ChildFail(status_pipe[1], 3);
   }
@@ -422,6 +431,17 @@ std::vector<std::string> CurrentEnvironment() {
   std::vector<std::string> env;
   for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
   return env;
+}
+
+size_t RaiseOpenFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur >= rl.rlim_max) return rl.rlim_cur;
+  const rlimit before = rl;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return before.rlim_cur;
+  if (g_inherited_nofile.rlim_cur == 0) g_inherited_nofile = before;
+  return rl.rlim_cur;
 }
 
 }  // namespace anthill::os

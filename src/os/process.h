@@ -139,4 +139,12 @@ Result<RunOutput> RunSync(const std::vector<std::string>& argv,
 // The current environment as "K=V" strings.
 std::vector<std::string> CurrentEnvironment();
 
+// Raises this process's soft limit on open files to its hard limit (an
+// orchestrator holds a connection per agent's long poll: 10,000 agents need
+// more than the usual 1024) and returns the new soft limit. The soft limit
+// it had is kept: Spawn gives it back to every child, as systemd does, so a
+// program using select() is not handed a limit it never asked for. Call it
+// once, before starting children.
+size_t RaiseOpenFileLimit();
+
 }  // namespace anthill::os

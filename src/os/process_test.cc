@@ -1,7 +1,9 @@
 #include "os/process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -95,6 +97,31 @@ TEST(Spawn, ChildLeadsItsOwnSessionAndGetsOnlyItsFds) {
   // 0-2, the passed fd 3, and the fd ls itself opens on /proc/$$/fd... of the shell: none else.
   EXPECT_NE(out.find("\n0 1 2 3 "), std::string::npos) << out;
   EXPECT_EQ(out.find(" 4 "), std::string::npos) << out;
+}
+
+// An orchestrator raises its limit on open files (10,000 agents' long
+// polls) and holds sockets far above 1024: its programs get neither.
+TEST(Spawn, ChildGetsTheOpenFileLimitAnthillHadAndNoneOfItsHighFds) {
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  if (old.rlim_max < 4096) GTEST_SKIP() << "the hard limit on open files is below 4096 here";
+  rlimit lowered = old;
+  lowered.rlim_cur = 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  const size_t raised = RaiseOpenFileLimit();
+  EXPECT_EQ(raised, old.rlim_max == RLIM_INFINITY ? size_t{1} << 20 : old.rlim_max);
+  const int high = fcntl(0, F_DUPFD, 3000);  // not close-on-exec: Spawn closes it
+  ASSERT_GE(high, 3000);
+  testing::TempDir dir;
+  auto c =
+      Spawn(Sh("ulimit -Sn; ls /proc/$$/fd | sort -n | tail -n 2 | tr '\\n' ' '", dir / "out"));
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_TRUE(AwaitExit(std::move(*c)).success());
+  close(high);
+  setrlimit(RLIMIT_NOFILE, &old);
+  const std::string out = testing::ReadFile(dir / "out");
+  EXPECT_EQ(out.substr(0, 5), "1024\n") << out;
+  EXPECT_EQ(out.find("3000"), std::string::npos) << out;
 }
 
 TEST(Spawn, SignalGroupReachesGrandchildren) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 #include "base/strings.h"
 #include "store/pg_cells.h"
@@ -26,6 +27,11 @@ namespace {
 
 constexpr std::string_view kDesiredPrefix = "desired:";
 constexpr std::string_view kReportedPrefix = "reported:";
+// How long a token found good is taken as good without asking (a
+// revocation heard over LISTEN forgets it at once).
+constexpr auto kTokenKept = std::chrono::seconds(60);
+// How often an agent's last_seen_at is written while nothing else changes.
+constexpr auto kSeenEvery = std::chrono::seconds(10);
 
 // The longest name an agent may have: it goes into notifications, which
 // the server limits to 8000 bytes.
@@ -148,30 +154,46 @@ struct PgAgentFleet::State : PgListenState {
   };
   // A waiter on the list for as long as it lives, the coroutine's
   // destruction with its io_context included.
+  // Waiters are filed by kind and key: an orchestrator parks one per
+  // agent's long poll (10,000 of them), and a notification wakes the few
+  // of its key without looking at the rest.
+  using Filed = std::unordered_multimap<std::string, Waiter*>;
+  static std::string FileKey(Kind kind, std::string_view key) {
+    return (kind == Kind::kDesired ? "d:" : "r:") + std::string(key);
+  }
   struct Enlisted {
-    Enlisted(State& s, Waiter& w) : s(s), w(w) { s.waiters.push_back(&w); }
-    ~Enlisted() { std::erase(s.waiters, &w); }
+    Enlisted(State& s, Waiter& w) : s(s), at(s.waiters.emplace(FileKey(w.kind, w.key), &w)) {}
+    ~Enlisted() { s.waiters.erase(at); }
     State& s;
-    Waiter& w;
+    Filed::iterator at;
   };
 
   State(asio::any_io_executor e, std::string info) : PgListenState(std::move(e), std::move(info)) {}
 
-  template <typename Pred>
-  void Wake(Pred which) {
-    for (Waiter* w : waiters) {
-      if (!which(*w)) continue;
-      w->woken = true;
-      w->timer.cancel();
-    }
+  static void Wake(Waiter& w) {
+    w.woken = true;
+    w.timer.cancel();
   }
   void Wake(Kind kind, std::string_view key) {
     if (kind == Kind::kReported) ++reported_marks[std::string(key)];
-    Wake([&](const Waiter& w) { return w.kind == kind && w.key == key; });
+    // A desired-state change (a revocation among them) may be of its token.
+    if (kind == Kind::kDesired) ForgetAgent(key);
+    auto [from, to] = waiters.equal_range(FileKey(kind, key));
+    for (auto it = from; it != to; ++it) Wake(*it->second);
   }
   void WakeAll() {
     ++every_mark;
-    Wake([](const Waiter&) { return true; });
+    // LISTEN (re)took effect: what was notified before, revocations
+    // included, was not heard.
+    tokens.clear();
+    ++forgets;
+    for (auto& [key, w] : waiters) Wake(*w);
+  }
+  void ForgetAgent(std::string_view name) {
+    ++forgets;
+    const std::string n(name);
+    tokens.erase(n);
+    seen.erase(n);
   }
   int64_t ReportedMark(const std::string& project) const {
     auto it = reported_marks.find(project);
@@ -189,7 +211,26 @@ struct PgAgentFleet::State : PgListenState {
     w.parked = false;
   }
 
-  std::vector<Waiter*> waiters;
+  Filed waiters;
+
+  // Tokens found good, by agent: an agent's every poll and report is
+  // checked, and at 10,000 agents a query each would be most of the
+  // database's work. Kept while LISTEN is in effect (a revocation anywhere
+  // notifies "desired:<name>", which forgets it), at most kTokenKept.
+  struct GoodToken {
+    std::string sha256;
+    std::chrono::steady_clock::time_point checked;
+  };
+  std::unordered_map<std::string, GoodToken> tokens;
+  int64_t forgets = 0;  // tokens forgotten so far (one or all)
+  // What Seen last wrote of each agent: the same labels again within
+  // kSeenEvery are not written again (last_seen_at is that coarse; agents
+  // are silent only after agent_timeout, minutes).
+  struct SeenWritten {
+    std::vector<std::string> labels;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, SeenWritten> seen;
   // Wake-ups about each project's reports, and of everything (LISTEN taking
   // effect): ReportedMark's parts. A few integers per project.
   std::map<std::string, int64_t> reported_marks;
@@ -245,7 +286,7 @@ bool Fleet::listening() const { return state_->listening; }
 int64_t Fleet::listens() const { return state_->listens; }
 size_t Fleet::parked() const {
   return std::count_if(state_->waiters.begin(), state_->waiters.end(),
-                       [](const State::Waiter* w) { return w->parked; });
+                       [](const auto& filed) { return filed.second->parked; });
 }
 
 Awaitable<Result<PgResult>> Fleet::Run(const std::string& what, const std::string& sql,
@@ -299,7 +340,7 @@ Awaitable<Status> Fleet::RevokeAgent(std::string name) {
   auto revoked = co_await Run(what, sql, params);
   if (!revoked.ok()) co_return revoked.status();
   if (revoked->rows.empty()) co_return NoAgent(name).Prefixed("agent fleet");
-  state_->Wake(State::Kind::kDesired, name);
+  state_->Wake(State::Kind::kDesired, name);  // forgets its token too
   co_return Status::Ok();
 }
 
@@ -307,11 +348,24 @@ Awaitable<Result<bool>> Fleet::CheckToken(std::string name, std::string token_sh
   static const std::string sql =
       "SELECT token_sha256 FROM agents WHERE name = $1 AND revoked_at_ms IS NULL";
   const PgParams params = {PgText(name)};
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = state_->tokens.find(name); it != state_->tokens.end() && state_->listening) {
+    if (now - it->second.checked < kTokenKept && SameDigest(it->second.sha256, token_sha256)) {
+      co_return true;
+    }
+  }
   const std::string what = "check the token of " + PgValidText(name);
+  const int64_t forgets = state_->forgets;
   auto found = co_await Run(what, sql, params);
   if (!found.ok()) co_return found.status();
   if (found->rows.empty()) co_return false;
-  co_return SameDigest(PgStr(found->rows[0][0]), token_sha256);
+  const std::string stored = PgStr(found->rows[0][0]);
+  if (!SameDigest(stored, token_sha256)) co_return false;
+  // Kept only while a revocation elsewhere would be heard (LISTEN in
+  // effect), and when none may have been heard during the read, which may
+  // have seen the row from before it.
+  if (state_->listening && state_->forgets == forgets) state_->tokens[name] = {stored, now};
+  co_return true;
 }
 
 Awaitable<Result<std::vector<AgentRow>>> Fleet::Agents() {
@@ -338,11 +392,16 @@ Awaitable<Result<std::vector<AgentRow>>> Fleet::Agents() {
 Awaitable<Status> Fleet::Seen(std::string name, std::vector<std::string> labels) {
   static const std::string sql = "UPDATE agents SET last_seen_at_ms = " + kPgNowMillis +
                                  ", labels = $2::text[] WHERE name = $1";
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = state_->seen.find(name); it != state_->seen.end()) {
+    if (now - it->second.at < kSeenEvery && it->second.labels == labels) co_return Status::Ok();
+  }
   const PgParams params = {PgText(name), PgTextArray(labels)};
   const std::string what = "agent " + PgValidText(name) + " seen";
   auto seen = co_await Run(what, sql, params);
   if (!seen.ok()) co_return seen.status();
   if (seen->affected_rows == 0) co_return NoAgent(name).Prefixed("agent fleet");
+  state_->seen[name] = {std::move(labels), now};
   co_return Status::Ok();
 }
 

@@ -211,6 +211,41 @@ TEST_F(PgAgentFleetTest, AnAgentIsAddedCheckedRevokedAndAddedAgainWithANewToken)
   });
 }
 
+// Tokens found good are kept in memory (no query per poll at 10,000
+// agents); a revocation made by another orchestrator still locks the agent
+// out as soon as its notification is heard, and a new token works there.
+TEST_F(PgAgentFleetTest, ATokenKeptInMemoryIsRefusedOnceAnotherOrchestratorRevokesIt) {
+  FleetPtr serving = Open(), revoking = Open();
+  ASSERT_TRUE(serving && revoking);
+  AddAgents(*serving, {"web-1"});
+  ASSERT_TRUE(RunUntil([&] { return serving->listening(); }));
+  auto check = [&](const std::string& digest) {
+    bool good = false;
+    Run([&]() -> asio::awaitable<void> {
+      const std::string web1 = "web-1";
+      auto ok = co_await serving->CheckToken(web1, digest);
+      EXPECT_TRUE(ok.ok()) << ok.error();
+      good = ok.ok() && *ok;
+    });
+    return good;
+  };
+  ASSERT_TRUE(check(kTokenA));
+  ASSERT_TRUE(check(kTokenA)) << "the second check is the kept one";
+  Run([&]() -> asio::awaitable<void> {
+    const std::string web1 = "web-1";
+    auto revoked = co_await revoking->RevokeAgent(web1);
+    EXPECT_TRUE(revoked.ok()) << revoked.message();
+  });
+  EXPECT_TRUE(RunUntil([&] { return !check(kTokenA); })) << "still taken well after the revocation";
+  Run([&]() -> asio::awaitable<void> {
+    const std::string web1 = "web-1";
+    auto readded = co_await revoking->AddAgent(web1, kTokenB);
+    EXPECT_TRUE(readded.ok()) << readded.message();
+  });
+  EXPECT_TRUE(check(kTokenB));
+  EXPECT_FALSE(check(kTokenA));
+}
+
 TEST_F(PgAgentFleetTest, SeenKeepsTheLabelsAndTheTimeOfTheLastPoll) {
   FleetPtr fleet = Open();
   ASSERT_TRUE(fleet);
@@ -233,6 +268,17 @@ TEST_F(PgAgentFleetTest, SeenKeepsTheLabelsAndTheTimeOfTheLastPoll) {
     EXPECT_EQ(listed->at(1).name, "web-2");
     EXPECT_FALSE(listed->at(1).last_seen_at.has_value());
     EXPECT_TRUE(listed->at(1).labels.empty());
+
+    // Seen again at once (a poll after a poll) is not written again, but
+    // new labels are, at once.
+    const std::vector<std::string> relabelled = {"us"};
+    auto again = co_await fleet->Seen(web1, labels);
+    EXPECT_TRUE(again.ok()) << again.message();
+    auto moved = co_await fleet->Seen(web1, relabelled);
+    EXPECT_TRUE(moved.ok()) << moved.message();
+    auto relisted = co_await fleet->Agents();
+    EXPECT_TRUE(relisted.ok() && relisted->size() == 2u) << relisted.error();
+    if (relisted.ok() && relisted->size() == 2u) EXPECT_EQ(relisted->at(0).labels, relabelled);
   });
 }
 
