@@ -25,20 +25,34 @@ commit is pushed (POST /notify) and its rollout measured:
 Writes the result as JSON (OUT, default bench/fleet_scale-AGENTS.json) and
 prints it. Everything on loopback; bounded by TIMEOUT seconds.
 
-Usage: bench/fleet_scale.py BINARY FLEET_SIM AGENTS [ORCHESTRATORS] [START_TIME] [OUT]
+FAULT (optional) breaks something once a quarter of the measured rollout's
+machines have switched, and the run then checks what users rely on:
+- `agents`: 10 % of the agents die (their requests abandoned) and come
+  back 60 s later with what they knew;
+- `orchestrator`: kill -9 of the orchestrator holding the project (run
+  with ORCHESTRATORS >= 2; the others go on);
+- `postgres`: PostgreSQL restarted (`pg_ctl restart -m fast`).
+After it, once every agent runs the new commit and no deployment is
+unfinished (or TIMEOUT): every deployment's status, steps left `running`,
+and the report ids the agents had acknowledged against agent_reports'
+rows (lost: acknowledged, not kept; twice: two rows of one step key).
+
+Usage: bench/fleet_scale.py BINARY FLEET_SIM AGENTS [ORCHESTRATORS] [START_TIME] [OUT] [FAULT]
 """
 
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 from datetime import datetime
 
 from common import free_port, git, wait_for
-from fleet_bench import Anthill, Postgres, api_call, kill_under, remove_tree
+from fleet_bench import Anthill, Postgres, api_call, kill_under, pg_binary, remove_tree
 
 TOKEN = "fleet-bench-token"  # fleet_bench's api_call sends this one
 TIMEOUT = 1800
@@ -115,11 +129,12 @@ def head(repo):
     return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=repo, text=True).strip()
 
 
-def converged(api, commit, agents):
-    """Every agent runs commit (GET /api/v1/machines)."""
-    machines = api_call(api, "GET", "/api/v1/machines")["machines"]
-    running = sum(1 for m in machines for p in m["projects"] if p.get("commit") == commit)
-    return running >= agents
+def converged(pg, commit, agents):
+    """Every agent reported running commit (read from the database: GET
+    /api/v1/machines every second would be a load of its own at 10,000)."""
+    running = pg.psql("SELECT count(*) FROM agent_desired WHERE project = 'app' AND "
+                      f"reported LIKE '%\"running_commit\":\"{commit}\"%'")
+    return int(running) >= agents
 
 
 def main():
@@ -129,9 +144,22 @@ def main():
     agents = int(sys.argv[3])
     orchestrators = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     start_time = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
-    out_file = sys.argv[6] if len(sys.argv) > 6 else os.path.join(
+    out_file = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] != "-" else os.path.join(
         os.path.dirname(__file__), f"fleet_scale-{agents}.json")
+    fault = sys.argv[7] if len(sys.argv) > 7 else ""
+    if fault not in ("", "agents", "orchestrator", "postgres"):
+        sys.exit(f"unknown FAULT {fault!r}")
+    if fault == "orchestrator" and orchestrators < 2:
+        sys.exit("FAULT orchestrator needs ORCHESTRATORS >= 2")
     deadline = time.monotonic() + TIMEOUT
+    # 10,000 agents hold up to two connections each (a long poll, a report):
+    # more than the 20,000 descriptors a process may have here by default.
+    # The run raises the limit for its children as a service manager would
+    # (systemd's LimitNOFILE=); without the privilege to, it keeps it.
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    except (ValueError, OSError):
+        pass
 
     work = tempfile.mkdtemp(prefix="anthill-fleet-scale-", dir="/tmp")
     os.chmod(work, 0o755)
@@ -162,7 +190,10 @@ def main():
             [fleet_sim, "--server", ",".join(f"http://127.0.0.1:{a}" for a in apis),
              "--agents", str(agents), "--server-token", TOKEN,
              "--tokens", os.path.join(work, "sim.tokens"), "--start-time", f"{round(start_time * 1000)}ms",
-             "--ramp", "10s", "--stats", stats_file, "--duration", f"{TIMEOUT}s"],
+             "--ramp", "10s", "--stats", stats_file, "--duration", f"{TIMEOUT}s",
+             "--acked-ids", os.path.join(work, "acked.ids"),
+             *(["--kill-fraction", "0.1", "--kill-after-runs", str(agents + agents // 4),
+                "--revive-after", "60s"] if fault == "agents" else [])],
             cwd=work, stdout=sim_log, stderr=sim_log)
         sim_log.close()
 
@@ -174,9 +205,13 @@ def main():
                 return None
         wait_for(lambda: (sim_stats() or {}).get("alive") == agents,
                  timeout=max(60, agents / 20))
+        # Heard from by the orchestrators (else the first rollout finds them silent).
+        wait_for(lambda: int(pg.psql(
+            "SELECT count(*) FROM agents WHERE last_seen_at_ms IS NOT NULL")) >= agents,
+            timeout=max(60, agents / 20), every=1)
         first = head(repo)
         api_call(api, "POST", "/api/v1/projects/app/notify", {})
-        wait_for(lambda: converged(api, first, agents), timeout=deadline - time.monotonic(),
+        wait_for(lambda: converged(pg, first, agents), timeout=deadline - time.monotonic(),
                  every=1)
 
         # The measured rollout.
@@ -190,25 +225,80 @@ def main():
         before = sim_stats()
         rss_max = {pid: 0.0 for pid in pids}
         pg_connections = 0
+        api_errors = []
         api_call(api, "POST", "/api/v1/projects/app/notify", {})
+        started = time.monotonic()
         result = None
+        faulted_at = None
         while time.monotonic() < deadline:
+            if fault in ("orchestrator", "postgres") and faulted_at is None \
+                    and (sim_stats() or {}).get("runs_done", 0) >= agents + agents // 4:
+                faulted_at = time.monotonic()
+                if fault == "postgres":
+                    subprocess.run(pg.server_user([pg_binary("pg_ctl"), "restart", "-D", pg.data,
+                                                   "-m", "fast", "-w", "-s", "-l",
+                                                   os.path.join(pg.dir, "postgres.log")]),
+                                   check=True)
+                else:
+                    holder = pg.psql("SELECT machine FROM project_holders WHERE project = 'app'")
+                    victim = next(d for d, a in zip(daemons, apis)
+                                  if holder.strip() == f"orchestrator-{a}")
+                    victim.proc.kill()
+                    victim.proc.wait()
+                    i = daemons.index(victim)
+                    pids.remove(victim.proc.pid)
+                    apis.pop(i)
+                    daemons.pop(i)
+                    victim.proc = None
+                    api = apis[0]
+                continue
             for pid in pids:
                 rss_max[pid] = max(rss_max[pid], proc_rss_mb(pid))
             pg_connections = max(pg_connections, int(pg.psql(
                 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
                 "AND pid <> pg_backend_pid()").strip()))
-            for d in api_call(api, "GET", "/api/v1/deployments?limit=5")["deployments"]:
-                if d["to_commit"] == second and d["finished_at"]:
-                    result = api_call(api, "GET", f"/api/v1/deployments/{d['id']}")
+            try:
+                listed = api_call(api, "GET", "/api/v1/deployments?limit=10")["deployments"]
+                done = [d for d in listed if d["to_commit"] == second and d["finished_at"]]
+                settled = all(d["finished_at"] for d in listed)
+                if done and (not fault or (settled and converged(pg, second, agents))):
+                    result = api_call(api, "GET", f"/api/v1/deployments/{done[-1]['id']}")
+            except (urllib.error.URLError, OSError) as e:  # counted, and asked again
+                body = e.read()[:200] if isinstance(e, urllib.error.HTTPError) else b""
+                api_errors.append(f"{e} {body!r}")
             if result:
                 break
             time.sleep(0.5)
         if not result:
             raise SystemExit("the rollout did not finish in time")
         cpu = {pid: proc_cpu_seconds(pid) - cpu0[pid] for pid in pids}
+        checks = {}
+        if fault:
+            # What a user relies on after the fault, once everything settled.
+            listed = api_call(api, "GET", "/api/v1/deployments?limit=20")["deployments"]
+            checks["deployments"] = {d["id"]: d["status"] for d in listed}
+            sim.terminate()
+            sim.wait(timeout=60)
+            with open(os.path.join(work, "acked.ids")) as f:
+                acked = set(f.read().split())
+            kept = set(pg.psql("SELECT id FROM agent_reports").split())
+            checks.update({
+                "deployments_unfinished": int(pg.psql(
+                    "SELECT count(*) FROM deployments WHERE finished_at IS NULL")),
+                "steps_running": int(pg.psql("SELECT count(*) FROM steps WHERE status = 'running'")),
+                "step_keys_twice": int(pg.psql(
+                    "SELECT count(*) - count(DISTINCT agent_key) FROM steps "
+                    "WHERE agent_key IS NOT NULL")),
+                "reports_acked": len(acked),
+                "reports_kept": len(kept),
+                "reports_lost": len(acked - kept),
+                "reports_kept_not_acked": len(kept - acked),
+                "faulted_after_s": round(faulted_at - started, 3) if faulted_at else None,
+            })
         pg_cpu = postgres_cpu_seconds() - pg_cpu0
         after = sim_stats()
+        if after is None:
+            raise SystemExit("fleet_sim wrote no stats")
 
         # A machine's switch: its first phase-2 step's start to its
         # healthcheck's end; a batch's span: its first switch to its last end.
@@ -259,6 +349,9 @@ def main():
             "reports_acked": after["reports_acked"],
             "reports_acked_twice": after["reports_acked_twice"],
             "requests_failed": after["requests_failed"],
+            "script_api_errors": api_errors,
+            "fault": fault,
+            "checks": checks,
         }
         with open(out_file, "w") as f:
             json.dump(out, f, indent=1)

@@ -53,6 +53,7 @@ struct Args {
   std::string revive_after = "60s";
   std::string duration = "10m";
   std::string stats_file = "fleet_sim.json";
+  std::string acked_file;  // every acknowledged report id, one a line, written at the end
 };
 
 Duration ParseOrDie(const std::string& text, const char* what) {
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--duration", a.duration, "stop after this")->capture_default_str();
   app.add_option("--stats", a.stats_file, "JSON counts and latencies")->capture_default_str();
+  app.add_option("--acked-ids", a.acked_file, "at the end: every acknowledged report id");
   CLI11_PARSE(app, argc, argv);
   if (a.server_token.empty()) {
     if (const char* t = std::getenv("ANTHILL_TOKEN")) a.server_token = t;
@@ -263,5 +265,10 @@ int main(int argc, char** argv) {
   anthill::os::HandleTerminationSignals(io, [&](int) { stop(); });
   io.run();
   write_stats();
+  // To be compared with the orchestrators' agent_reports: none lost.
+  if (!a.acked_file.empty()) {
+    std::ofstream out(a.acked_file, std::ios::trunc);
+    for (const std::string& id : stats.reports_acked) out << id << "\n";
+  }
   return 0;
 }

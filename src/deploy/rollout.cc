@@ -164,8 +164,8 @@ asio::awaitable<Status> Rollout::Fetch() {
     m.row.status = MS::kFetching;
     m.row.started_at = Now();
     all.push_back(&m);
-    co_await Record(m);
   }
+  co_await Record(all);
   const Desire fetch = [this](const Machine& m) { return ToFetch(m); };
   Status asked = co_await SetDesired(all, fetch);
   std::string failure;
@@ -203,18 +203,20 @@ asio::awaitable<Status> Rollout::Fetch() {
   // was, and the rows not ended say why they stop here.
   const std::string why = settled ? "the rollout stopped before any switch (" + failure + ")"
                                   : "cancelled before any machine switched";
+  std::vector<Machine*> ended;
   for (Machine& m : machines_) {
     if (m.absent) {
       m.row.error = "silent, and the rollout stopped before any switch: it keeps what it had";
-      co_await Record(m);
+      ended.push_back(&m);
       continue;
     }
     if (m.row.status == MS::kFailed || m.row.status == MS::kLost) continue;
     m.row.status = MS::kSkipped;
     m.row.error = why;
     m.row.finished_at = Now();
-    co_await Record(m);
+    ended.push_back(&m);
   }
+  co_await Record(ended);
   if (asked.ok()) co_await PutBack();
   if (!settled) co_return Status::Cancelled("cancelled before any machine switched");
   co_return Status::Error(failure + "; no machine was switched");
@@ -231,13 +233,15 @@ asio::awaitable<Status> Rollout::Switch(RolloutResult& result) {
     if (Cancelled()) {
       if (b > 0) co_return Status::Cancelled("stopped before " + of);
       // Before the first switch a cancel still means "keep what runs".
+      std::vector<Machine*> skipped;
       for (Machine& m : machines_) {
         if (m.absent) continue;
         m.row.status = MS::kSkipped;
         m.row.error = "cancelled before any machine switched";
         m.row.finished_at = Now();
-        co_await Record(m);
+        skipped.push_back(&m);
       }
+      co_await Record(skipped);
       co_await PutBack();
       co_return Status::Cancelled("cancelled before any machine switched");
     }
@@ -246,8 +250,8 @@ asio::awaitable<Status> Rollout::Switch(RolloutResult& result) {
     for (Machine* m : batch) {
       names.push_back(m->name);
       m->row.status = MS::kSwitching;
-      co_await Record(*m);
     }
+    co_await Record(batch);
     spdlog::info("project {}: deployment {}: {}: {} switch to {}", spec_.project,
                  spec_.deployment_id, of, JoinNames(names), spec_.release.version);
     const Desire run = [this](const Machine& m) { return ToRun(m); };
@@ -260,8 +264,8 @@ asio::awaitable<Status> Rollout::Switch(RolloutResult& result) {
         m->row.status = MS::kSkipped;
         m->row.error = failure;
         m->row.finished_at = Now();
-        co_await Record(*m);
       }
+      co_await Record(batch);
     } else {
       result.switched = true;
       switched.insert(switched.end(), batch.begin(), batch.end());
@@ -305,15 +309,17 @@ asio::awaitable<Status> Rollout::Switch(RolloutResult& result) {
 
     // A failure: later batches are not touched.
     std::vector<std::string> later;
+    std::vector<Machine*> not_switched;
     for (size_t l = b + 1; l < batches_.size(); ++l) {
       for (Machine* m : batches_[l]) {
         later.push_back(m->name);
         m->row.status = MS::kSkipped;
         m->row.error = "the rollout stopped at " + of;
         m->row.finished_at = Now();
-        co_await Record(*m);
+        not_switched.push_back(m);
       }
     }
+    co_await Record(not_switched);
     if (spec_.policy.on_failure == config::Rollout::OnFailure::kHalt) {
       std::vector<std::string> running;
       for (Machine* m : switched) {
@@ -428,8 +434,8 @@ asio::awaitable<void> Rollout::TellTheAbsent() {
                        : "silent, and its desired state could not be set: " + asked.message();
     m->row.started_at = Now();
     m->row.finished_at = Now();
-    co_await Record(*m);
   }
+  co_await Record(absent);
 }
 
 asio::awaitable<void> Rollout::PutBackAbsent() {
@@ -489,7 +495,9 @@ asio::awaitable<bool> Rollout::Await(const std::vector<Machine*>& machines, cons
   const std::string project = spec_.project;
   for (;;) {
     const int64_t mark = fleet_->ReportedMark(project);
-    auto rows = co_await fleet_->DesiredOfProject(project);
+    std::vector<std::string> names;
+    for (const Machine* m : open) names.push_back(m->name);
+    auto rows = co_await fleet_->DesiredOfMachines(project, std::move(names));
     std::vector<Machine*> settled;
     if (rows.ok()) {
       std::map<std::string, const store::DesiredRow*> by_machine;
@@ -525,8 +533,8 @@ asio::awaitable<bool> Rollout::Await(const std::vector<Machine*>& machines, cons
     }
     for (Machine* m : settled) {
       open.erase(std::remove(open.begin(), open.end(), m), open.end());
-      co_await Record(*m);
     }
+    co_await Record(settled);
     if (open.empty() || (enough && enough())) co_return true;
     if (Cancelled()) co_return false;
     Duration wait = kLookEvery;
@@ -553,11 +561,20 @@ asio::awaitable<void> Rollout::PutBack() {
 }
 
 asio::awaitable<void> Rollout::Record(Machine& m) {
-  store::DeploymentMachine row = m.row;
-  Status recorded = co_await fleet_->RecordMachine(std::move(row));
+  const std::vector<Machine*> one = {&m};
+  co_await Record(one);
+}
+
+asio::awaitable<void> Rollout::Record(const std::vector<Machine*>& machines) {
+  if (machines.empty()) co_return;
+  std::vector<store::DeploymentMachine> rows;
+  for (const Machine* m : machines) rows.push_back(m->row);
+  Status recorded = co_await fleet_->RecordMachines(std::move(rows));
   if (!recorded.ok()) {
-    spdlog::warn("project {}: deployment {}: recording {}'s part: {}", spec_.project,
-                 spec_.deployment_id, m.name, recorded.message());
+    std::vector<std::string> names;
+    for (const Machine* m : machines) names.push_back(m->name);
+    spdlog::warn("project {}: deployment {}: recording the part of {}: {}", spec_.project,
+                 spec_.deployment_id, JoinNames(names), recorded.message());
   }
 }
 

@@ -131,6 +131,8 @@ class Rollout {
                                      const Lost& lost, const std::function<bool()>& enough,
                                      bool fresh_only);
   boost::asio::awaitable<void> Record(Machine& m);
+  // Their rows in one write (a batch may be 1,000 machines).
+  boost::asio::awaitable<void> Record(const std::vector<Machine*>& machines);
   // Waits the policy's pause; false when cancelled meanwhile.
   boost::asio::awaitable<bool> Pause();
   bool Cancelled() const { return controls_.cancelled && controls_.cancelled(); }

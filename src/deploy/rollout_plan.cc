@@ -104,8 +104,12 @@ RunState RunOf(const ProjectReport& report, int64_t deployment_id, const std::st
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
+  // A log line or an error about 10,000 machines names ten of them.
+  constexpr size_t kNamed = 10;
   std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  const size_t named = names.size() > kNamed + 1 ? kNamed : names.size();
+  for (size_t i = 0; i < named; ++i) out += (i ? ", " : "") + names[i];
+  if (named < names.size()) out += " and " + std::to_string(names.size() - named) + " more";
   return out;
 }
 

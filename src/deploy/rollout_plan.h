@@ -56,7 +56,7 @@ struct RunState {
 };
 RunState RunOf(const ProjectReport& report, int64_t deployment_id, const std::string& release);
 
-// "a, b, c"
+// "a, b, c"; past 11 names, the first 10 and "and N more".
 std::string JoinNames(const std::vector<std::string>& names);
 
 }  // namespace anthill::deploy

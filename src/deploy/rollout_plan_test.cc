@@ -117,5 +117,16 @@ TEST(RolloutPlan, WhatAReportSaysOfARun) {
   EXPECT_EQ(failed.error, "healthcheck failed: GET / 500; back on R1");
 }
 
+// A rollout to 10,000 machines logs and records a line, not 10,000 names.
+TEST(RolloutPlan, JoinNamesNamesTenOfAThousand) {
+  EXPECT_EQ(JoinNames({}), "");
+  EXPECT_EQ(JoinNames({"web-1", "web-2"}), "web-1, web-2");
+  std::vector<std::string> many;
+  for (int i = 1; i <= 11; ++i) many.push_back("m" + std::to_string(i));
+  EXPECT_EQ(JoinNames(many), "m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11") << "11: all";
+  for (int i = 12; i <= 1000; ++i) many.push_back("m" + std::to_string(i));
+  EXPECT_EQ(JoinNames(many), "m1, m2, m3, m4, m5, m6, m7, m8, m9, m10 and 990 more");
+}
+
 }  // namespace
 }  // namespace anthill::deploy

@@ -98,6 +98,17 @@ class FakeFleet : public store::AgentFleet {
     }
     co_return out;
   }
+  Awaitable<Result<std::vector<store::DesiredRow>>> DesiredOfMachines(
+      std::string project, std::vector<std::string> machines) override {
+    std::vector<store::DesiredRow> out;
+    for (const auto& [key, row] : rows) {
+      if (key.second == project &&
+          std::find(machines.begin(), machines.end(), key.first) != machines.end()) {
+        out.push_back(row);
+      }
+    }
+    co_return out;
+  }
   Awaitable<Result<std::vector<store::DesiredRow>>> AllDesired() override {
     std::vector<store::DesiredRow> out;
     for (const auto& [key, row] : rows) out.push_back(row);
@@ -131,8 +142,8 @@ class FakeFleet : public store::AgentFleet {
     co_await WaitOn(report_waiters_, max_wait);
   }
 
-  Awaitable<Status> RecordMachine(store::DeploymentMachine row) override {
-    machines[{row.deployment_id, row.machine}] = row;
+  Awaitable<Status> RecordMachines(std::vector<store::DeploymentMachine> rows) override {
+    for (const auto& row : rows) machines[{row.deployment_id, row.machine}] = row;
     co_return Status::Ok();
   }
   Awaitable<Result<std::vector<store::DeploymentMachine>>> MachinesOf(int64_t id) override {

@@ -389,7 +389,9 @@ class Api {
   asio::awaitable<Response> Deployments(const Request& req) {
     auto f = ReadFilter(req, 50);
     if (!f.ok()) co_return ErrorResponse(f.status());
-    const store::DeploymentFilter filter = *f;
+    store::DeploymentFilter filter = *f;
+    // A listing: a rollout's steps as one per name (GET /deployments/{id} has each machine's).
+    filter.fold_agent_steps = true;
     auto list = co_await ctx_.record->ListDeployments(filter);
     if (!list.ok()) co_return ErrorResponse(list.status());
     json out = json::array();

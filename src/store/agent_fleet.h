@@ -161,6 +161,10 @@ class AgentFleet {
       std::string machine) = 0;
   // Every machine's row of `project`, by machine.
   virtual Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) = 0;
+  // The rows of `project` of these machines only, by machine (a rollout
+  // waiting on a batch of 1,000 reads those, not the fleet's 10,000).
+  virtual Awaitable<Result<std::vector<DesiredRow>>> DesiredOfMachines(
+      std::string project, std::vector<std::string> machines) = 0;
   // Every row of every machine, by machine then project (one read for a
   // listing of all machines).
   virtual Awaitable<Result<std::vector<DesiredRow>>> AllDesired() = 0;
@@ -186,8 +190,15 @@ class AgentFleet {
   virtual Awaitable<void> WaitReported(std::string project, int64_t mark, Duration max_wait) = 0;
 
   // --- A deployment's machines ---------------------------------------------
-  // Makes or replaces the row (deployment_id, machine).
-  virtual Awaitable<Status> RecordMachine(DeploymentMachine row) = 0;
+  // Makes or replaces the rows (deployment_id, machine), all in one write
+  // (a batch of a rollout over 10,000 machines changes 1,000 rows at once);
+  // of two rows with one key, the later wins.
+  virtual Awaitable<Status> RecordMachines(std::vector<DeploymentMachine> rows) = 0;
+  Awaitable<Status> RecordMachine(DeploymentMachine row) {
+    std::vector<DeploymentMachine> rows;
+    rows.push_back(std::move(row));
+    co_return co_await RecordMachines(std::move(rows));
+  }
   // A deployment's machines, by batch then machine.
   virtual Awaitable<Result<std::vector<DeploymentMachine>>> MachinesOf(int64_t deployment_id) = 0;
 };

@@ -13,7 +13,9 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/event.h"
 #include "base/strings.h"
+#include "store/pg_agent_reports.h"
 #include "store/pg_cells.h"
 #include "store/pg_change_listener.h"
 #include "store/pg_listen_loop.h"
@@ -92,6 +94,14 @@ asio::awaitable<Result<PgResult>> Exec(PgConnection& c, const std::string& what,
   auto result = co_await c.Query(sql, params);
   if (!result.ok()) co_return result.status().Prefixed(what);
   co_return result;
+}
+
+// An error's words about many machines: the first three, then how many more.
+std::string JoinFew(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < 3; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > 3) out += " and " + std::to_string(names.size() - 3) + " more";
+  return out;
 }
 
 Status NoAgent(const std::string& name) {
@@ -421,55 +431,85 @@ Awaitable<Status> Fleet::SetDesired(std::vector<DesiredChange> changes) {
   }
   if (wanted.empty()) co_return Status::Ok();
 
-  static const std::string lock = "SELECT generation FROM agents WHERE name = $1 FOR UPDATE";
+  // Five statements whatever the number of machines (a batch of a
+  // rollout over 10,000 machines changes 1,000 at once).
+  static const std::string lock =
+      "SELECT name FROM agents WHERE name = ANY($1::text[]) ORDER BY name COLLATE \"C\" FOR "
+      "UPDATE";
   static const std::string now_held =
-      "SELECT project, desired FROM agent_desired WHERE machine = $1";
+      "SELECT machine, project, desired FROM agent_desired WHERE machine = ANY($1::text[])";
   static const std::string bump =
-      "WITH bumped AS (UPDATE agents SET generation = generation + 1 WHERE name = $1 RETURNING "
-      "name, generation) SELECT generation, " +
+      "WITH bumped AS (UPDATE agents SET generation = generation + 1 WHERE name = "
+      "ANY($1::text[]) RETURNING name, generation) SELECT name, generation, " +
       NotifyAgents("desired", "name") + " FROM bumped";
   static const std::string write =
-      "INSERT INTO agent_desired (machine, project, generation, desired) SELECT $1, w.project, "
-      "$2, w.desired FROM unnest($3::text[], $4::text[]) AS w(project, desired) "
-      "ON CONFLICT (machine, project) DO UPDATE SET generation = excluded.generation, desired = "
-      "excluded.desired";
+      "INSERT INTO agent_desired (machine, project, generation, desired) SELECT * FROM "
+      "unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) ON CONFLICT (machine, project) "
+      "DO UPDATE SET generation = excluded.generation, desired = excluded.desired";
   static const std::string empty_gone =
-      "DELETE FROM agent_desired WHERE machine = $1 AND project = ANY($2::text[]) AND "
-      "desired = '' AND reported = ''";
+      "DELETE FROM agent_desired d USING unnest($1::text[], $2::text[]) AS g(machine, project) "
+      "WHERE d.machine = g.machine AND d.project = g.project AND d.desired = '' AND d.reported "
+      "= ''";
 
+  std::vector<std::string> machines;
+  for (const auto& [machine, projects] : wanted) machines.push_back(machine);
   std::vector<std::string> bumped;
   PgWork work = [&](PgConnection& c) -> asio::awaitable<Status> {
+    bumped.clear();
+    const std::string what = "machines " + JoinFew(machines);
+    const PgParams of_machines = {PgTextArray(machines)};
+    auto locked = co_await Exec(c, what, lock, of_machines);
+    if (!locked.ok()) co_return locked.status();
+    std::set<std::string> known;
+    for (const auto& r : locked->rows) known.insert(PgStr(r[0]));
+    for (const std::string& m : machines) {
+      if (!known.count(m)) co_return NoAgent(m);
+    }
+    auto held = co_await Exec(c, what, now_held, of_machines);
+    if (!held.ok()) co_return held.status();
+    std::map<std::pair<std::string, std::string>, std::string> before;
+    for (const auto& r : held->rows) before[{PgStr(r[0]), PgStr(r[1])}] = PgStr(r[2]);
+    // What changes: a machine none of whose rows changes keeps its generation.
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> changed;
     for (const auto& [machine, projects] : wanted) {
-      const std::string what = "machine " + machine;
-      const PgParams of_machine = {machine};
-      auto locked = co_await Exec(c, what, lock, of_machine);
-      if (!locked.ok()) co_return locked.status();
-      if (locked->rows.empty()) co_return NoAgent(machine);
-      auto held = co_await Exec(c, what, now_held, of_machine);
-      if (!held.ok()) co_return held.status();
-      std::map<std::string, std::string> before;
-      for (const auto& r : held->rows) before[PgStr(r[0])] = PgStr(r[1]);
-      std::vector<std::string> changed_projects, changed_desired;
       for (const auto& [project, desired] : projects) {
-        auto it = before.find(project);
+        auto it = before.find({machine, project});
         if ((it == before.end() ? std::string() : it->second) == desired) continue;
-        changed_projects.push_back(project);
-        changed_desired.push_back(desired);
+        changed[machine].emplace_back(project, desired);
       }
-      if (changed_projects.empty()) continue;  // nothing changes: no new generation
-
-      auto raised = co_await Exec(c, what, bump, of_machine);
-      if (!raised.ok()) co_return raised.status();
-      const int64_t generation = PgToInt(raised->rows.at(0).at(0));
-      const PgParams rows = {machine, PgInt(generation), PgTextArray(changed_projects),
-                             PgTextArray(changed_desired)};
-      auto written = co_await Exec(c, what, write, rows);
-      if (!written.ok()) co_return written.status();
-      const PgParams removed = {machine, PgTextArray(changed_projects)};
+    }
+    if (changed.empty()) co_return Status::Ok();
+    std::vector<std::string> raise;
+    for (const auto& [machine, rows] : changed) raise.push_back(machine);
+    const PgParams of_raised = {PgTextArray(raise)};
+    auto raised = co_await Exec(c, what, bump, of_raised);
+    if (!raised.ok()) co_return raised.status();
+    std::map<std::string, int64_t> generation;
+    for (const auto& r : raised->rows) generation[PgStr(r[0])] = PgToInt(r[1]);
+    std::vector<std::string> row_machines, row_projects, row_desired, gone_machines, gone_projects;
+    std::vector<int64_t> row_generations;
+    for (const auto& [machine, rows] : changed) {
+      for (const auto& [project, desired] : rows) {
+        row_machines.push_back(machine);
+        row_projects.push_back(project);
+        row_generations.push_back(generation[machine]);
+        row_desired.push_back(desired);
+        if (desired.empty()) {
+          gone_machines.push_back(machine);
+          gone_projects.push_back(project);
+        }
+      }
+    }
+    const PgParams rows = {PgTextArray(row_machines), PgTextArray(row_projects),
+                           PgIntArray(row_generations), PgTextArray(row_desired)};
+    auto written = co_await Exec(c, what, write, rows);
+    if (!written.ok()) co_return written.status();
+    if (!gone_machines.empty()) {
+      const PgParams removed = {PgTextArray(gone_machines), PgTextArray(gone_projects)};
       auto gone = co_await Exec(c, what, empty_gone, removed);
       if (!gone.ok()) co_return gone.status();
-      bumped.push_back(machine);
     }
+    bumped = std::move(raise);
     co_return Status::Ok();
   };
   Status done = co_await pool_.InTransaction(work);
@@ -514,6 +554,21 @@ Awaitable<Result<std::vector<DesiredRow>>> Fleet::DesiredOfProject(std::string p
   co_return out;
 }
 
+Awaitable<Result<std::vector<DesiredRow>>> Fleet::DesiredOfMachines(
+    std::string project, std::vector<std::string> machines) {
+  static const std::string sql = "SELECT " + kDesiredColumns +
+                                 " FROM agent_desired d WHERE d.project = $1 AND d.machine = "
+                                 "ANY($2::text[]) ORDER BY d.machine COLLATE \"C\"";
+  const PgParams params = {PgText(project), PgTextArray(machines)};
+  const std::string what =
+      "desired state of project " + PgValidText(project) + " on " + JoinFew(machines);
+  auto got = co_await Run(what, sql, params);
+  if (!got.ok()) co_return got.status();
+  std::vector<DesiredRow> out;
+  for (const auto& r : got->rows) out.push_back(ReadDesired(r, 0));
+  co_return out;
+}
+
 Awaitable<Result<std::vector<DesiredRow>>> Fleet::AllDesired() {
   static const std::string sql = "SELECT " + kDesiredColumns +
                                  " FROM agent_desired d ORDER BY d.machine COLLATE \"C\", "
@@ -547,140 +602,78 @@ Awaitable<bool> Fleet::WaitDesired(std::string machine, int64_t after, Duration 
 
 // --- Reports -------------------------------------------------------------------
 
+// A report waits in the queue until the writer takes it in a batch.
+struct PgAgentFleet::Pending {
+  explicit Pending(asio::any_io_executor e) : done(std::move(e)) {}
+  QueuedReport queued;
+  Event done;
+};
+
 Awaitable<Status> Fleet::ApplyReport(std::string machine, AgentReport report) {
-  const std::string who = "report " + PgValidText(report.id) + " of " + PgValidText(machine);
   if (report.id.empty()) {
     co_return Status::InvalidArgument("agent fleet: report of " + PgValidText(machine) + ": no id");
   }
-  static const std::string seen =
-      "UPDATE agents SET last_seen_at_ms = " + kPgNowMillis + " WHERE name = $1";
-  static const std::string once =
-      "INSERT INTO agent_reports (machine, id, applied_at_ms) VALUES "
-      "($1, $2, " +
-      kPgNowMillis + ") ON CONFLICT DO NOTHING";
-  static const std::string deployments =
-      "SELECT id, project FROM deployments WHERE id = ANY($1::bigint[])";
-  // A later report of a key updates the row only when it is an end, so a
-  // start that arrives after its end changes nothing; and only when the
-  // row is this machine's.
-  static const std::string step =
-      "WITH made AS (INSERT INTO steps AS s (deployment_id, name, status, started_at, "
-      "finished_at, error, machine, agent_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-      "ON CONFLICT (agent_key) WHERE agent_key IS NOT NULL DO UPDATE SET status = "
-      "excluded.status, finished_at = excluded.finished_at, error = excluded.error "
-      "WHERE excluded.status <> $9 AND s.machine = excluded.machine RETURNING deployment_id) "
-      "SELECT " +
-      NotifyDeployment("deployment_id") + " FROM made";
-  static const std::string states =
-      "INSERT INTO agent_desired (machine, project, reported, reported_at_ms) SELECT $1, "
-      "r.project, r.reported, " +
-      kPgNowMillis +
-      " FROM unnest($2::text[], $3::text[]) AS r(project, reported) ON CONFLICT (machine, "
-      "project) DO UPDATE SET reported = excluded.reported, reported_at_ms = "
-      "excluded.reported_at_ms";
-  static const std::string empty_gone =
-      "DELETE FROM agent_desired WHERE machine = $1 AND project = ANY($2::text[]) AND "
-      "desired = '' AND reported = ''";
-  static const std::string notify =
-      "SELECT " + NotifyAgents("reported", "p") + " FROM unnest($1::text[]) AS p";
-  static const std::string prune =
-      "DELETE FROM agent_reports WHERE machine = $1 AND applied_at_ms < " + kPgNowMillis +
-      " - $2::bigint";
-
-  // The last state of a project wins.
-  std::map<std::string, std::string> reported;
-  for (const auto& [project, json] : report.states) {
-    if (!project.empty()) reported[PgValidText(project)] = PgValidText(json);
+  auto pending = std::make_shared<Pending>(state_->executor);
+  pending->queued.machine = PgValidText(machine);
+  pending->queued.report = std::move(report);
+  reports_.push_back(pending);
+  if (!writing_reports_) {
+    writing_reports_ = true;
+    asio::co_spawn(state_->executor, WriteReports(), asio::detached);
   }
-  std::vector<int64_t> deployment_ids;
-  for (const auto& s : report.steps) deployment_ids.push_back(s.deployment_id);
+  while (!pending->done.is_set()) co_await pending->done.Wait(kUntilWoken);
+  co_return pending->queued.result;
+}
 
-  std::set<std::string> projects;  // the report is about these
-  bool applied = false;
-  PgWork work = [&](PgConnection& c) -> asio::awaitable<Status> {
-    const PgParams of_machine = {PgText(machine)};
-    // Also locks the agent's row: its reports and desired changes are
-    // applied one at a time.
-    const std::string as_seen = "last seen";
-    auto touched = co_await Exec(c, as_seen, seen, of_machine);
-    if (!touched.ok()) co_return touched.status();
-    if (touched->affected_rows == 0) co_return NoAgent(machine);
-    const PgParams key = {PgText(machine), PgText(report.id)};
-    const std::string as_once = "report id";
-    auto first = co_await Exec(c, as_once, once, key);
-    if (!first.ok()) co_return first.status();
-    if (first->affected_rows == 0) co_return Status::Ok();  // applied before: only seen
-    applied = true;
-
-    if (!report.steps.empty()) {
-      const PgParams ids = {PgIntArray(deployment_ids)};
-      const std::string as_found = "deployments of its steps";
-      auto found = co_await Exec(c, as_found, deployments, ids);
-      if (!found.ok()) co_return found.status();
-      std::map<int64_t, std::string> project_of;
-      for (const auto& r : found->rows) project_of[PgToInt(r[0])] = PgStr(r[1]);
-      for (const AgentStep& s : report.steps) {
-        auto it = project_of.find(s.deployment_id);
-        if (it == project_of.end() || s.key.empty()) {
-          // The rest of the report still counts: its states and other
-          // steps are what the rollout waits on.
-          spdlog::warn("agent fleet: {}: step '{}' ({}) dropped: {}", who, PgValidText(s.key),
-                       ToString(s.name),
-                       s.key.empty() ? std::string("it has no key")
-                                     : "no deployment " + std::to_string(s.deployment_id));
-          continue;
+Awaitable<void> Fleet::WriteReports() {
+  // Reports that came while a batch was written make the next batch.
+  constexpr size_t kMostAtOnce = 500;
+  constexpr int64_t kPruneEvery = 64;  // batches
+  while (!reports_.empty()) {
+    std::vector<std::shared_ptr<Pending>> taken;
+    while (!reports_.empty() && taken.size() < kMostAtOnce) {
+      taken.push_back(std::move(reports_.front()));
+      reports_.pop_front();
+    }
+    ApplyReportsOptions options;
+    options.keep_reports = options_.keep_reports;
+    options.prune = ++report_batches_ % kPruneEvery == 1;
+    auto apply = [&](const std::vector<std::shared_ptr<Pending>>& part) -> Awaitable<Status> {
+      std::vector<QueuedReport*> batch;
+      for (auto& p : part) batch.push_back(&p->queued);
+      PgWork work = [&](PgConnection& c) { return ApplyReportsOn(c, batch, options); };
+      Status done = co_await pool_.InTransaction(work);
+      if (!done.ok()) {
+        for (QueuedReport* q : batch) q->applied = false;
+      }
+      co_return done;
+    };
+    Status done = co_await apply(taken);
+    if (!done.ok() && taken.size() > 1) {
+      // One report the database refuses must not hold back the others:
+      // each alone, so only it fails (a database that is down fails all).
+      for (auto& p : taken) {
+        const std::vector<std::shared_ptr<Pending>> one = {p};
+        Status alone = co_await apply(one);
+        if (!alone.ok()) {
+          p->queued.result =
+              alone.Prefixed("agent fleet: report " + PgValidText(p->queued.report.id) + " of " +
+                             p->queued.machine);
         }
-        projects.insert(it->second);
-        const bool running = s.status == StepStatus::kRunning;
-        const PgParams row = {PgInt(s.deployment_id),
-                              PgText(ToString(s.name)),
-                              PgText(ToString(s.status)),
-                              PgInt(ToUnixMillis(s.started_at)),
-                              running ? std::nullopt : Millis(s.finished_at),
-                              PgText(s.error),
-                              PgText(machine),
-                              PgText(s.key),
-                              PgText(ToString(StepStatus::kRunning))};
-        const std::string as_step = "step " + PgValidText(s.key);
-        auto made = co_await Exec(c, as_step, step, row);
-        if (!made.ok()) co_return made.status();
       }
+    } else if (!done.ok()) {
+      QueuedReport& q = taken.front()->queued;
+      q.result =
+          done.Prefixed("agent fleet: report " + PgValidText(q.report.id) + " of " + q.machine);
     }
-
-    if (!reported.empty()) {
-      std::vector<std::string> names, texts;
-      for (const auto& [project, json] : reported) {
-        names.push_back(project);
-        texts.push_back(json);
-        projects.insert(project);
-      }
-      const PgParams rows = {PgText(machine), PgTextArray(names), PgTextArray(texts)};
-      const std::string as_states = "reported states";
-      auto written = co_await Exec(c, as_states, states, rows);
-      if (!written.ok()) co_return written.status();
-      const PgParams removed = {PgText(machine), PgTextArray(names)};
-      auto gone = co_await Exec(c, as_states, empty_gone, removed);
-      if (!gone.ok()) co_return gone.status();
+    // Committed: this process's waits need not wait for the notification.
+    for (auto& p : taken) {
+      if (!p->queued.applied) continue;
+      for (const auto& project : p->queued.projects) state_->Wake(State::Kind::kReported, project);
     }
-
-    if (!projects.empty()) {
-      const std::vector<std::string> about(projects.begin(), projects.end());
-      const PgParams names = {PgTextArray(about)};
-      const std::string as_notify = "notify";
-      auto notified = co_await Exec(c, as_notify, notify, names);
-      if (!notified.ok()) co_return notified.status();
-    }
-    const PgParams old = {PgText(machine), PgInt(options_.keep_reports.count())};
-    const std::string as_prune = "prune old report ids";
-    auto pruned = co_await Exec(c, as_prune, prune, old);
-    co_return pruned.status();
-  };
-  Status done = co_await pool_.InTransaction(work);
-  if (!done.ok()) co_return done.Prefixed("agent fleet: " + who);
-  if (applied) {
-    for (const auto& project : projects) state_->Wake(State::Kind::kReported, project);
+    for (auto& p : taken) p->done.Set();
   }
-  co_return Status::Ok();
+  writing_reports_ = false;
 }
 
 int64_t Fleet::ReportedMark(const std::string& project) {
@@ -699,25 +692,50 @@ Awaitable<void> Fleet::WaitReported(std::string project, int64_t mark, Duration 
 
 // --- A deployment's machines -----------------------------------------------------
 
-Awaitable<Status> Fleet::RecordMachine(DeploymentMachine row) {
+Awaitable<Status> Fleet::RecordMachines(std::vector<DeploymentMachine> rows) {
   // Notified on the record's channel: the deployment's page shows its
   // machines.
   static const std::string sql =
       "WITH made AS (INSERT INTO deployment_machines (" + kMachineColumns +
-      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (deployment_id, "
-      "machine) DO UPDATE SET batch = excluded.batch, status = excluded.status, from_version = "
-      "excluded.from_version, to_version = excluded.to_version, from_release = "
-      "excluded.from_release, to_release = excluded.to_release, started_at_ms = "
+      ") SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], "
+      "$6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[]) ON "
+      "CONFLICT (deployment_id, machine) DO UPDATE SET batch = excluded.batch, status = "
+      "excluded.status, from_version = excluded.from_version, to_version = excluded.to_version, "
+      "from_release = excluded.from_release, to_release = excluded.to_release, started_at_ms = "
       "excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms, error = excluded.error "
       "RETURNING deployment_id) SELECT " +
-      NotifyDeployment("deployment_id") + " FROM made";
+      NotifyDeployment("deployment_id") + " FROM (SELECT DISTINCT deployment_id FROM made) m";
+  // One row per key (an upsert may not touch a row twice): the last.
+  std::map<std::pair<int64_t, std::string>, const DeploymentMachine*> last;
+  for (const DeploymentMachine& row : rows)
+    last[{row.deployment_id, PgValidText(row.machine)}] = &row;
+  if (last.empty()) co_return Status::Ok();
+  std::vector<std::optional<int64_t>> ids, batches, started, finished;
+  std::vector<std::string> machines, statuses, from_versions, to_versions, from_releases,
+      to_releases, errors;
+  auto millis = [](const std::optional<TimePoint>& t) {
+    return t ? std::optional<int64_t>(ToUnixMillis(*t)) : std::nullopt;
+  };
+  for (const auto& [key, row] : last) {
+    ids.push_back(row->deployment_id);
+    machines.push_back(key.second);
+    batches.push_back(row->batch);
+    statuses.emplace_back(ToString(row->status));
+    from_versions.push_back(PgValidText(row->from_version));
+    to_versions.push_back(PgValidText(row->to_version));
+    from_releases.push_back(PgValidText(row->from_release));
+    to_releases.push_back(PgValidText(row->to_release));
+    started.push_back(millis(row->started_at));
+    finished.push_back(millis(row->finished_at));
+    errors.push_back(PgValidText(row->error));
+  }
   const PgParams params = {
-      PgInt(row.deployment_id),     PgText(row.machine),      PgInt(row.batch),
-      PgText(ToString(row.status)), PgText(row.from_version), PgText(row.to_version),
-      PgText(row.from_release),     PgText(row.to_release),   Millis(row.started_at),
-      Millis(row.finished_at),      PgText(row.error)};
-  const std::string what = "record machine " + PgValidText(row.machine) + " of deployment " +
-                           std::to_string(row.deployment_id);
+      PgMaybeIntArray(ids),       PgTextArray(machines),      PgMaybeIntArray(batches),
+      PgTextArray(statuses),      PgTextArray(from_versions), PgTextArray(to_versions),
+      PgTextArray(from_releases), PgTextArray(to_releases),   PgMaybeIntArray(started),
+      PgMaybeIntArray(finished),  PgTextArray(errors)};
+  const std::string what = "record machines " + JoinFew(machines) + " of deployment " +
+                           std::to_string(rows.front().deployment_id);
   auto made = co_await Run(what, sql, params);
   co_return made.status();
 }

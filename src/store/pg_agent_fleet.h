@@ -14,7 +14,10 @@
 //   A change to the desired text a row already has is no change: a machine
 //   none of whose rows changed keeps its generation and is not notified.
 // - A row with neither a desired nor a reported state is deleted.
-// - ApplyReport: a report id already applied changes nothing but the
+// - ApplyReport: reports are queued and applied many to a transaction
+//   (pg_agent_reports.h), each with the meaning it has alone; one the
+//   database refuses is tried again alone, so it fails by itself.
+//   A report id already applied changes nothing but the
 //   agent's last_seen_at; an empty id is kInvalidArgument. Ids are kept
 //   Options::keep_reports, then pruned. A step's first report makes its row
 //   (machine and agent_key set, times the agent's); a later one with the
@@ -56,6 +59,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +112,8 @@ class PgAgentFleet final : public AgentFleet {
   Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> DesiredOf(
       std::string machine) override;
   Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) override;
+  Awaitable<Result<std::vector<DesiredRow>>> DesiredOfMachines(
+      std::string project, std::vector<std::string> machines) override;
   Awaitable<Result<std::vector<DesiredRow>>> AllDesired() override;
   Awaitable<bool> WaitDesired(std::string machine, int64_t after, Duration max_wait) override;
 
@@ -115,7 +121,7 @@ class PgAgentFleet final : public AgentFleet {
   int64_t ReportedMark(const std::string& project) override;
   Awaitable<void> WaitReported(std::string project, int64_t mark, Duration max_wait) override;
 
-  Awaitable<Status> RecordMachine(DeploymentMachine row) override;
+  Awaitable<Status> RecordMachines(std::vector<DeploymentMachine> rows) override;
   Awaitable<Result<std::vector<DeploymentMachine>>> MachinesOf(int64_t deployment_id) override;
 
   const Options& options() const { return options_; }
@@ -138,9 +144,18 @@ class PgAgentFleet final : public AgentFleet {
                                   const PgParams& params);
   void StartListening();
 
+  // Applies the queued reports, many per transaction (pg_agent_reports.h),
+  // until none is left; one runs at a time.
+  Awaitable<void> WriteReports();
+
+  struct Pending;
+
   PgPool pool_;
   Options options_;
   std::shared_ptr<State> state_;  // shared with the listening coroutine and the waits
+  std::deque<std::shared_ptr<Pending>> reports_;  // waiting for WriteReports
+  bool writing_reports_ = false;
+  int64_t report_batches_ = 0;
 };
 
 }  // namespace anthill::store

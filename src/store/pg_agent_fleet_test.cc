@@ -621,6 +621,108 @@ TEST_F(PgAgentFleetTest, AStepsStartAndEndUpdateOneRowInEitherOrder) {
   EXPECT_EQ(Cell("SELECT count(*) FROM steps WHERE agent_key IS NOT NULL"), "2");
 }
 
+// Reports that arrive together are applied in one transaction (10,000
+// agents), each meaning what it means alone: a step's end wins over its
+// start in either order, a second copy of a report changes nothing, a
+// report of an unknown machine fails alone, a key another machine made is
+// left alone, and a machine's last state wins.
+TEST_F(PgAgentFleetTest, ReportsArrivingTogetherAreAppliedAsEachAloneWouldBe) {
+  FleetPtr fleet = Open();
+  auto record = OpenRecord();
+  ASSERT_TRUE(fleet && record);
+  AddAgents(*fleet, {"web-1", "web-2"});
+  const int64_t deployment = MakeDeployment(*record, "hello");
+  ASSERT_GT(deployment, 0);
+
+  struct Sent {
+    std::string machine;
+    AgentReport report;
+    Status result = Status::Error("not answered");
+  };
+  auto state = [](const std::string& version) {
+    return std::vector<std::pair<std::string, std::string>>{
+        {"hello", "{\"version\":\"" + version + "\"}"}};
+  };
+  std::vector<Sent> sent = {
+      {"web-1", {"a1", {StepOf("web-1/k/1", deployment, StepStatus::kSucceeded)}, state("1")}},
+      {"web-1", {"a2", {StepOf("web-1/k/1", deployment, StepStatus::kRunning)}, state("2")}},
+      {"web-2", {"b1", {StepOf("web-2/k/1", deployment, StepStatus::kRunning)}, state("7")}},
+      {"web-2", {"b1", {StepOf("web-2/k/1", deployment, StepStatus::kRunning)}, state("7")}},
+      {"web-2", {"b2", {StepOf("web-1/k/1", deployment, StepStatus::kFailed)}, {}}},
+      {"web-9", {"c1", {StepOf("web-9/k/1", deployment, StepStatus::kRunning)}, state("9")}},
+  };
+  std::vector<std::shared_ptr<Waited>> answers;
+  for (Sent& s : sent) {
+    answers.push_back(Spawn([&]() -> asio::awaitable<void> {
+      s.result = co_await fleet->ApplyReport(s.machine, s.report);
+    }));
+  }
+  ASSERT_TRUE(RunUntil([&] {
+    return std::all_of(answers.begin(), answers.end(), [](auto& a) { return a->done; });
+  }));
+  for (size_t i = 0; i < 5; ++i) EXPECT_TRUE(sent[i].result.ok()) << i << sent[i].result.message();
+  EXPECT_EQ(sent[5].result.code(), StatusCode::kNotFound);
+  EXPECT_EQ(sent[5].result.message(), "agent fleet: report c1 of web-9: no agent named 'web-9'");
+
+  EXPECT_EQ(Cell("SELECT count(*) FROM agent_reports"), "4") << "a1, a2, b1 once, b2";
+  EXPECT_EQ(Cell("SELECT status || ' ' || machine FROM steps WHERE agent_key = 'web-1/k/1'"),
+            "succeeded web-1")
+      << "the end wins over the start; web-2's word on web-1's step is left alone";
+  EXPECT_EQ(Cell("SELECT count(*) FROM steps WHERE agent_key = 'web-2/k/1'"), "1");
+  EXPECT_EQ(Cell("SELECT count(*) FROM steps WHERE agent_key = 'web-9/k/1'"), "0");
+  EXPECT_EQ(Cell("SELECT reported FROM agent_desired WHERE machine = 'web-1'"),
+            "{\"version\":\"2\"}")
+      << "the last state";
+  EXPECT_EQ(Cell("SELECT reported FROM agent_desired WHERE machine = 'web-2'"),
+            "{\"version\":\"7\"}");
+  EXPECT_EQ(Cell("SELECT count(*) FROM agents WHERE last_seen_at_ms IS NOT NULL"), "2");
+}
+
+// A listing of deployments carries a rollout's steps one per name, not one
+// per machine (a rollout over 10,000 machines has 40,000 of them).
+TEST_F(PgAgentFleetTest, AListingFoldsAgentsStepsIntoOnePerName) {
+  FleetPtr fleet = Open();
+  auto record = OpenRecord();
+  ASSERT_TRUE(fleet && record);
+  AddAgents(*fleet, {"web-1", "web-2"});
+  const int64_t deployment = MakeDeployment(*record, "hello");
+  ASSERT_GT(deployment, 0);
+  Run([&]() -> asio::awaitable<void> {
+    AgentStep failed = StepOf("web-2/d/1", deployment, StepStatus::kFailed);
+    failed.error = "sha256 mismatch";
+    AgentStep running = StepOf("web-2/d/2", deployment, StepStatus::kRunning);
+    running.name = StepName::kStart;
+    AgentStep started = StepOf("web-1/d/2", deployment, StepStatus::kSucceeded);
+    started.name = StepName::kStart;
+    const std::vector<std::pair<std::string, AgentReport>> reports = {
+        {"web-1", {"a1", {StepOf("web-1/d/1", deployment, StepStatus::kSucceeded), started}, {}}},
+        {"web-2", {"b1", {failed, running}, {}}},
+    };
+    for (const auto& [machine, r] : reports) {
+      auto applied = co_await fleet->ApplyReport(machine, r);
+      EXPECT_TRUE(applied.ok()) << applied.message();
+    }
+    DeploymentFilter f;
+    f.fold_agent_steps = true;
+    auto listed = co_await record->ListDeployments(f);
+    EXPECT_TRUE(listed.ok() && listed->size() == 1u) << listed.error();
+    if (!listed.ok() || listed->size() != 1u) co_return;
+    const std::vector<Step>& steps = listed->at(0).steps;
+    EXPECT_EQ(steps.size(), 2u);
+    if (steps.size() != 2u) co_return;
+    EXPECT_EQ(steps[0].name, StepName::kDownload);
+    EXPECT_EQ(steps[0].machine, "2 machines");
+    EXPECT_EQ(steps[0].status, StepStatus::kFailed);
+    EXPECT_EQ(steps[0].error, "sha256 mismatch");
+    EXPECT_EQ(steps[1].name, StepName::kStart);
+    EXPECT_EQ(steps[1].status, StepStatus::kRunning);
+    EXPECT_FALSE(steps[1].finished_at.has_value()) << "one still runs";
+    f.fold_agent_steps = false;
+    auto all = co_await record->ListDeployments(f);
+    EXPECT_TRUE(all.ok() && all->size() == 1u && all->at(0).steps.size() == 4u);
+  });
+}
+
 TEST_F(PgAgentFleetTest, AStepOfAnUnknownDeploymentIsDroppedAndTheRestApplied) {
   FleetPtr fleet = Open();
   auto record = OpenRecord();

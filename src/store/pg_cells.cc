@@ -24,6 +24,15 @@ PgCell PgTextArray(const std::vector<std::string>& items) {
   return out;
 }
 
+PgCell PgMaybeIntArray(const std::vector<std::optional<int64_t>>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += items[i] ? std::to_string(*items[i]) : "NULL";
+  }
+  return out + "}";
+}
+
 std::vector<std::string> PgParseTextArray(const PgCell& cell) {
   std::vector<std::string> out;
   if (!cell || cell->size() < 2 || cell->front() != '{') return out;

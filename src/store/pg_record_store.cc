@@ -30,6 +30,26 @@ std::string NotifyProject(const std::string& project) {
 // A deployment with its steps, in one statement (one snapshot, one round
 // trip): `inner` selects deployments rows; each comes back once per step,
 // or once with NULL step columns when it has none.
+// WithSteps, with the agents' steps of each deployment folded into one per
+// step name (DeploymentFilter::fold_agent_steps). LATERAL: each
+// deployment's steps are found by its index, not all steps grouped.
+std::string WithFoldedSteps(const std::string& inner) {
+  return "SELECT d.id, d.project, d.machine, d.from_version, d.to_version, d.from_commit, "
+         "d.to_commit, d.ref, d.trigger, d.actor, d.status, d.started_at, d.finished_at, "
+         "d.error, d.release, s.id, s.name, s.status, s.started_at, s.finished_at, s.error, "
+         "s.machine FROM (" +
+         inner +
+         ") d LEFT JOIN LATERAL (SELECT id, name, status, started_at, finished_at, error, "
+         "machine FROM steps WHERE deployment_id = d.id AND agent_key IS NULL UNION ALL SELECT "
+         "min(id), name, CASE WHEN bool_or(status = 'running') THEN 'running' WHEN "
+         "bool_or(status = 'failed') THEN 'failed' WHEN bool_or(status = 'interrupted') THEN "
+         "'interrupted' ELSE min(status) END, min(started_at), CASE WHEN bool_or(finished_at IS "
+         "NULL) THEN NULL ELSE max(finished_at) END, coalesce(min(error) FILTER (WHERE status = "
+         "'failed'), ''), count(DISTINCT machine) || CASE WHEN count(DISTINCT machine) = 1 THEN "
+         "' machine' ELSE ' machines' END FROM steps WHERE deployment_id = d.id AND agent_key IS "
+         "NOT NULL GROUP BY name) s ON true ORDER BY d.id DESC, s.started_at, s.id";
+}
+
 std::string WithSteps(const std::string& inner) {
   return "SELECT d.id, d.project, d.machine, d.from_version, d.to_version, d.from_commit, "
          "d.to_commit, d.ref, d.trigger, d.actor, d.status, d.started_at, d.finished_at, "
@@ -220,9 +240,10 @@ Awaitable<Result<std::vector<Deployment>>> Store::ListDeployments(DeploymentFilt
   // ORDER BY turns them newest first like every page.
   const bool backwards = f.after_id > 0 && f.before_id <= 0;
   params.push_back(PgInt(std::clamp(f.limit, 1, 1000)));
-  const std::string sql = WithSteps("SELECT * FROM deployments" + where +
-                                    (backwards ? " ORDER BY id ASC" : " ORDER BY id DESC") +
-                                    " LIMIT $" + std::to_string(params.size()));
+  const std::string inner = "SELECT * FROM deployments" + where +
+                            (backwards ? " ORDER BY id ASC" : " ORDER BY id DESC") + " LIMIT $" +
+                            std::to_string(params.size());
+  const std::string sql = f.fold_agent_steps ? WithFoldedSteps(inner) : WithSteps(inner);
   const std::string what = "list deployments";
   auto listed = co_await Run(what, sql, params);
   if (!listed.ok()) co_return listed.status();

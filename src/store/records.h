@@ -174,6 +174,12 @@ struct DeploymentFilter {
   int64_t after_id = 0;   // >0: only ids above it: the `limit` oldest of them, still
                           // returned newest first (the page before, when paging back)
   int limit = 50;         // clamped to [1, 1000]
+  // Agents' steps (a rollout over 10,000 machines has 40,000) folded into
+  // one per step name: machine "N machines", the earliest start, the
+  // latest end (none while one runs), the status running > failed >
+  // interrupted > the rest, a failed one's error. The orchestrator's own
+  // steps stay as they are. For listings; stores without agents ignore it.
+  bool fold_agent_steps = false;
 };
 
 }  // namespace anthill::store
