@@ -519,26 +519,68 @@ Awaitable<Status> Fleet::SetDesired(std::vector<DesiredChange> changes) {
   co_return Status::Ok();
 }
 
+// A read of one machine's desired state waiting for ReadDesiredStates.
+struct PgAgentFleet::PendingRead {
+  explicit PendingRead(asio::any_io_executor e) : done(std::move(e)) {}
+  std::string machine;
+  Result<std::pair<int64_t, std::vector<DesiredRow>>> result = Status::Error("not read");
+  Event done;
+};
+
 Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> Fleet::DesiredOf(
     std::string machine) {
-  // One statement, so one snapshot: the generation is never newer than the
-  // rows (a caller that saw it would wait past a change it never read).
-  static const std::string sql =
-      "SELECT g.generation, " + kDesiredColumns +
-      " FROM (SELECT coalesce((SELECT generation FROM agents WHERE name = $1), 0) AS "
-      "generation) g LEFT JOIN agent_desired d ON d.machine = $1 ORDER BY d.project COLLATE "
-      "\"C\"";
-  const PgParams params = {PgText(machine)};
-  const std::string what = "desired state of " + PgValidText(machine);
-  auto got = co_await Run(what, sql, params);
-  if (!got.ok()) co_return got.status();
-  std::pair<int64_t, std::vector<DesiredRow>> out;
-  out.first = PgToInt(got->rows.at(0).at(0));
-  for (const auto& r : got->rows) {
-    if (!r[1]) continue;  // the generation alone: no rows
-    out.second.push_back(ReadDesired(r, 1));
+  // Polls woken together (a batch of 1,000 switched at once) are read
+  // together: one statement for the lot (ReadDesiredStates).
+  auto pending = std::make_shared<PendingRead>(state_->executor);
+  pending->machine = PgValidText(machine);
+  reads_.push_back(pending);
+  if (!reading_) {
+    reading_ = true;
+    asio::co_spawn(state_->executor, ReadDesiredStates(), asio::detached);
   }
-  co_return out;
+  while (!pending->done.is_set()) co_await pending->done.Wait(kUntilWoken);
+  co_return std::move(pending->result);
+}
+
+Awaitable<void> Fleet::ReadDesiredStates() {
+  // One statement, so one snapshot: a generation is never newer than its
+  // rows (a caller that saw it would wait past a change it never read).
+  // A machine not registered is generation 0 and no rows.
+  static const std::string sql =
+      "SELECT m.name, coalesce(a.generation, 0), " + kDesiredColumns +
+      " FROM unnest($1::text[]) AS m(name) LEFT JOIN agents a ON a.name = m.name LEFT JOIN "
+      "agent_desired d ON d.machine = m.name ORDER BY m.name COLLATE \"C\", d.project COLLATE "
+      "\"C\"";
+  constexpr size_t kMostAtOnce = 1000;
+  while (!reads_.empty()) {
+    std::vector<std::shared_ptr<PendingRead>> taken;
+    std::set<std::string> names;
+    while (!reads_.empty() && taken.size() < kMostAtOnce) {
+      names.insert(reads_.front()->machine);
+      taken.push_back(std::move(reads_.front()));
+      reads_.pop_front();
+    }
+    const PgParams params = {PgTextArray({names.begin(), names.end()})};
+    const std::string what = "desired state of " + JoinFew({names.begin(), names.end()});
+    auto got = co_await Run(what, sql, params);
+    std::map<std::string, std::pair<int64_t, std::vector<DesiredRow>>> by_machine;
+    if (got.ok()) {
+      for (const auto& r : got->rows) {
+        auto& [generation, rows] = by_machine[PgStr(r[0])];
+        generation = PgToInt(r[1]);
+        if (r[2]) rows.push_back(ReadDesired(r, 2));  // else the generation alone: no rows
+      }
+    }
+    for (auto& p : taken) {
+      if (!got.ok()) {
+        p->result = got.status();
+      } else {
+        p->result = by_machine[p->machine];
+      }
+      p->done.Set();
+    }
+  }
+  reading_ = false;
 }
 
 Awaitable<Result<std::vector<DesiredRow>>> Fleet::DesiredOfProject(std::string project) {

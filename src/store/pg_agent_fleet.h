@@ -45,6 +45,8 @@
 //   then no query. Seen writes last_seen_at at most every 10 s per agent
 //   while its labels stay the same. (At 10,000 agents these checks and
 //   writes were most of the database's work.)
+// - DesiredOf calls made while a read is under way are read together, in
+//   one statement, when it ends (polls woken by one batch's switch).
 // - Waits are filed by machine or project, so a notification wakes its
 //   own without going through every long poll parked.
 // - Text goes through PgValidText: bytes that are not UTF-8 are stored as
@@ -149,12 +151,18 @@ class PgAgentFleet final : public AgentFleet {
   Awaitable<void> WriteReports();
 
   struct Pending;
+  // Reads the queued DesiredOf machines, many per statement, until none is
+  // left; one runs at a time.
+  Awaitable<void> ReadDesiredStates();
+  struct PendingRead;
 
   PgPool pool_;
   Options options_;
   std::shared_ptr<State> state_;  // shared with the listening coroutine and the waits
   std::deque<std::shared_ptr<Pending>> reports_;  // waiting for WriteReports
   bool writing_reports_ = false;
+  std::deque<std::shared_ptr<PendingRead>> reads_;  // waiting for ReadDesiredStates
+  bool reading_ = false;
   int64_t report_batches_ = 0;
 };
 

@@ -373,6 +373,47 @@ TEST_F(PgAgentFleetTest, SetDesiredRaisesTheGenerationOfEachMachineItChanges) {
 
 // An agent's long poll is served by one orchestrator, the change made by
 // another: the notification wakes the wait.
+// Reads of several machines at once (polls woken by one switch) are made
+// together, each answered with its own machine's generation and rows.
+TEST_F(PgAgentFleetTest, DesiredStatesReadTogetherAnswerEachMachine) {
+  FleetPtr fleet = Open();
+  ASSERT_TRUE(fleet);
+  AddAgents(*fleet, {"web-1", "web-2", "web-3"});
+  Run([&]() -> asio::awaitable<void> {
+    const std::vector<DesiredChange> changes = {{"web-1", "hello", "one"},
+                                                {"web-1", "world", "two"},
+                                                {"web-2", "hello", "three"}};
+    auto set = co_await fleet->SetDesired(changes);
+    EXPECT_TRUE(set.ok()) << set.message();
+  });
+  const std::vector<std::string> asked = {"web-1", "web-2", "web-3", "web-9", "web-1"};
+  std::vector<Result<std::pair<int64_t, std::vector<DesiredRow>>>> got(asked.size(),
+                                                                      Status::Error("unread"));
+  std::vector<std::shared_ptr<Waited>> reads;
+  for (size_t i = 0; i < asked.size(); ++i) {
+    reads.push_back(Spawn([&, i]() -> asio::awaitable<void> {
+      got[i] = co_await fleet->DesiredOf(asked[i]);
+    }));
+  }
+  ASSERT_TRUE(RunUntil([&] {
+    return std::all_of(reads.begin(), reads.end(), [](auto& r) { return r->done; });
+  }));
+  for (const auto& g : got) ASSERT_TRUE(g.ok()) << g.error();
+  EXPECT_EQ(got[0]->first, 1);
+  ASSERT_EQ(got[0]->second.size(), 2u);
+  EXPECT_EQ(got[0]->second[0].project, "hello");
+  EXPECT_EQ(got[0]->second[0].desired, "one");
+  EXPECT_EQ(got[0]->second[1].desired, "two");
+  EXPECT_EQ(got[1]->first, 1);
+  ASSERT_EQ(got[1]->second.size(), 1u);
+  EXPECT_EQ(got[1]->second[0].desired, "three");
+  EXPECT_EQ(got[2]->first, 0) << "registered, never given anything";
+  EXPECT_TRUE(got[2]->second.empty());
+  EXPECT_EQ(got[3]->first, 0) << "unknown";
+  EXPECT_TRUE(got[3]->second.empty());
+  EXPECT_EQ(got[4]->second.size(), 2u) << "asked twice, answered twice";
+}
+
 TEST_F(PgAgentFleetTest, WaitDesiredWakesOnAChangeMadeByAnotherOrchestrator) {
   FleetPtr serving = Open(), changing = Open();
   ASSERT_TRUE(serving && changing);
