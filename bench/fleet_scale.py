@@ -188,7 +188,12 @@ def main():
         sim_log = open(os.path.join(work, "fleet_sim.log"), "ab")
         sim = subprocess.Popen(
             [fleet_sim, "--server", ",".join(f"http://127.0.0.1:{a}" for a in apis),
-             "--agents", str(agents), "--server-token", TOKEN,
+             "--agents", str(agents),
+             # Several orchestrators need an artifact store they all reach
+             # (S3; README): with store = "orchestrator" an agent asking
+             # another orchestrator for the artifact finds none. No agent
+             # downloads then.
+             "--verify", "10" if orchestrators == 1 else "0", "--server-token", TOKEN,
              "--tokens", os.path.join(work, "sim.tokens"), "--start-time", f"{round(start_time * 1000)}ms",
              "--ramp", "10s", "--stats", stats_file, "--duration", f"{TIMEOUT}s",
              "--acked-ids", os.path.join(work, "acked.ids"),
@@ -223,6 +228,8 @@ def main():
         cpu0 = {pid: proc_cpu_seconds(pid) for pid in pids}
         pg_cpu0 = postgres_cpu_seconds()
         before = sim_stats()
+        # With every agent's long poll parked and nothing going on.
+        rss_idle = {pid: proc_rss_mb(pid) for pid in pids}
         rss_max = {pid: 0.0 for pid in pids}
         pg_connections = 0
         api_errors = []
@@ -337,6 +344,7 @@ def main():
             "batch_span_s": spans,
             "batch_beyond_start_s_max": round(max(spans.values(), default=0) - start_time, 3),
             "batch_gap_s": gaps,
+            "orchestrator_rss_mb_idle": {str(p): round(v, 1) for p, v in rss_idle.items()},
             "orchestrator_rss_mb_max": {str(p): round(v, 1) for p, v in rss_max.items()},
             "orchestrator_cpu_s": {str(p): round(v, 2) for p, v in cpu.items()},
             "postgres_connections_max": pg_connections,

@@ -52,7 +52,7 @@ std::vector<std::string> SplitLabels(const std::string& text) {
 
 class AgentRoutes {
  public:
-  explicit AgentRoutes(AgentsContext ctx) : ctx_(std::move(ctx)) {}
+  explicit AgentRoutes(const AgentsContext& ctx) : ctx_(ctx) {}
 
   asio::awaitable<std::optional<Response>> Serve(const Request& req) {
     const std::string& p = req.path;
@@ -215,17 +215,17 @@ class AgentRoutes {
     co_return JsonResponse(200, {{"machines", out}});
   }
 
-  AgentsContext ctx_;
+  const AgentsContext& ctx_;
 };
 
 }  // namespace
 
-asio::awaitable<std::optional<Response>> ServeAgents(Request req, AgentsContext ctx) {
-  AgentRoutes routes(std::move(ctx));
+asio::awaitable<std::optional<Response>> ServeAgents(const Request& req, const AgentsContext& ctx) {
+  AgentRoutes routes(ctx);
   co_return co_await routes.Serve(req);
 }
 
-asio::awaitable<bool> CarriesAgentToken(Request req, store::AgentFleet* fleet) {
+asio::awaitable<bool> CarriesAgentToken(const Request& req, store::AgentFleet* fleet) {
   if (fleet == nullptr) co_return false;
   const std::string token = BearerOf(req);
   const std::string machine = MachineOfToken(token);

@@ -37,11 +37,15 @@ struct AgentsContext {
 };
 
 // The answer when req.path is one of the routes above, else nullopt.
-boost::asio::awaitable<std::optional<Response>> ServeAgents(Request req, AgentsContext ctx);
+// `req` and `ctx` must outlive the call (the caller awaits it at once): a
+// long poll holds its frame for up to 30 s, and an orchestrator holds one
+// per agent, so no copy of either is kept.
+boost::asio::awaitable<std::optional<Response>> ServeAgents(const Request& req,
+                                                            const AgentsContext& ctx);
 
 // True when req carries a live agent token (any machine's): it may read
-// artifacts.
-boost::asio::awaitable<bool> CarriesAgentToken(Request req, store::AgentFleet* fleet);
+// artifacts. `req` must outlive the call.
+boost::asio::awaitable<bool> CarriesAgentToken(const Request& req, store::AgentFleet* fleet);
 
 // A new agent token for `machine`, and the SHA-256 (hex) the store keeps.
 std::string NewAgentToken(const std::string& machine);

@@ -82,7 +82,8 @@ Response Outcome(const deploy::ActionOutcome& out) {
 
 class Api {
  public:
-  explicit Api(ApiContext ctx) : ctx_(std::move(ctx)) {
+  explicit Api(ApiContext ctx)
+      : ctx_(std::move(ctx)), agents_{ctx_.agents, ctx_.token, ctx_.agent_artifacts} {
     host_rule_.allowed_hosts = ctx_.allowed_hosts;
     host_rule_.own_names = {ctx_.machine};
     char name[256] = {};
@@ -102,10 +103,23 @@ class Api {
       }
       int* n;
     } counted(self->ctx_.in_flight);
+    // An agent's long poll waits up to 30 s, and an orchestrator holds one
+    // per agent (10,000): straight to the agents' routes, without Route's
+    // frame of every route's locals (4 KB each).
+    if (req.path.rfind(kAgentsPrefix, 0) == 0) co_return co_await self->RouteAgents(req);
     co_return co_await self->Route(req);
   }
 
  private:
+  static constexpr std::string_view kAgentsPrefix = "/api/v1/agents/";
+
+  asio::awaitable<Response> RouteAgents(const Request& req) {
+    if (auto refusal = GuardRequest(req, host_rule_)) co_return *refusal;
+    std::optional<Response> answer = co_await ServeAgents(req, agents_);
+    if (answer) co_return std::move(*answer);
+    co_return co_await Route(req);
+  }
+
   // The routes that read the record are coroutines, awaited here with named
   // arguments only (GCC 12 mishandles temporaries inside a co_await
   // expression); the others answer at once through Only().
@@ -152,8 +166,7 @@ class Api {
     }
     if (p == "/api/v1/projects") co_return Only(req, "GET", [&] { return Projects(); });
     if (p == "/api/v1/machines" || p.rfind("/api/v1/agents", 0) == 0) {
-      AgentsContext agents{ctx_.agents, ctx_.token, ctx_.agent_artifacts};
-      std::optional<Response> answer = co_await ServeAgents(req, agents);
+      std::optional<Response> answer = co_await ServeAgents(req, agents_);
       if (answer) co_return std::move(*answer);
     }
     if (p == "/machines") co_return Only(req, "GET", [&] { return Asset(req, "machines.html"); });
@@ -444,6 +457,7 @@ class Api {
   }
 
   ApiContext ctx_;
+  const AgentsContext agents_;  // of ctx_: every agents' route reads it
   HostRule host_rule_;
 };
 
