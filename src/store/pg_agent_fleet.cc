@@ -29,6 +29,7 @@ namespace {
 
 constexpr std::string_view kDesiredPrefix = "desired:";
 constexpr std::string_view kReportedPrefix = "reported:";
+constexpr std::string_view kRevokedPrefix = "revoked:";
 // How long a token found good is taken as good without asking (a
 // revocation heard over LISTEN forgets it at once).
 constexpr auto kTokenKept = std::chrono::seconds(60);
@@ -186,8 +187,6 @@ struct PgAgentFleet::State : PgListenState {
   }
   void Wake(Kind kind, std::string_view key) {
     if (kind == Kind::kReported) ++reported_marks[std::string(key)];
-    // A desired-state change (a revocation among them) may be of its token.
-    if (kind == Kind::kDesired) ForgetAgent(key);
     auto [from, to] = waiters.equal_range(FileKey(kind, key));
     for (auto it = from; it != to; ++it) Wake(*it->second);
   }
@@ -277,7 +276,9 @@ void Fleet::StartListening() {
   // notified before was not heard, so every wait looks at the database.
   auto listened = [s] { s->WakeAll(); };
   auto heard = [s](std::string_view payload) {
-    if (StartsWith(payload, kDesiredPrefix)) {
+    if (StartsWith(payload, kRevokedPrefix)) {
+      s->ForgetAgent(payload.substr(kRevokedPrefix.size()));
+    } else if (StartsWith(payload, kDesiredPrefix)) {
       s->Wake(State::Kind::kDesired, payload.substr(kDesiredPrefix.size()));
     } else if (StartsWith(payload, kReportedPrefix)) {
       s->Wake(State::Kind::kReported, payload.substr(kReportedPrefix.size()));
@@ -344,13 +345,15 @@ Awaitable<Status> Fleet::RevokeAgent(std::string name) {
   // orchestrator) are woken to find their token refused: locked out at once.
   static const std::string sql =
       "WITH r AS (UPDATE agents SET revoked_at_ms = coalesce(revoked_at_ms, " + kPgNowMillis +
-      ") WHERE name = $1 RETURNING name) SELECT " + NotifyAgents("desired", "r.name") + " FROM r";
+      ") WHERE name = $1 RETURNING name) SELECT " + NotifyAgents("revoked", "r.name") + ", " +
+      NotifyAgents("desired", "r.name") + " FROM r";
   const PgParams params = {PgText(name)};
   const std::string what = "revoke agent " + PgValidText(name);
   auto revoked = co_await Run(what, sql, params);
   if (!revoked.ok()) co_return revoked.status();
   if (revoked->rows.empty()) co_return NoAgent(name).Prefixed("agent fleet");
-  state_->Wake(State::Kind::kDesired, name);  // forgets its token too
+  state_->ForgetAgent(name);
+  state_->Wake(State::Kind::kDesired, name);
   co_return Status::Ok();
 }
 

@@ -26,7 +26,8 @@
 //   come in. A step of a deployment with no row is dropped (and logged),
 //   the rest applied. A key another machine made is left alone.
 // - Notifications, sent in the transaction of the write, on
-//   kPgAgentsChannel: "desired:<machine>" when its generation grew,
+//   kPgAgentsChannel: "desired:<machine>" when its generation grew (or it
+//   was revoked, with "revoked:<machine>"),
 //   "reported:<project>" for each project a report's states or steps were
 //   about; and on the record's channel (kPgChangesChannel)
 //   "deployment:<id>" for each deployment a step or a machine's part of it
@@ -40,11 +41,11 @@
 //   WaitReported has its mark (ReportedMark, taken before the caller's read),
 //   which every wake-up about the project moves.
 // - A token found good is kept in memory for 60 s while LISTEN is in
-//   effect, and forgotten when the agent's "desired:" notification comes
-//   (a revocation sends it) or LISTEN is taken anew: a poll or report is
-//   then no query. Seen writes last_seen_at at most every 10 s per agent
-//   while its labels stay the same. (At 10,000 agents these checks and
-//   writes were most of the database's work.)
+//   effect, and forgotten when the agent's "revoked:" notification comes
+//   (RevokeAgent sends it beside "desired:", which wakes its polls) or
+//   LISTEN is taken anew: a poll or report is then no query. Seen writes last_seen_at at most every
+//   10 s per agent while its labels stay the same. (At 10,000 agents these checks and writes were
+//   most of the database's work.)
 // - DesiredOf calls made while a read is under way are read together, in
 //   one statement, when it ends (polls woken by one batch's switch).
 // - Waits are filed by machine or project, so a notification wakes its

@@ -380,24 +380,21 @@ TEST_F(PgAgentFleetTest, DesiredStatesReadTogetherAnswerEachMachine) {
   ASSERT_TRUE(fleet);
   AddAgents(*fleet, {"web-1", "web-2", "web-3"});
   Run([&]() -> asio::awaitable<void> {
-    const std::vector<DesiredChange> changes = {{"web-1", "hello", "one"},
-                                                {"web-1", "world", "two"},
-                                                {"web-2", "hello", "three"}};
+    const std::vector<DesiredChange> changes = {
+        {"web-1", "hello", "one"}, {"web-1", "world", "two"}, {"web-2", "hello", "three"}};
     auto set = co_await fleet->SetDesired(changes);
     EXPECT_TRUE(set.ok()) << set.message();
   });
   const std::vector<std::string> asked = {"web-1", "web-2", "web-3", "web-9", "web-1"};
   std::vector<Result<std::pair<int64_t, std::vector<DesiredRow>>>> got(asked.size(),
-                                                                      Status::Error("unread"));
+                                                                       Status::Error("unread"));
   std::vector<std::shared_ptr<Waited>> reads;
   for (size_t i = 0; i < asked.size(); ++i) {
-    reads.push_back(Spawn([&, i]() -> asio::awaitable<void> {
-      got[i] = co_await fleet->DesiredOf(asked[i]);
-    }));
+    reads.push_back(
+        Spawn([&, i]() -> asio::awaitable<void> { got[i] = co_await fleet->DesiredOf(asked[i]); }));
   }
-  ASSERT_TRUE(RunUntil([&] {
-    return std::all_of(reads.begin(), reads.end(), [](auto& r) { return r->done; });
-  }));
+  ASSERT_TRUE(RunUntil(
+      [&] { return std::all_of(reads.begin(), reads.end(), [](auto& r) { return r->done; }); }));
   for (const auto& g : got) ASSERT_TRUE(g.ok()) << g.error();
   EXPECT_EQ(got[0]->first, 1);
   ASSERT_EQ(got[0]->second.size(), 2u);
