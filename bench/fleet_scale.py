@@ -328,6 +328,11 @@ def main():
         ordered = [batches[b] for b in sorted(batches)]
         gaps = [round(nxt[0] - cur[1], 3) for cur, nxt in zip(ordered, ordered[1:])]
         total = parse_time(result["finished_at"]) - parse_time(result["started_at"])
+        # Phase 1 (build, every machine told to fetch and heard back) and the
+        # rest: the deployment's start to its first switch.
+        first_switch = min((b[0] for b in batches.values()), default=None)
+        before_switch = round(first_switch - parse_time(result["started_at"]), 3) \
+            if first_switch else None
         statuses = {}
         for m in result.get("machines", []):
             statuses[m["status"]] = statuses.get(m["status"], 0) + 1
@@ -340,6 +345,7 @@ def main():
             "start_time_s": start_time,
             "deployment": {"id": result["id"], "status": result["status"],
                            "machines": statuses, "total_s": round(total, 3)},
+            "before_first_switch_s": before_switch,
             "batches": len(spans),
             "batch_span_s": spans,
             "batch_beyond_start_s_max": round(max(spans.values(), default=0) - start_time, 3),

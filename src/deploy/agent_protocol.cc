@@ -177,14 +177,28 @@ Result<DesiredProject> ParseDesiredProject(std::string_view text) {
 }
 
 std::string ToJson(const DesiredState& s) {
-  json projects = json::array();
-  for (const DesiredProject& p : s.projects) projects.push_back(DesiredJson(p));
-  return Dump({{"generation", s.generation},
-               {"artifacts",
-                {{"store", s.artifacts.store},
-                 {"endpoint", s.artifacts.endpoint},
-                 {"region", s.artifacts.region}}},
-               {"projects", projects}});
+  std::vector<std::string> texts;
+  for (const DesiredProject& p : s.projects) texts.push_back(ToJson(p));
+  return DesiredStateJson(s.generation, s.artifacts, {texts.begin(), texts.end()});
+}
+
+std::string DesiredStateJson(int64_t generation, const AgentArtifactStore& artifacts,
+                             const std::vector<std::string_view>& project_jsons) {
+  // The object's keys in the order Dump writes them (sorted): the projects
+  // last, spliced in as they are.
+  std::string out = Dump({{"artifacts",
+                           {{"store", artifacts.store},
+                            {"endpoint", artifacts.endpoint},
+                            {"region", artifacts.region}}},
+                          {"generation", generation}});
+  out.pop_back();  // the closing brace
+  out += ",\"projects\":[";
+  for (size_t i = 0; i < project_jsons.size(); ++i) {
+    if (i > 0) out += ',';
+    out += project_jsons[i];
+  }
+  out += "]}";
+  return out;
 }
 
 Result<DesiredState> ParseDesiredState(std::string_view text) {

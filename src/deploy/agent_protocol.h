@@ -112,6 +112,12 @@ struct ProjectReport {
 std::string ToJson(const DesiredProject& p);
 Result<DesiredProject> ParseDesiredProject(std::string_view json);
 std::string ToJson(const DesiredState& s);
+// The same JSON, from each project's JSON as ToJson(DesiredProject) wrote
+// it (a machine's rows as stored): an orchestrator answers thousands of
+// polls at once and need not parse and write every project again. Each
+// text must be a JSON object.
+std::string DesiredStateJson(int64_t generation, const AgentArtifactStore& artifacts,
+                             const std::vector<std::string_view>& project_jsons);
 Result<DesiredState> ParseDesiredState(std::string_view json);
 std::string ToJson(const ProjectReport& r);
 Result<ProjectReport> ParseProjectReport(std::string_view json);
