@@ -694,9 +694,10 @@ Awaitable<void> Fleet::WriteReports() {
       co_return done;
     };
     Status done = co_await apply(taken);
-    if (!done.ok() && taken.size() > 1) {
+    if (!done.ok() && taken.size() > 1 && done.code() != StatusCode::kUnavailable) {
       // One report the database refuses must not hold back the others:
-      // each alone, so only it fails (a database that is down fails all).
+      // each alone, so only it fails. (A database that cannot be reached,
+      // or a deadlock, fails them all at once: the agents send them again.)
       for (auto& p : taken) {
         const std::vector<std::shared_ptr<Pending>> one = {p};
         Status alone = co_await apply(one);
@@ -707,9 +708,11 @@ Awaitable<void> Fleet::WriteReports() {
         }
       }
     } else if (!done.ok()) {
-      QueuedReport& q = taken.front()->queued;
-      q.result =
-          done.Prefixed("agent fleet: report " + PgValidText(q.report.id) + " of " + q.machine);
+      for (auto& p : taken) {
+        QueuedReport& q = p->queued;
+        q.result =
+            done.Prefixed("agent fleet: report " + PgValidText(q.report.id) + " of " + q.machine);
+      }
     }
     // Committed: this process's waits need not wait for the notification.
     for (auto& p : taken) {
