@@ -36,6 +36,14 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+std::string JoinNames(const std::vector<std::string>& names, size_t most) {
+  const size_t named = names.size() > most + 1 ? most : names.size();
+  std::string out;
+  for (size_t i = 0; i < named; ++i) out += (i ? ", " : "") + names[i];
+  if (named < names.size()) out += " and " + std::to_string(names.size() - named) + " more";
+  return out;
+}
+
 std::string Tail(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
   std::string_view tail = text.substr(text.size() - max_bytes);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "base/strings.h"
+
 namespace anthill::deploy {
 
 namespace {
@@ -104,13 +106,7 @@ RunState RunOf(const ProjectReport& report, int64_t deployment_id, const std::st
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
-  // A log line or an error about 10,000 machines names ten of them.
-  constexpr size_t kNamed = 10;
-  std::string out;
-  const size_t named = names.size() > kNamed + 1 ? kNamed : names.size();
-  for (size_t i = 0; i < named; ++i) out += (i ? ", " : "") + names[i];
-  if (named < names.size()) out += " and " + std::to_string(names.size() - named) + " more";
-  return out;
+  return anthill::JoinNames(names, 10);
 }
 
 }  // namespace anthill::deploy

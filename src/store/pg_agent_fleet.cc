@@ -71,16 +71,6 @@ PgCell Millis(const std::optional<TimePoint>& t) {
   return PgInt(ToUnixMillis(*t));
 }
 
-// A bigint[] parameter: {1,2,3}.
-PgCell PgIntArray(const std::vector<int64_t>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += std::to_string(items[i]);
-  }
-  return out + "}";
-}
-
 std::string NotifyAgents(std::string_view prefix, std::string_view column) {
   return PgNotifySql(kPgAgentsChannel, prefix, column);
 }
@@ -98,12 +88,7 @@ asio::awaitable<Result<PgResult>> Exec(PgConnection& c, const std::string& what,
 }
 
 // An error's words about many machines: the first three, then how many more.
-std::string JoinFew(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < 3; ++i) out += (i ? ", " : "") + names[i];
-  if (names.size() > 3) out += " and " + std::to_string(names.size() - 3) + " more";
-  return out;
-}
+std::string JoinFew(const std::vector<std::string>& names) { return JoinNames(names, 3); }
 
 Status NoAgent(const std::string& name) {
   return Status::NotFound("no agent named '" + PgValidText(name) + "'");
@@ -225,7 +210,7 @@ struct PgAgentFleet::State : PgListenState {
   // Tokens found good, by agent: an agent's every poll and report is
   // checked, and at 10,000 agents a query each would be most of the
   // database's work. Kept while LISTEN is in effect (a revocation anywhere
-  // notifies "desired:<name>", which forgets it), at most kTokenKept.
+  // notifies "revoked:<name>", which forgets it), at most kTokenKept.
   struct GoodToken {
     std::string sha256;
     std::chrono::steady_clock::time_point checked;

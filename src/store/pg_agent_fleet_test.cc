@@ -95,6 +95,24 @@ class PgAgentFleetTest : public PgLoopTest {
     return id;
   }
 
+  // What the report tests start from: a fleet with `agents` registered
+  // (kTokenA), the record beside it, and a deployment of project hello.
+  struct Reporting {
+    FleetPtr fleet;
+    std::unique_ptr<PgRecordStore> record;
+    int64_t deployment = 0;
+    bool ok() const { return fleet && record && deployment > 0; }
+  };
+  Reporting OpenReporting(const std::vector<std::string>& agents) {
+    Reporting r;
+    r.fleet = Open();
+    r.record = OpenRecord();
+    if (!r.fleet || !r.record) return r;
+    AddAgents(*r.fleet, agents);
+    r.deployment = MakeDeployment(*r.record, "hello");
+    return r;
+  }
+
   // Registers each of `names` with kTokenA.
   void AddAgents(PgAgentFleet& fleet, const std::vector<std::string>& names) {
     Run([&]() -> asio::awaitable<void> {
@@ -548,12 +566,11 @@ TEST_F(PgAgentFleetTest, WaitReportedReturnsAtOnceForAReportAppliedSinceItsMark)
 // An agent that sends a report again (its answer was lost) changes nothing
 // the second time, even after a newer report.
 TEST_F(PgAgentFleetTest, AReportSentTwiceIsAppliedOnce) {
-  FleetPtr fleet = Open();
-  auto record = OpenRecord();
-  ASSERT_TRUE(fleet && record);
-  AddAgents(*fleet, {"web-1"});
-  const int64_t deployment = MakeDeployment(*record, "hello");
-  ASSERT_GT(deployment, 0);
+  Reporting r = OpenReporting({"web-1"});
+  ASSERT_TRUE(r.ok());
+  FleetPtr& fleet = r.fleet;
+  auto& record = r.record;
+  const int64_t deployment = r.deployment;
   Run([&]() -> asio::awaitable<void> {
     const std::string web1 = "web-1";
     AgentReport first;
@@ -599,12 +616,11 @@ TEST_F(PgAgentFleetTest, AReportSentTwiceIsAppliedOnce) {
 // Reports travel separately and may arrive in any order: an end before its
 // start still leaves the step ended.
 TEST_F(PgAgentFleetTest, AStepsStartAndEndUpdateOneRowInEitherOrder) {
-  FleetPtr fleet = Open();
-  auto record = OpenRecord();
-  ASSERT_TRUE(fleet && record);
-  AddAgents(*fleet, {"web-1"});
-  const int64_t deployment = MakeDeployment(*record, "hello");
-  ASSERT_GT(deployment, 0);
+  Reporting r = OpenReporting({"web-1"});
+  ASSERT_TRUE(r.ok());
+  FleetPtr& fleet = r.fleet;
+  auto& record = r.record;
+  const int64_t deployment = r.deployment;
 
   // The record's change feed hears agents' steps as it hears local ones.
   ChangeFeed feed;
@@ -665,12 +681,11 @@ TEST_F(PgAgentFleetTest, AStepsStartAndEndUpdateOneRowInEitherOrder) {
 // report of an unknown machine fails alone, a key another machine made is
 // left alone, and a machine's last state wins.
 TEST_F(PgAgentFleetTest, ReportsArrivingTogetherAreAppliedAsEachAloneWouldBe) {
-  FleetPtr fleet = Open();
-  auto record = OpenRecord();
-  ASSERT_TRUE(fleet && record);
-  AddAgents(*fleet, {"web-1", "web-2"});
-  const int64_t deployment = MakeDeployment(*record, "hello");
-  ASSERT_GT(deployment, 0);
+  Reporting r = OpenReporting({"web-1", "web-2"});
+  ASSERT_TRUE(r.ok());
+  FleetPtr& fleet = r.fleet;
+  auto& record = r.record;
+  const int64_t deployment = r.deployment;
 
   struct Sent {
     std::string machine;
@@ -719,12 +734,11 @@ TEST_F(PgAgentFleetTest, ReportsArrivingTogetherAreAppliedAsEachAloneWouldBe) {
 // A listing of deployments carries a rollout's steps one per name, not one
 // per machine (a rollout over 10,000 machines has 40,000 of them).
 TEST_F(PgAgentFleetTest, AListingFoldsAgentsStepsIntoOnePerName) {
-  FleetPtr fleet = Open();
-  auto record = OpenRecord();
-  ASSERT_TRUE(fleet && record);
-  AddAgents(*fleet, {"web-1", "web-2"});
-  const int64_t deployment = MakeDeployment(*record, "hello");
-  ASSERT_GT(deployment, 0);
+  Reporting r = OpenReporting({"web-1", "web-2"});
+  ASSERT_TRUE(r.ok());
+  FleetPtr& fleet = r.fleet;
+  auto& record = r.record;
+  const int64_t deployment = r.deployment;
   Run([&]() -> asio::awaitable<void> {
     AgentStep failed = StepOf("web-2/d/1", deployment, StepStatus::kFailed);
     failed.error = "sha256 mismatch";
@@ -762,12 +776,11 @@ TEST_F(PgAgentFleetTest, AListingFoldsAgentsStepsIntoOnePerName) {
 }
 
 TEST_F(PgAgentFleetTest, AStepOfAnUnknownDeploymentIsDroppedAndTheRestApplied) {
-  FleetPtr fleet = Open();
-  auto record = OpenRecord();
-  ASSERT_TRUE(fleet && record);
-  AddAgents(*fleet, {"web-1"});
-  const int64_t deployment = MakeDeployment(*record, "hello");
-  ASSERT_GT(deployment, 0);
+  Reporting r = OpenReporting({"web-1"});
+  ASSERT_TRUE(r.ok());
+  FleetPtr& fleet = r.fleet;
+  auto& record = r.record;
+  const int64_t deployment = r.deployment;
   Run([&]() -> asio::awaitable<void> {
     const std::string web1 = "web-1";
     AgentReport report;
@@ -842,12 +855,11 @@ TEST_F(PgAgentFleetTest, RecordMachineMakesOrReplacesADeploymentsMachine) {
 // Text from agents and rollouts need not be UTF-8 (an error message, a
 // label): it is stored as U+FFFD, not refused.
 TEST_F(PgAgentFleetTest, TextThatIsNotUtf8IsStoredAsReplacementCharacters) {
-  FleetPtr fleet = Open();
-  auto record = OpenRecord();
-  ASSERT_TRUE(fleet && record);
-  AddAgents(*fleet, {"web-1"});
-  const int64_t deployment = MakeDeployment(*record, "hello");
-  ASSERT_GT(deployment, 0);
+  Reporting r = OpenReporting({"web-1"});
+  ASSERT_TRUE(r.ok());
+  FleetPtr& fleet = r.fleet;
+  auto& record = r.record;
+  const int64_t deployment = r.deployment;
   Run([&]() -> asio::awaitable<void> {
     const std::string web1 = "web-1";
     const std::vector<std::string> labels = {"r\xff"};

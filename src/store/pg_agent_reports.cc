@@ -160,11 +160,7 @@ asio::awaitable<Status> ApplyReportsOn(PgConnection& c, const std::vector<Queued
   }
   std::map<int64_t, std::string> project_of;
   if (!deployment_ids.empty()) {
-    std::string list = "{";
-    for (size_t i = 0; i < deployment_ids.size(); ++i) {
-      list += (i ? "," : "") + std::to_string(deployment_ids[i]);
-    }
-    const PgParams of_ids = {list + "}"};
+    const PgParams of_ids = {PgIntArray(deployment_ids)};
     auto found = co_await Exec(c, "deployments of the steps", deployments, of_ids);
     if (!found.ok()) co_return found.status();
     for (const auto& r : found->rows) project_of[PgToInt(r[0])] = PgStr(r[1]);
@@ -173,7 +169,8 @@ asio::awaitable<Status> ApplyReportsOn(PgConnection& c, const std::vector<Queued
   // Round n writes each key's n-th machine: one row per key per statement
   // (an upsert may not touch a row twice). Almost always one round.
   for (size_t round = 0;; ++round) {
-    std::vector<std::optional<int64_t>> deployment, started, finished;
+    std::vector<int64_t> deployment, started;
+    std::vector<std::optional<int64_t>> finished;
     std::vector<std::string> names, statuses, errors, row_machines, keys;
     for (const auto& [key, rows] : by_key) {
       if (round >= rows.size()) continue;
@@ -190,10 +187,10 @@ asio::awaitable<Status> ApplyReportsOn(PgConnection& c, const std::vector<Queued
       keys.push_back(key);
     }
     if (keys.empty()) break;
-    const PgParams rows = {PgMaybeIntArray(deployment),
+    const PgParams rows = {PgIntArray(deployment),
                            PgTextArray(names),
                            PgTextArray(statuses),
-                           PgMaybeIntArray(started),
+                           PgIntArray(started),
                            PgMaybeIntArray(finished),
                            PgTextArray(errors),
                            PgTextArray(row_machines),

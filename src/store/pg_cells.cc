@@ -24,6 +24,10 @@ PgCell PgTextArray(const std::vector<std::string>& items) {
   return out;
 }
 
+PgCell PgIntArray(const std::vector<int64_t>& items) {
+  return PgMaybeIntArray({items.begin(), items.end()});
+}
+
 PgCell PgMaybeIntArray(const std::vector<std::optional<int64_t>>& items) {
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {

@@ -31,7 +31,8 @@ PgCell PgInt(int64_t v);
 // quoted so that none reads as NULL and commas, braces and spaces are
 // data: {"a","b \"c\""}.
 PgCell PgTextArray(const std::vector<std::string>& items);
-// A bigint[] parameter, NULL for none: {1,NULL,3}.
+// A bigint[] parameter: {1,2,3}; NULL for none: {1,NULL,3}.
+PgCell PgIntArray(const std::vector<int64_t>& items);
 PgCell PgMaybeIntArray(const std::vector<std::optional<int64_t>>& items);
 
 // A text[] cell back: {a,"b c",NULL}. The server quotes an element that
