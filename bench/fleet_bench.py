@@ -90,6 +90,8 @@ class Postgres:
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
             f.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
                     f"unix_socket_directories = '{self.dir}'\n")
+            if os.environ.get("PG_STATS"):  # fleet_scale.py: the statements that took longest
+                f.write("shared_preload_libraries = 'pg_stat_statements'\n")
         run(self.server_user([pg_binary("pg_ctl"), "start", "-D", self.data, "-l",
                               os.path.join(self.dir, "postgres.log"), "-w", "-t", "30", "-s"]))
         self.started = True

@@ -31,11 +31,23 @@ machines have switched, and the run then checks what users rely on:
   back 60 s later with what they knew;
 - `orchestrator`: kill -9 of the orchestrator holding the project (run
   with ORCHESTRATORS >= 2; the others go on);
-- `postgres`: PostgreSQL restarted (`pg_ctl restart -m fast`).
+- `postgres`: PostgreSQL restarted (`pg_ctl restart -m fast`);
+- `builder`: the orchestrators do not build (roles orchestrator + agent);
+  two `anthill serve --role builder` processes do, and the build takes 5 s
+  (`sleep 5`); the builder that took the measured commit's job is killed
+  with -9 two seconds into its build, so that the job waits out its lease
+  and the other builder builds it as attempt 2. Strikes before the rollout,
+  not at a quarter of it: a build comes first.
 After it, once every agent runs the new commit and no deployment is
 unfinished (or TIMEOUT): every deployment's status, steps left `running`,
 and the report ids the agents had acknowledged against agent_reports'
 rows (lost: acknowledged, not kept; twice: two rows of one step key).
+
+With PG_STATS=1 in the environment, PostgreSQL loads pg_stat_statements
+and the result lists the 15 statements that took longest over the measured
+rollout (wall time: on a busy machine that includes waiting for a core).
+KEEP_LOGS=DIR copies each Anthill's log there before the run's directory
+is removed.
 
 Usage: bench/fleet_scale.py BINARY FLEET_SIM AGENTS [ORCHESTRATORS] [START_TIME] [OUT] [FAULT]
 """
@@ -58,22 +70,38 @@ TOKEN = "fleet-bench-token"  # fleet_bench's api_call sends this one
 TIMEOUT = 1800
 
 
-def orchestrator_config(api, database, repo):
+def orchestrator_config(api, database, repo, builds=True):
+    roles = "" if builds else 'roles = ["orchestrator", "agent"]\n'
+    build = "true" if builds else "sleep 5"
     return f"""[server]
 listen = "127.0.0.1:{api}"
 data_dir = "data"
 machine = "orchestrator-{api}"
 database = "{database}"
 token = "{TOKEN}"
-
+{roles}
 [[project]]
 name = "app"
 repo = "{repo}"
 poll = "0"
-build = "true"
+build = "{build}"
 run = "true"
 machines = ["sim-*"]
 rollout = {{ batch = "10%", min_healthy = "0s", pause = "0s", agent_timeout = "5m" }}
+"""
+
+
+def builder_config(name, database, api):
+    return f"""[server]
+data_dir = "data"
+machine = "{name}"
+database = "{database}"
+token = "{TOKEN}"
+roles = ["builder"]
+
+[builder]
+name = "{name}"
+orchestrator = "http://127.0.0.1:{api}"
 """
 
 
@@ -147,7 +175,7 @@ def main():
     out_file = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] != "-" else os.path.join(
         os.path.dirname(__file__), f"fleet_scale-{agents}.json")
     fault = sys.argv[7] if len(sys.argv) > 7 else ""
-    if fault not in ("", "agents", "orchestrator", "postgres"):
+    if fault not in ("", "agents", "orchestrator", "postgres", "builder"):
         sys.exit(f"unknown FAULT {fault!r}")
     if fault == "orchestrator" and orchestrators < 2:
         sys.exit("FAULT orchestrator needs ORCHESTRATORS >= 2")
@@ -165,6 +193,7 @@ def main():
     os.chmod(work, 0o755)
     pg = Postgres(work)
     daemons, sim = [], None
+    builders = {}
     try:
         repo = os.path.join(work, "origin")
         os.makedirs(repo)
@@ -176,12 +205,17 @@ def main():
         apis = [free_port() for _ in range(orchestrators)]
         for api in apis:
             d = Anthill(binary, os.path.join(work, f"orchestrator-{api}"),
-                        orchestrator_config(api, pg.url(), repo))
+                        orchestrator_config(api, pg.url(), repo, builds=fault != "builder"))
             d.start()
             daemons.append(d)
         for api in apis:
             wait_for(lambda: answers(api), timeout=60, every=0.1)
         api = apis[0]
+        if fault == "builder":
+            for name in ("builder-1", "builder-2"):
+                builders[name] = Anthill(binary, os.path.join(work, name),
+                                         builder_config(name, pg.url(), api))
+                builders[name].start()
 
         # The agents: registered by fleet_sim, started over 10 s.
         stats_file = os.path.join(work, "sim.json")
@@ -227,6 +261,13 @@ def main():
         pids = [d.proc.pid for d in daemons]
         cpu0 = {pid: proc_cpu_seconds(pid) for pid in pids}
         pg_cpu0 = postgres_cpu_seconds()
+        sim_cpu0 = proc_cpu_seconds(sim.pid)
+        # CPU seconds used so far, every half second: who is busy when, on
+        # the 2 cores everything shares.
+        cpu_timeline = []
+        if os.environ.get("PG_STATS"):
+            pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            pg.psql("SELECT pg_stat_statements_reset()")
         before = sim_stats()
         # With every agent's long poll parked and nothing going on.
         rss_idle = {pid: proc_rss_mb(pid) for pid in pids}
@@ -237,7 +278,20 @@ def main():
         started = time.monotonic()
         result = None
         faulted_at = None
+        killed_builder = None
         while time.monotonic() < deadline:
+            if fault == "builder" and faulted_at is None:
+                # Two seconds into the build of the measured commit's job.
+                taken = pg.psql(
+                    "SELECT builder FROM build_jobs WHERE status = 'running' AND commit_sha = "
+                    f"'{second}' AND started_at < (extract(epoch FROM now()) * 1000)::bigint "
+                    "- 2000").strip()
+                if taken:
+                    faulted_at = time.monotonic()
+                    builders[taken].proc.kill()
+                    builders[taken].proc.wait()
+                    builders[taken].proc = None
+                    killed_builder = taken
             if fault in ("orchestrator", "postgres") and faulted_at is None \
                     and (sim_stats() or {}).get("runs_done", 0) >= agents + agents // 4:
                 faulted_at = time.monotonic()
@@ -261,6 +315,10 @@ def main():
                 continue
             for pid in pids:
                 rss_max[pid] = max(rss_max[pid], proc_rss_mb(pid))
+            cpu_timeline.append([round(time.monotonic() - started, 2),
+                                 round(sum(proc_cpu_seconds(p) - cpu0[p] for p in pids), 2),
+                                 round(proc_cpu_seconds(sim.pid) - sim_cpu0, 2),
+                                 round(postgres_cpu_seconds() - pg_cpu0, 2)])
             pg_connections = max(pg_connections, int(pg.psql(
                 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
                 "AND pid <> pg_backend_pid()").strip()))
@@ -302,7 +360,25 @@ def main():
                 "reports_kept_not_acked": len(kept - acked),
                 "faulted_after_s": round(faulted_at - started, 3) if faulted_at else None,
             })
+            if fault == "builder":
+                # The measured commit's job: who built it, in which attempt,
+                # and what became of the killed builder's steps.
+                checks["killed_builder"] = killed_builder
+                checks["build_job"] = pg.psql(
+                    "SELECT status || ' ' || attempt || ' ' || coalesce(builder, '') FROM "
+                    f"build_jobs WHERE commit_sha = '{second}' ORDER BY id DESC LIMIT 1").strip()
+                checks["build_steps"] = pg.psql(
+                    "SELECT string_agg(name || ':' || status, ' ' ORDER BY id) FROM steps WHERE "
+                    f"deployment_id = {result['id']} AND name IN ('fetch', 'build', 'test', 'release', "
+                    "'upload')").strip()
         pg_cpu = postgres_cpu_seconds() - pg_cpu0
+        sim_cpu = proc_cpu_seconds(sim.pid) - sim_cpu0 if sim.poll() is None else None
+        top_statements = None
+        if os.environ.get("PG_STATS"):
+            top_statements = pg.psql(
+                "SELECT round(total_exec_time::numeric) || ' ms, ' || calls || ' calls, ' || rows "
+                "|| ' rows: ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM "
+                "pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15").strip().split("\n")
         after = sim_stats()
         if after is None:
             raise SystemExit("fleet_sim wrote no stats")
@@ -355,6 +431,9 @@ def main():
             "orchestrator_cpu_s": {str(p): round(v, 2) for p, v in cpu.items()},
             "postgres_connections_max": pg_connections,
             "postgres_cpu_s": round(pg_cpu, 2),
+            "fleet_sim_cpu_s": round(sim_cpu, 2) if sim_cpu is not None else None,
+            "cpu_timeline_s": {"columns": ["s since notify", "orchestrators", "fleet_sim",
+                                           "postgres"], "rows": cpu_timeline},
             "report": after["report"],
             "poll_changed": after["poll_changed"],
             "poll_unchanged": after["poll_unchanged"],
@@ -366,12 +445,13 @@ def main():
             "script_api_errors": api_errors,
             "fault": fault,
             "checks": checks,
+            **({"postgres_top_statements": top_statements} if top_statements else {}),
         }
         with open(out_file, "w") as f:
             json.dump(out, f, indent=1)
         print(json.dumps(out, indent=1))
     except BaseException:
-        for d in daemons:
+        for d in [*daemons, *builders.values()]:
             sys.stderr.write(f"---- {d.home}/anthill.log (tail)\n{d.log()[-4000:]}\n")
         try:
             with open(os.path.join(work, "fleet_sim.log"), errors="replace") as f:
@@ -387,8 +467,13 @@ def main():
             except subprocess.TimeoutExpired:
                 sim.kill()
                 sim.wait()
-        for d in daemons:
+        for d in [*daemons, *builders.values()]:
             d.stop()
+        if os.environ.get("KEEP_LOGS"):
+            import shutil
+            for d in [*daemons, *builders.values()]:
+                shutil.copy(os.path.join(d.home, "anthill.log"),
+                            os.path.join(os.environ["KEEP_LOGS"], os.path.basename(d.home) + ".log"))
         kill_under(work)
         pg.stop()
         remove_tree(work)

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "base/event.h"
 #include "deploy/rollout_plan.h"
@@ -41,6 +42,7 @@ struct Rollout::Machine {
   std::string reported;          // the last report text seen
   TimePoint heard{};             // when it was asked, or last said something new
   int64_t asked_generation = 0;  // Await(fresh_only): its row's generation once asked
+  bool judged = false;           // Await: `reported` was judged, and has not changed since
   // Silent past agent_timeout before the rollout began (down, or away): it
   // is told the end state at once and converges when it is back, but no
   // batch waits for it.
@@ -487,57 +489,67 @@ asio::awaitable<bool> Rollout::Await(const std::vector<Machine*>& machines, cons
                                      const Lost& lost, const std::function<bool()>& enough,
                                      bool fresh_only) {
   std::vector<Machine*> open = machines;
+  std::unordered_map<std::string, Machine*> open_by_name;
   const TimePoint asked = Now();
   for (Machine* m : open) {
     m->heard = asked;
     m->asked_generation = -1;
+    m->judged = false;
+    open_by_name[m->name] = m;
   }
   std::string store_error;  // logged once per new text
   const std::string project = spec_.project;
-  // Open machines whose report was judged and has not changed since: not
-  // parsed and judged again at each look (10,000 of them in phase 1).
-  std::set<const Machine*> judged;
+  // The first read has every open machine's row; each later one only the
+  // rows whose report changed since (10,000 machines in phase 1 report a
+  // few hundred at a time).
+  int64_t since = 0;
   for (;;) {
     const int64_t mark = fleet_->ReportedMark(project);
     std::vector<std::string> names;
-    for (const Machine* m : open) names.push_back(m->name);
-    auto rows = co_await fleet_->DesiredOfMachines(project, std::move(names));
+    if (since == 0) {
+      for (const Machine* m : open) names.push_back(m->name);
+    }
+    auto read = co_await fleet_->ReportsOf(project, std::move(names), since);
     std::vector<Machine*> settled;
-    if (rows.ok()) {
-      std::map<std::string, const store::DesiredRow*> by_machine;
-      for (const auto& row : *rows) by_machine[row.machine] = &row;
-      for (Machine* m : open) {
-        auto it = by_machine.find(m->name);
-        if (it == by_machine.end()) continue;
-        const store::DesiredRow& row = *it->second;
+    std::unordered_set<const Machine*> ended;
+    if (read.ok()) {
+      since = read->next;
+      for (const store::DesiredRow& row : read->rows) {
+        auto it = open_by_name.find(row.machine);
+        if (it == open_by_name.end()) continue;
+        Machine* m = it->second;
         // The first read after the change has its generation (or a newer one).
         if (m->asked_generation < 0) m->asked_generation = row.generation;
         if (row.reported != m->reported) {
           m->reported = row.reported;
           m->heard = Now();
-          judged.erase(m);
+          m->judged = false;
         }
-        if (m->reported.empty() || !judged.insert(m).second) continue;
+        // A report judged and not changed since is not parsed again.
+        if (m->reported.empty() || m->judged) continue;
+        m->judged = true;
         auto report = ParseProjectReport(m->reported);
         if (!report.ok()) continue;
         if (fresh_only && report->generation < m->asked_generation) continue;
-        if (settle(*m, *report)) settled.push_back(m);
+        if (settle(*m, *report) && ended.insert(m).second) settled.push_back(m);
       }
-    } else if (rows.error() != store_error) {
-      store_error = rows.error();
+    } else if (read.error() != store_error) {
+      store_error = read.error();
       spdlog::warn("project {}: deployment {}: reading the machines' reports: {}", spec_.project,
                    spec_.deployment_id, store_error);
     }
     const TimePoint now = Now();
     for (Machine* m : open) {
-      if (std::find(settled.begin(), settled.end(), m) != settled.end()) continue;
+      if (ended.contains(m)) continue;
       if (now - m->heard >= spec_.policy.agent_timeout) {
         lost(*m);
+        ended.insert(m);
         settled.push_back(m);
       }
     }
-    for (Machine* m : settled) {
-      open.erase(std::remove(open.begin(), open.end(), m), open.end());
+    if (!ended.empty()) {
+      std::erase_if(open, [&](Machine* m) { return ended.contains(m); });
+      for (const Machine* m : settled) open_by_name.erase(m->name);
     }
     co_await Record(settled);
     if (open.empty() || (enough && enough())) co_return true;

@@ -98,13 +98,15 @@ class FakeFleet : public store::AgentFleet {
     }
     co_return out;
   }
-  Awaitable<Result<std::vector<store::DesiredRow>>> DesiredOfMachines(
-      std::string project, std::vector<std::string> machines) override {
-    std::vector<store::DesiredRow> out;
+  // Every row each time (a store may send a row again unchanged).
+  Awaitable<Result<ReportsRead>> ReportsOf(std::string project, std::vector<std::string> machines,
+                                           int64_t /*since*/) override {
+    ReportsRead out;
+    out.next = 1;
     for (const auto& [key, row] : rows) {
-      if (key.second == project &&
-          std::find(machines.begin(), machines.end(), key.first) != machines.end()) {
-        out.push_back(row);
+      if (key.second == project && (machines.empty() || std::find(machines.begin(), machines.end(),
+                                                                  key.first) != machines.end())) {
+        out.rows.push_back(row);
       }
     }
     co_return out;

@@ -161,10 +161,19 @@ class AgentFleet {
       std::string machine) = 0;
   // Every machine's row of `project`, by machine.
   virtual Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) = 0;
-  // The rows of `project` of these machines only, by machine (a rollout
-  // waiting on a batch of 1,000 reads those, not the fleet's 10,000).
-  virtual Awaitable<Result<std::vector<DesiredRow>>> DesiredOfMachines(
-      std::string project, std::vector<std::string> machines) = 0;
+  // The reports of `project` a rollout waits on: with `since` 0 the rows
+  // of `machines` (every machine when empty), else only rows whose report
+  // may have changed since the read that returned `since` as its `next`
+  // (a rollout over 10,000 machines reads the few hundred that reported,
+  // not 10,000 each time). A row may come again unchanged; none changed is
+  // left out. Rows carry machine, project, generation and reported only.
+  struct ReportsRead {
+    std::vector<DesiredRow> rows;  // in no order
+    int64_t next = 0;              // `since` for the next read
+  };
+  virtual Awaitable<Result<ReportsRead>> ReportsOf(std::string project,
+                                                   std::vector<std::string> machines,
+                                                   int64_t since) = 0;
   // Every row of every machine, by machine then project (one read for a
   // listing of all machines).
   virtual Awaitable<Result<std::vector<DesiredRow>>> AllDesired() = 0;

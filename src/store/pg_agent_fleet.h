@@ -115,8 +115,8 @@ class PgAgentFleet final : public AgentFleet {
   Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> DesiredOf(
       std::string machine) override;
   Awaitable<Result<std::vector<DesiredRow>>> DesiredOfProject(std::string project) override;
-  Awaitable<Result<std::vector<DesiredRow>>> DesiredOfMachines(
-      std::string project, std::vector<std::string> machines) override;
+  Awaitable<Result<ReportsRead>> ReportsOf(std::string project, std::vector<std::string> machines,
+                                           int64_t since) override;
   Awaitable<Result<std::vector<DesiredRow>>> AllDesired() override;
   Awaitable<bool> WaitDesired(std::string machine, int64_t after, Duration max_wait) override;
 

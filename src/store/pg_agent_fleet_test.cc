@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "store/change_feed.h"
 #include "store/pg_change_listener.h"
@@ -296,7 +297,9 @@ TEST_F(PgAgentFleetTest, SeenKeepsTheLabelsAndTheTimeOfTheLastPoll) {
     EXPECT_TRUE(moved.ok()) << moved.message();
     auto relisted = co_await fleet->Agents();
     EXPECT_TRUE(relisted.ok() && relisted->size() == 2u) << relisted.error();
-    if (relisted.ok() && relisted->size() == 2u) EXPECT_EQ(relisted->at(0).labels, relabelled);
+    if (relisted.ok() && relisted->size() == 2u) {
+      EXPECT_EQ(relisted->at(0).labels, relabelled);
+    }
   });
 }
 
@@ -563,13 +566,101 @@ TEST_F(PgAgentFleetTest, WaitReportedReturnsAtOnceForAReportAppliedSinceItsMark)
   EXPECT_LT(waited->took, std::chrono::seconds(20)) << "returned at once, not after max_wait";
 }
 
+// A rollout over 10,000 machines reads, after its first read, only the
+// reports that changed; one written by a transaction still open at a read
+// comes in a later read, though a newer transaction committed first.
+TEST_F(PgAgentFleetTest, ReportsOfReadsOnlyTheReportsChangedSinceTheLastRead) {
+  Reporting r = OpenReporting({"web-1", "web-2", "web-3"});
+  ASSERT_TRUE(r.ok());
+  PgAgentFleet& fleet = *r.fleet;
+  Run([&]() -> asio::awaitable<void> {
+    const std::string hello = "hello";
+    const std::string world = "world";
+    int n = 0;
+    // Applies `states` as the next report of `machine`.
+    auto report = [&](std::string machine, std::string project,
+                      std::string json) -> asio::awaitable<void> {
+      AgentReport rep;
+      rep.id = machine + "/r" + std::to_string(++n);
+      rep.states = {{project, json}};
+      auto applied = co_await fleet.ApplyReport(machine, rep);
+      EXPECT_TRUE(applied.ok()) << applied.message();
+    };
+    // "web-1=a web-2=b" for the rows read (which come in no order).
+    auto names = [](const AgentFleet::ReportsRead& read) {
+      std::set<std::string> each;
+      for (const DesiredRow& row : read.rows) {
+        EXPECT_EQ(row.project, "hello");
+        each.insert(row.machine + "=" + row.reported);
+      }
+      std::string out;
+      for (const std::string& one : each) out += (out.empty() ? "" : " ") + one;
+      return out;
+    };
+    co_await report("web-1", hello, "a");
+    co_await report("web-2", hello, "b");
+    co_await report("web-3", world, "c");
+
+    const std::vector<std::string> any;
+    auto read = co_await fleet.ReportsOf(hello, any, 0);
+    EXPECT_EQ(names(*read), "web-1=a web-2=b") << "every machine's";
+    std::vector<std::string> second = {"web-2", "web-9"};
+    read = co_await fleet.ReportsOf(hello, second, 0);
+    EXPECT_EQ(names(*read), "web-2=b") << "these machines' only";
+    std::vector<std::string> first_two = {"web-1", "web-2"};
+    read = co_await fleet.ReportsOf(hello, first_two, 0);
+    EXPECT_TRUE(read.ok()) << read.error();
+    if (!read.ok()) co_return;
+    EXPECT_EQ(names(*read), "web-1=a web-2=b");
+    read = co_await fleet.ReportsOf(hello, any, read->next);
+    EXPECT_TRUE(read.ok() && read->rows.empty()) << "nothing changed";
+
+    // The same text again (an agent's periodic report) is no change.
+    co_await report("web-2", hello, "b");
+    read = co_await fleet.ReportsOf(hello, any, read->next);
+    EXPECT_TRUE(read.ok() && read->rows.empty()) << names(*read);
+    co_await report("web-1", hello, "a2");
+    co_await report("web-3", world, "c2");
+    read = co_await fleet.ReportsOf(hello, any, read->next);
+    EXPECT_EQ(names(*read), "web-1=a2") << "another project's report is not read";
+
+    // A writer that stays open across reads.
+    auto executor = io_.get_executor();
+    auto writer = co_await PgConnection::Connect(executor, conninfo_);
+    EXPECT_TRUE(writer.ok()) << writer.error();
+    if (!writer.ok()) co_return;
+    std::string begin = "BEGIN";
+    auto began = co_await (*writer)->Query(begin, kNone);
+    EXPECT_TRUE(began.ok());
+    std::string update =
+        "UPDATE agent_desired SET reported = 'late', reported_xid = pg_current_xact_id() WHERE "
+        "machine = 'web-2'";
+    auto updated = co_await (*writer)->Query(update, kNone);
+    EXPECT_TRUE(updated.ok()) << updated.error();
+    read = co_await fleet.ReportsOf(hello, any, read->next);
+    EXPECT_EQ(names(*read), "") << "not committed yet";
+    co_await report("web-1", hello, "a3");  // a newer transaction, committed first
+    read = co_await fleet.ReportsOf(hello, any, read->next);
+    EXPECT_EQ(names(*read), "web-1=a3");
+    std::string commit = "COMMIT";
+    auto committed = co_await (*writer)->Query(commit, kNone);
+    EXPECT_TRUE(committed.ok());
+    read = co_await fleet.ReportsOf(hello, any, read->next);
+    // (web-1=a3 may come again: its transaction began after the one still
+    // open at the last read.)
+    EXPECT_NE(names(*read).find("web-2=late"), std::string::npos)
+        << names(*read) << ": the older transaction's report is not missed";
+    read = co_await fleet.ReportsOf(hello, any, read->next);
+    EXPECT_EQ(names(*read), "") << "every transaction ended: nothing comes again";
+  });
+}
+
 // An agent that sends a report again (its answer was lost) changes nothing
 // the second time, even after a newer report.
 TEST_F(PgAgentFleetTest, AReportSentTwiceIsAppliedOnce) {
   Reporting r = OpenReporting({"web-1"});
   ASSERT_TRUE(r.ok());
   FleetPtr& fleet = r.fleet;
-  auto& record = r.record;
   const int64_t deployment = r.deployment;
   Run([&]() -> asio::awaitable<void> {
     const std::string web1 = "web-1";
@@ -684,7 +775,6 @@ TEST_F(PgAgentFleetTest, ReportsArrivingTogetherAreAppliedAsEachAloneWouldBe) {
   Reporting r = OpenReporting({"web-1", "web-2"});
   ASSERT_TRUE(r.ok());
   FleetPtr& fleet = r.fleet;
-  auto& record = r.record;
   const int64_t deployment = r.deployment;
 
   struct Sent {
@@ -779,7 +869,6 @@ TEST_F(PgAgentFleetTest, AStepOfAnUnknownDeploymentIsDroppedAndTheRestApplied) {
   Reporting r = OpenReporting({"web-1"});
   ASSERT_TRUE(r.ok());
   FleetPtr& fleet = r.fleet;
-  auto& record = r.record;
   const int64_t deployment = r.deployment;
   Run([&]() -> asio::awaitable<void> {
     const std::string web1 = "web-1";

@@ -96,12 +96,14 @@ asio::awaitable<Status> ApplyReportsOn(PgConnection& c, const std::vector<Queued
       PgNotifySql(kPgChangesChannel, "deployment", "deployment_id") +
       " FROM (SELECT DISTINCT deployment_id FROM made) m";
   static const std::string states =
-      "INSERT INTO agent_desired (machine, project, reported, reported_at_ms) SELECT r.machine, "
-      "r.project, r.reported, " +
+      "INSERT INTO agent_desired (machine, project, reported, reported_at_ms, reported_xid) "
+      "SELECT r.machine, r.project, r.reported, " +
       kPgNowMillis +
-      " FROM unnest($1::text[], $2::text[], $3::text[]) AS r(machine, project, reported) ON "
-      "CONFLICT (machine, project) DO UPDATE SET reported = excluded.reported, reported_at_ms = "
-      "excluded.reported_at_ms";
+      ", pg_current_xact_id() FROM unnest($1::text[], $2::text[], $3::text[]) AS r(machine, "
+      "project, reported) ON CONFLICT (machine, project) DO UPDATE SET reported = "
+      "excluded.reported, reported_at_ms = excluded.reported_at_ms, reported_xid = CASE WHEN "
+      "agent_desired.reported = excluded.reported THEN agent_desired.reported_xid ELSE "
+      "excluded.reported_xid END";
   static const std::string empty_gone =
       "DELETE FROM agent_desired d USING unnest($1::text[], $2::text[]) AS g(machine, project) "
       "WHERE d.machine = g.machine AND d.project = g.project AND d.desired = '' AND d.reported "

@@ -232,6 +232,13 @@ CREATE TABLE deployment_machines (
         "ALTER TABLE steps ADD COLUMN agent_key TEXT",
         "CREATE UNIQUE INDEX steps_agent_key ON steps (agent_key) WHERE agent_key IS NOT NULL",
     },
+    // 6: the transaction that last changed a machine's report of a project,
+    // so that a rollout reads only the reports changed since its last read
+    // (AgentFleet::ReportsOf). NULL for a report not changed since.
+    {
+        "ALTER TABLE agent_desired ADD COLUMN reported_xid xid8",
+        "CREATE INDEX agent_desired_reported ON agent_desired (project, reported_xid)",
+    },
 };
 
 // pg_advisory_xact_lock's key for Anthill's migrations: "anthill\0" in ASCII,
