@@ -382,20 +382,78 @@ Awaitable<Result<std::vector<AgentRow>>> Fleet::Agents() {
   co_return out;
 }
 
+// A poll's "seen" waiting for WriteSeen.
+struct PgAgentFleet::PendingSeen {
+  explicit PendingSeen(asio::any_io_executor e) : done(std::move(e)) {}
+  std::string name;
+  std::vector<std::string> labels;
+  Status result = Status::Error("not written");
+  Event done;
+};
+
 Awaitable<Status> Fleet::Seen(std::string name, std::vector<std::string> labels) {
-  static const std::string sql = "UPDATE agents SET last_seen_at_ms = " + kPgNowMillis +
-                                 ", labels = $2::text[] WHERE name = $1";
   const auto now = std::chrono::steady_clock::now();
   if (auto it = state_->seen.find(name); it != state_->seen.end()) {
     if (now - it->second.at < kSeenEvery && it->second.labels == labels) co_return Status::Ok();
   }
-  const PgParams params = {PgText(name), PgTextArray(labels)};
-  const std::string what = "agent " + PgValidText(name) + " seen";
-  auto seen = co_await Run(what, sql, params);
-  if (!seen.ok()) co_return seen.status();
-  if (seen->affected_rows == 0) co_return NoAgent(name).Prefixed("agent fleet");
-  state_->seen[name] = {std::move(labels), now};
-  co_return Status::Ok();
+  // Written with the other agents' (10,000 polls come back at once after
+  // a change): one statement for the lot (WriteSeen).
+  auto pending = std::make_shared<PendingSeen>(state_->executor);
+  pending->name = PgValidText(name);
+  pending->labels = labels;
+  seen_.push_back(pending);
+  if (!writing_seen_) {
+    writing_seen_ = true;
+    asio::co_spawn(state_->executor, WriteSeen(), asio::detached);
+  }
+  while (!pending->done.is_set()) co_await pending->done.Wait(kUntilWoken);
+  if (pending->result.ok()) state_->seen[name] = {std::move(labels), now};
+  co_return pending->result;
+}
+
+Awaitable<void> Fleet::WriteSeen() {
+  // Locks in name order, as a batch of reports does: with SetDesired's, no
+  // two transactions wait crosswise. Labels travel as array literals, one
+  // per agent.
+  static const std::string sql =
+      "UPDATE agents a SET last_seen_at_ms = " + kPgNowMillis +
+      ", labels = u.labels::text[] FROM unnest($1::text[], $2::text[]) AS u(name, labels) WHERE "
+      "a.name = u.name AND a.name IN (SELECT name FROM agents WHERE name = ANY($1::text[]) ORDER "
+      "BY name COLLATE \"C\" FOR UPDATE) RETURNING a.name";
+  constexpr size_t kMostAtOnce = 1000;
+  while (!seen_.empty()) {
+    std::vector<std::shared_ptr<PendingSeen>> taken;
+    std::map<std::string, std::vector<std::string>> latest;  // name -> labels; the last wins
+    while (!seen_.empty() && taken.size() < kMostAtOnce) {
+      latest[seen_.front()->name] = seen_.front()->labels;
+      taken.push_back(std::move(seen_.front()));
+      seen_.pop_front();
+    }
+    std::vector<std::string> names;
+    std::vector<std::string> labels;
+    for (const auto& [name, of] : latest) {
+      names.push_back(name);
+      labels.push_back(*PgTextArray(of));
+    }
+    const PgParams params = {PgTextArray(names), PgTextArray(labels)};
+    const std::string what = "agents seen: " + JoinFew(names);
+    auto got = co_await Run(what, sql, params);
+    std::set<std::string> written;
+    if (got.ok()) {
+      for (const auto& r : got->rows) written.insert(PgStr(r[0]));
+    }
+    for (auto& p : taken) {
+      if (!got.ok()) {
+        p->result = got.status();
+      } else if (!written.contains(p->name)) {
+        p->result = NoAgent(p->name).Prefixed("agent fleet");
+      } else {
+        p->result = Status::Ok();
+      }
+      p->done.Set();
+    }
+  }
+  writing_seen_ = false;
 }
 
 // --- Desired state -------------------------------------------------------------
@@ -506,16 +564,23 @@ Awaitable<Status> Fleet::SetDesired(std::vector<DesiredChange> changes) {
 struct PgAgentFleet::PendingRead {
   explicit PendingRead(asio::any_io_executor e) : done(std::move(e)) {}
   std::string machine;
+  bool with_rows = true;  // false: its generation alone
   Result<std::pair<int64_t, std::vector<DesiredRow>>> result = Status::Error("not read");
   Event done;
 };
 
 Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> Fleet::DesiredOf(
     std::string machine) {
+  co_return co_await ReadQueued(std::move(machine), true);
+}
+
+Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> Fleet::ReadQueued(
+    std::string machine, bool with_rows) {
   // Polls woken together (a batch of 1,000 switched at once) are read
   // together: one statement for the lot (ReadDesiredStates).
   auto pending = std::make_shared<PendingRead>(state_->executor);
   pending->machine = PgValidText(machine);
+  pending->with_rows = with_rows;
   reads_.push_back(pending);
   if (!reading_) {
     reading_ = true;
@@ -528,23 +593,31 @@ Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> Fleet::DesiredOf(
 Awaitable<void> Fleet::ReadDesiredStates() {
   // One statement, so one snapshot: a generation is never newer than its
   // rows (a caller that saw it would wait past a change it never read).
-  // A machine not registered is generation 0 and no rows.
+  // A machine not registered is generation 0 and no rows. A machine whose
+  // generation alone is asked for (a poll about to park) has its rows left
+  // out.
   static const std::string sql =
       "SELECT m.name, coalesce(a.generation, 0), " + kDesiredColumns +
-      " FROM unnest($1::text[]) AS m(name) LEFT JOIN agents a ON a.name = m.name LEFT JOIN "
-      "agent_desired d ON d.machine = m.name ORDER BY m.name COLLATE \"C\", d.project COLLATE "
-      "\"C\"";
+      " FROM unnest($1::text[], $2::bigint[]) AS m(name, with_rows) LEFT JOIN agents a ON a.name = "
+      "m.name LEFT JOIN agent_desired d ON m.with_rows = 1 AND d.machine = m.name ORDER BY m.name "
+      "COLLATE \"C\", d.project COLLATE \"C\"";
   constexpr size_t kMostAtOnce = 1000;
   while (!reads_.empty()) {
     std::vector<std::shared_ptr<PendingRead>> taken;
-    std::set<std::string> names;
+    std::map<std::string, bool> wanted;  // machine -> with rows
     while (!reads_.empty() && taken.size() < kMostAtOnce) {
-      names.insert(reads_.front()->machine);
+      wanted[reads_.front()->machine] |= reads_.front()->with_rows;
       taken.push_back(std::move(reads_.front()));
       reads_.pop_front();
     }
-    const PgParams params = {PgTextArray({names.begin(), names.end()})};
-    const std::string what = "desired state of " + JoinFew({names.begin(), names.end()});
+    std::vector<std::string> names;
+    std::vector<int64_t> with_rows;
+    for (const auto& [name, rows] : wanted) {
+      names.push_back(name);
+      with_rows.push_back(rows ? 1 : 0);
+    }
+    const PgParams params = {PgTextArray(names), PgIntArray(with_rows)};
+    const std::string what = "desired state of " + JoinFew(names);
     auto got = co_await Run(what, sql, params);
     std::map<std::string, std::pair<int64_t, std::vector<DesiredRow>>> by_machine;
     if (got.ok()) {
@@ -650,11 +723,10 @@ Awaitable<bool> Fleet::WaitDesired(std::string machine, int64_t after, Duration 
   // wakes this wait (its notification, or this process's own write), and
   // one committed before it is read. A read that fails waits all the same:
   // returning at once would make a caller that reads again spin.
-  static const std::string sql = "SELECT generation FROM agents WHERE name = $1";
-  const PgParams params = {PgText(machine)};
-  const std::string what = "generation of " + w.key;
-  auto read = co_await Run(what, sql, params);
-  if (read.ok() && !read->rows.empty() && PgToInt(read->rows[0][0]) > after) co_return true;
+  // Read with the other polls' reads (10,000 polls park again at once
+  // after a change).
+  auto read = co_await ReadQueued(std::move(machine), false);
+  if (read.ok() && read->first > after) co_return true;
   co_await State::Park(w);
   co_return !s->stopping;
 }

@@ -155,7 +155,15 @@ class PgAgentFleet final : public AgentFleet {
   // Reads the queued DesiredOf machines, many per statement, until none is
   // left; one runs at a time.
   Awaitable<void> ReadDesiredStates();
+  // DesiredOf's read, queued for ReadDesiredStates; without rows, the
+  // generation alone.
+  Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> ReadQueued(std::string machine,
+                                                                            bool with_rows);
   struct PendingRead;
+  // Writes the queued Seen agents, many per statement, until none is left;
+  // one runs at a time.
+  Awaitable<void> WriteSeen();
+  struct PendingSeen;
 
   PgPool pool_;
   Options options_;
@@ -164,6 +172,8 @@ class PgAgentFleet final : public AgentFleet {
   bool writing_reports_ = false;
   std::deque<std::shared_ptr<PendingRead>> reads_;  // waiting for ReadDesiredStates
   bool reading_ = false;
+  std::deque<std::shared_ptr<PendingSeen>> seen_;  // waiting for WriteSeen
+  bool writing_seen_ = false;
   int64_t report_batches_ = 0;
 };
 

@@ -303,6 +303,43 @@ TEST_F(PgAgentFleetTest, SeenKeepsTheLabelsAndTheTimeOfTheLastPoll) {
   });
 }
 
+// Polls arriving together are recorded in one statement; each answers
+// for its own agent (an unknown one among them fails alone), and labels
+// with commas, quotes or braces come back as sent.
+TEST_F(PgAgentFleetTest, AgentsSeenTogetherAreEachRecordedWithTheirLabels) {
+  FleetPtr fleet = Open();
+  ASSERT_TRUE(fleet);
+  AddAgents(*fleet, {"web-1", "web-2", "web-3"});
+  const std::vector<std::vector<std::string>> labels = {
+      {"eu", "ssd, fast"}, {"a\"b", "{c}", ""}, {}, {"x"}};
+  const std::vector<std::string> names = {"web-1", "web-2", "web-3", "web-9"};
+  std::vector<Status> results(names.size(), Status::Error("not run"));
+  int done = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    asio::co_spawn(
+        io_,
+        [&, i]() -> asio::awaitable<void> {
+          results[i] = co_await fleet->Seen(names[i], labels[i]);
+          ++done;
+        },
+        asio::detached);
+  }
+  ASSERT_TRUE(RunUntil([&] { return done == 4; }));
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_TRUE(results[i].ok()) << names[i] << ": " << results[i].message();
+  EXPECT_EQ(results[3].code(), StatusCode::kNotFound) << results[3].message();
+  Run([&]() -> asio::awaitable<void> {
+    auto listed = co_await fleet->Agents();
+    EXPECT_TRUE(listed.ok() && listed->size() == 3u) << listed.error();
+    if (!listed.ok() || listed->size() != 3u) co_return;
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(listed->at(i).name, names[i]);
+      EXPECT_EQ(listed->at(i).labels, labels[i]) << names[i];
+      EXPECT_TRUE(listed->at(i).last_seen_at.has_value()) << names[i];
+    }
+  });
+}
+
 TEST_F(PgAgentFleetTest, SetDesiredRaisesTheGenerationOfEachMachineItChanges) {
   FleetPtr fleet = Open();
   ASSERT_TRUE(fleet);
