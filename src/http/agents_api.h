@@ -23,6 +23,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "deploy/agent_protocol.h"
 #include "http/message.h"
@@ -36,12 +37,15 @@ struct AgentsContext {
   deploy::AgentArtifactStore artifacts;
 };
 
-// The answer when req.path is one of the routes above, else nullopt.
-// `req` and `ctx` must outlive the call (the caller awaits it at once): a
-// long poll holds its frame for up to 30 s, and an orchestrator holds one
-// per agent, so no copy of either is kept.
-boost::asio::awaitable<std::optional<Response>> ServeAgents(const Request& req,
-                                                            const AgentsContext& ctx);
+// True when `path` is one of the routes above.
+bool IsAgentsRoute(std::string_view path);
+
+// The answer to req, whose path IsAgentsRoute. `req` and `ctx` must outlive
+// the awaitable (the caller awaits it at once): a long poll holds its frame
+// for up to 30 s, and an orchestrator holds one per agent, so no copy of
+// either is kept. Not a coroutine itself: it returns the route's own, with
+// no frame of its own in between.
+boost::asio::awaitable<Response> ServeAgents(const Request& req, const AgentsContext& ctx);
 
 // True when req carries a live agent token (any machine's): it may read
 // artifacts. `req` must outlive the call.

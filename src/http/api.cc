@@ -105,21 +105,15 @@ class Api {
     } counted(self->ctx_.in_flight);
     // An agent's long poll waits up to 30 s, and an orchestrator holds one
     // per agent (10,000): straight to the agents' routes, without Route's
-    // frame of every route's locals (4 KB each).
-    if (req.path.rfind(kAgentsPrefix, 0) == 0) co_return co_await self->RouteAgents(req);
+    // frame of every route's locals (4 KB each) or any other in between.
+    if (IsAgentsRoute(req.path)) {
+      if (auto refusal = GuardRequest(req, self->host_rule_)) co_return *refusal;
+      co_return co_await ServeAgents(req, self->agents_);
+    }
     co_return co_await self->Route(req);
   }
 
  private:
-  static constexpr std::string_view kAgentsPrefix = "/api/v1/agents/";
-
-  asio::awaitable<Response> RouteAgents(const Request& req) {
-    if (auto refusal = GuardRequest(req, host_rule_)) co_return *refusal;
-    std::optional<Response> answer = co_await ServeAgents(req, agents_);
-    if (answer) co_return std::move(*answer);
-    co_return co_await Route(req);
-  }
-
   // The routes that read the record are coroutines, awaited here with named
   // arguments only (GCC 12 mishandles temporaries inside a co_await
   // expression); the others answer at once through Only().
@@ -165,10 +159,6 @@ class Api {
       });
     }
     if (p == "/api/v1/projects") co_return Only(req, "GET", [&] { return Projects(); });
-    if (p == "/api/v1/machines" || p.rfind("/api/v1/agents", 0) == 0) {
-      std::optional<Response> answer = co_await ServeAgents(req, agents_);
-      if (answer) co_return std::move(*answer);
-    }
     if (p == "/machines") co_return Only(req, "GET", [&] { return Asset(req, "machines.html"); });
     if (p == "/api/v1/deployments") {
       if (auto refused = WrongMethod(req, "GET")) co_return *refused;

@@ -274,8 +274,15 @@ struct Server::Impl {
         }
       }
       req.body = std::move(msg.body());
-      asio::awaitable<Response> handling = Handle(std::move(req));
-      Response res = co_await std::move(handling);
+      // Handle's work inline, not in a frame of its own: a long poll sits
+      // here for up to 30 s, and an orchestrator holds one per agent.
+      Response res;
+      try {
+        asio::awaitable<Response> handling = handler(std::move(req));
+        res = co_await std::move(handling);
+      } catch (const std::exception& e) {
+        res = ErrorResponse(500, "internal error");
+      }
       if (res.events) {
         co_await Stream(*stream, res, ec);
         break;
