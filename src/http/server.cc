@@ -274,6 +274,11 @@ struct Server::Impl {
         }
       }
       req.body = std::move(msg.body());
+      // What Request copied is let go while the handler runs (a long poll
+      // waits 30 s): Beast's fields, and the read buffer unless it holds
+      // the start of a pipelined request.
+      msg.clear();
+      if (buffer.size() == 0) buffer.shrink_to_fit();
       // Handle's work inline, not in a frame of its own: a long poll sits
       // here for up to 30 s, and an orchestrator holds one per agent.
       Response res;
