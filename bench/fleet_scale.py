@@ -447,6 +447,7 @@ def main():
             "reports_acked": after["reports_acked"],
             "reports_acked_twice": after["reports_acked_twice"],
             "requests_failed": after["requests_failed"],
+            "requests_failed_by": after.get("failures", {}),
             "script_api_errors": api_errors,
             "fault": fault,
             "checks": checks,
@@ -479,6 +480,7 @@ def main():
             for d in [*daemons, *builders.values()]:
                 shutil.copy(os.path.join(d.home, "anthill.log"),
                             os.path.join(os.environ["KEEP_LOGS"], os.path.basename(d.home) + ".log"))
+            shutil.copy(os.path.join(work, "fleet_sim.log"), os.environ["KEEP_LOGS"])
         kill_under(work)
         pg.stop()
         remove_tree(work)

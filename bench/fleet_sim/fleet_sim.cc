@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app("fleet_sim: simulated anthill agents against real orchestrators");
   app.add_option("--server", a.servers, "orchestrators' URLs")->delimiter(',')->required();
-  app.add_option("--agents", a.agents, "how many agents")->capture_default_str();
+  app.add_option("--agents", a.agents, "how many agents (each connects from its own 127.1.x.y)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 63999));
   app.add_option("--prefix", a.prefix, "agent names: PREFIX00001...")->capture_default_str();
   app.add_option("--tokens", a.tokens_file, "agent tokens kept here")->capture_default_str();
   app.add_option("--server-token", a.server_token, "to register agents (or ANTHILL_TOKEN)");
@@ -168,8 +170,12 @@ int main(int argc, char** argv) {
 
   std::vector<std::unique_ptr<SimAgent>> agents;
   for (int i = 1; i <= a.agents; ++i) {
-    agents.push_back(std::make_unique<SimAgent>(
-        io.get_executor(), NameOf(a, i), tokens[NameOf(a, i)], i <= a.verify, &options, &stats));
+    // 127.1.0.1, 127.1.0.2, ...: each machine its own loopback address.
+    const std::string source =
+        "127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    agents.push_back(std::make_unique<SimAgent>(io.get_executor(), NameOf(a, i),
+                                                tokens[NameOf(a, i)], source, i <= a.verify,
+                                                &options, &stats));
   }
 
   // Started over the ramp, each at its own moment.

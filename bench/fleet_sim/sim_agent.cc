@@ -12,6 +12,19 @@
 namespace anthill::sim {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// "poll: HTTP 503", "report: timed out": what failed and how, without the
+// URL or the server's words, so that failures add up by kind.
+template <typename Got>
+std::string FailureOf(const std::string& what, const Got& got) {
+  if (!got.ok()) return what + ": " + std::string(ToString(got.status().code()));
+  return what + ": HTTP " + std::to_string(got->status);
+}
+
+}  // namespace
+
 using Clock = std::chrono::steady_clock;
 
 struct SimAgent::Life {
@@ -27,10 +40,11 @@ struct SimAgent::Life {
 };
 
 SimAgent::SimAgent(asio::any_io_executor executor, std::string machine, std::string token,
-                   bool verify, const SimOptions* options, SimStats* stats)
+                   std::string source, bool verify, const SimOptions* options, SimStats* stats)
     : executor_(std::move(executor)),
       machine_(std::move(machine)),
       token_(std::move(token)),
+      source_(std::move(source)),
       verify_(verify),
       options_(options),
       stats_(stats),
@@ -42,6 +56,7 @@ SimAgent::~SimAgent() { Kill(); }
 void SimAgent::Start() {
   if (life_) return;
   life_ = std::make_shared<Life>(executor_, ++lives_);
+  life_->stopping->SetSource(source_);
   // The last life's open steps: it died in them.
   for (auto& [key, step] : open_steps_) {
     step.status = store::StepStatus::kInterrupted;
@@ -98,6 +113,7 @@ asio::awaitable<void> SimAgent::Poll(std::shared_ptr<Life> life) {
                                               options_->poll_wait + Duration(15000));
     if (life->stopped()) co_return;
     if (!got.ok() || got->status != 200) {
+      stats_->failures[FailureOf("poll", got)]++;
       if (co_await Failed(life, backoff)) co_return;
       continue;
     }
@@ -139,6 +155,7 @@ asio::awaitable<bool> SimAgent::Download(std::shared_ptr<Life> life,
   if (life->stopped()) co_return false;
   if (!got.ok() || got->status != 200) {
     ++stats_->requests_failed;
+    stats_->failures[FailureOf("download", got)]++;
     NextServer();
     co_return false;
   }
@@ -291,6 +308,7 @@ asio::awaitable<void> SimAgent::Report(std::shared_ptr<Life> life) {
         "POST", server, "/api/v1/agents/" + machine_ + "/reports", body, token_, Duration(30000));
     if (life->stopped()) co_return;
     if (!got.ok() || got->status != 200) {
+      stats_->failures[FailureOf("report", got)]++;
       if (co_await Failed(life, backoff)) co_return;
       continue;
     }

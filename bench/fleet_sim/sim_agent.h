@@ -49,8 +49,10 @@ struct SimOptions {
 
 class SimAgent {
  public:
+  // `source`: the loopback address this machine connects from, its own as
+  // a real machine's would be (json_client.h says why).
   SimAgent(boost::asio::any_io_executor executor, std::string machine, std::string token,
-           bool verify, const SimOptions* options, SimStats* stats);
+           std::string source, bool verify, const SimOptions* options, SimStats* stats);
   ~SimAgent();
 
   void Start();  // a new life
@@ -90,6 +92,7 @@ class SimAgent {
   boost::asio::any_io_executor executor_;
   std::string machine_;
   std::string token_;
+  std::string source_;
   bool verify_;
   const SimOptions* options_;
   SimStats* stats_;

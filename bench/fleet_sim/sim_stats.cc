@@ -33,6 +33,7 @@ nlohmann::json SimStats::ToJson() const {
           {"poll_unchanged", poll_unchanged.ToJson()},
           {"download", download.ToJson()},
           {"requests_failed", requests_failed},
+          {"failures", failures},
           {"bytes_received", bytes_received},
           {"reports_sent", reports_sent},
           {"reports_acked", reports_acked.size()},

@@ -30,11 +30,13 @@ class Latencies {
 };
 
 struct SimStats {
-  Latencies report;                     // POST reports, answered 200
-  Latencies poll_changed;               // desired polls answered with a newer generation
-  Latencies poll_unchanged;             // desired polls answered when their wait ran out
-  Latencies download;                   // artifact GETs (agents that verify)
-  int64_t requests_failed = 0;          // no answer, or not 200
+  Latencies report;             // POST reports, answered 200
+  Latencies poll_changed;       // desired polls answered with a newer generation
+  Latencies poll_unchanged;     // desired polls answered when their wait ran out
+  Latencies download;           // artifact GETs (agents that verify)
+  int64_t requests_failed = 0;  // no answer, or not 200
+  // Failures by what and why: "poll: HTTP 503", "report: timed out".
+  std::map<std::string, int64_t> failures;
   int64_t bytes_received = 0;           // answer bodies
   int64_t reports_sent = 0;             // POSTs, retries included
   std::set<std::string> reports_acked;  // ids acknowledged (each counted once)

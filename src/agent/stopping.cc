@@ -22,10 +22,11 @@ struct Pending {
 
 asio::awaitable<void> FetchInto(std::shared_ptr<Pending> pending, asio::any_io_executor executor,
                                 std::string method, std::string base_url, std::string target,
-                                std::string body, std::string token, Duration timeout) {
+                                std::string body, std::string token, Duration timeout,
+                                std::string source) {
   asio::awaitable<Result<http::ClientResponse>> fetching =
       http::AsyncFetch(executor, std::move(method), std::move(base_url), std::move(target),
-                       std::move(body), std::move(token), timeout);
+                       std::move(body), std::move(token), timeout, std::move(source));
   Result<http::ClientResponse> got = co_await std::move(fetching);
   pending->result.emplace(std::move(got));
   pending->done.Set();
@@ -55,7 +56,7 @@ asio::awaitable<Result<http::ClientResponse>> Stopping::Fetch(std::string method
   auto pending = std::make_shared<Pending>(executor_);
   asio::co_spawn(executor_,
                  FetchInto(pending, executor_, std::move(method), std::move(base_url),
-                           std::move(target), std::move(body), std::move(token), timeout),
+                           std::move(target), std::move(body), std::move(token), timeout, source_),
                  asio::detached);
   fetches_.insert(&pending->done);
   while (!pending->result && !stopped_) co_await pending->done.Wait(kUntilWoken);

@@ -31,6 +31,10 @@ class Stopping {
   // Waits `d`, or less once stopped; returns whether it is stopped.
   boost::asio::awaitable<bool> Sleep(Duration d);
 
+  // The local address Fetch connects from (AsyncFetch's `source`; "" by
+  // default: the system's choice).
+  void SetSource(std::string address) { source_ = std::move(address); }
+
   // http::AsyncFetch (json_client.h), or kCancelled "the agent is stopping"
   // as soon as Stop() is called.
   boost::asio::awaitable<Result<http::ClientResponse>> Fetch(std::string method,
@@ -41,6 +45,7 @@ class Stopping {
  private:
   boost::asio::any_io_executor executor_;
   bool stopped_ = false;
+  std::string source_;
   Event stop_;
   std::set<Event*> fetches_;  // the events of requests awaited now
 };

@@ -41,7 +41,8 @@ Status Unreached(const std::string& what, const boost::system::error_code& ec, D
 asio::awaitable<Result<ClientResponse>> AsyncFetch(asio::any_io_executor executor,
                                                    std::string method, std::string base_url,
                                                    std::string target, std::string body,
-                                                   std::string token, Duration timeout) {
+                                                   std::string token, Duration timeout,
+                                                   std::string source) {
   auto base = ParseBaseUrl(base_url);
   if (!base.ok()) co_return base.status();
   const bhttp::verb verb = bhttp::string_to_verb(method);
@@ -56,7 +57,17 @@ asio::awaitable<Result<ClientResponse>> AsyncFetch(asio::any_io_executor executo
   if (ec) co_return Status::Unavailable("cannot reach " + base->url + ": " + ec.message());
   beast::tcp_stream stream(executor);
   stream.expires_after(timeout);
-  co_await stream.async_connect(endpoints, Redirect(ec));
+  if (source.empty()) {
+    co_await stream.async_connect(endpoints, Redirect(ec));
+  } else {
+    const auto from = asio::ip::make_address(source, ec);
+    if (ec) co_return Status::InvalidArgument("bad source address '" + source + "'");
+    const tcp::endpoint to = *endpoints.begin();
+    stream.socket().open(to.protocol(), ec);
+    if (!ec) stream.socket().bind(tcp::endpoint(from, 0), ec);
+    if (ec) co_return Status::Unavailable("cannot connect from " + source + ": " + ec.message());
+    co_await stream.async_connect(to, Redirect(ec));
+  }
   if (ec) co_return Unreached("cannot reach " + base->url, ec, timeout);
 
   bhttp::request<bhttp::string_body> req{verb, target, 11};

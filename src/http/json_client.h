@@ -32,9 +32,14 @@ namespace anthill::http {
 // the server could not be reached or closed without answering. Messages
 // name the URL ("cannot reach http://127.0.0.1:7070: Connection refused").
 // Parameters are values: the coroutine may outlive the caller's temporaries.
+// `source` is the local address to connect from ("": the system's choice).
+// A simulator of many machines on one host gives each its own: 10,000
+// connections from one address to one port make the kernel search its
+// ephemeral ports at every connect.
 boost::asio::awaitable<Result<ClientResponse>> AsyncFetch(boost::asio::any_io_executor executor,
                                                           std::string method, std::string base_url,
                                                           std::string target, std::string body,
-                                                          std::string token, Duration timeout);
+                                                          std::string token, Duration timeout,
+                                                          std::string source = "");
 
 }  // namespace anthill::http

@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <optional>
 
 #include "http/server.h"
@@ -27,13 +28,14 @@ class JsonClientTest : public ::testing::Test {
   // Runs AsyncFetch on the test's loop (which also runs the servers) to its end.
   Result<ClientResponse> Fetch(const std::string& method, const std::string& base_url,
                                const std::string& target, const std::string& body = "",
-                               const std::string& token = "", Duration timeout = Duration(5000)) {
+                               const std::string& token = "", Duration timeout = Duration(5000),
+                               const std::string& source = "") {
     std::optional<Result<ClientResponse>> got;
     asio::co_spawn(
         io_,
         [&]() -> asio::awaitable<void> {
-          asio::awaitable<Result<ClientResponse>> fetching =
-              AsyncFetch(io_.get_executor(), method, base_url, target, body, token, timeout);
+          asio::awaitable<Result<ClientResponse>> fetching = AsyncFetch(
+              io_.get_executor(), method, base_url, target, body, token, timeout, source);
           got.emplace(co_await std::move(fetching));
         },
         asio::detached);
@@ -89,6 +91,34 @@ TEST_F(JsonClientTest, SendsTheTokenAndJsonBodyAndReadsTheAnswer) {
   EXPECT_EQ(seen[1].Header("content-type"), "application/json");
   EXPECT_EQ(seen[1].body, "{\"id\":\"r1\"}");
   server.Stop();
+}
+
+// A simulator of many machines on one host connects each from its own
+// loopback address; a source that is no address, or not this host's, is
+// an error that says so.
+TEST_F(JsonClientTest, ConnectsFromTheSourceAddressItIsGiven) {
+  std::optional<tcp::endpoint> remote;
+  const uint16_t port = RawPeer([&](tcp::socket& s) {
+    remote = s.remote_endpoint();
+    static const std::string kAnswer =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+        "Connection: close\r\n\r\n{}";
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer(kAnswer), ec);
+  });
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto got = Fetch("GET", url, "/", "", "", Duration(5000), "127.0.0.7");
+  ASSERT_TRUE(got.ok()) << got.error();
+  ASSERT_TRUE(remote.has_value());
+  EXPECT_EQ(remote->address().to_string(), "127.0.0.7");
+
+  auto bad = Fetch("GET", url, "/", "", "", Duration(5000), "not-an-address");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.error(), "bad source address 'not-an-address'");
+  // TEST-NET-1 (RFC 5737): no interface of this host has it.
+  auto foreign = Fetch("GET", url, "/", "", "", Duration(5000), "192.0.2.1");
+  EXPECT_EQ(foreign.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(foreign.error().rfind("cannot connect from 192.0.2.1: ", 0), 0u) << foreign.error();
 }
 
 TEST_F(JsonClientTest, NobodyListeningIsUnavailable) {
