@@ -14,7 +14,10 @@ commit is pushed (POST /notify) and its rollout measured:
   start or healthcheck step) to its last machine's healthcheck end (GET
   /api/v1/deployments/ID: steps and machines rows), and that span beyond
   START_TIME; the gaps between batches (one batch's end to the next's
-  first switch: the orchestrator's turn-around); the whole rollout from `started_at` to `finished_at`;
+  first switch: the orchestrator's turn-around), each in two parts (the
+  batch's end to the orchestrator's judging its last machine, its machines
+  row's finished_at; that to the next batch's first switch); the whole
+  rollout from `started_at` to `finished_at`;
 - the orchestrators' RSS (VmRSS, max over samples every 0.5 s) and CPU
   seconds (utime + stime) over the rollout; PostgreSQL's connections (max of
   pg_stat_activity client backends) and CPU seconds (every postgres
@@ -408,6 +411,16 @@ def main():
         spans = {b: round(end - begin, 3) for b, (begin, end, _) in sorted(batches.items())}
         ordered = [batches[b] for b in sorted(batches)]
         gaps = [round(nxt[0] - cur[1], 3) for cur, nxt in zip(ordered, ordered[1:])]
+        # A gap in two parts: the batch's last switch's end to the moment the
+        # orchestrator judged its last machine (the report's way in), and
+        # that to the next batch's first switch (telling the next batch).
+        judged = {}
+        for m in result.get("machines", []):
+            if m["machine"] in switch and m.get("finished_at"):
+                judged[m["batch"]] = max(judged.get(m["batch"], 0.0), parse_time(m["finished_at"]))
+        order = sorted(batches)
+        gap_parts = [[round(judged[b] - batches[b][1], 3), round(batches[n][0] - judged[b], 3)]
+                     for b, n in zip(order, order[1:]) if b in judged]
         total = parse_time(result["finished_at"]) - parse_time(result["started_at"])
         # Phase 1 (build, every machine told to fetch and heard back) and the
         # rest: the deployment's start to its first switch.
@@ -431,6 +444,7 @@ def main():
             "batch_span_s": spans,
             "batch_beyond_start_s_max": round(max(spans.values(), default=0) - start_time, 3),
             "batch_gap_s": gaps,
+            "batch_gap_heard_told_s": gap_parts,
             "orchestrator_rss_mb_idle": {str(p): round(v, 1) for p, v in rss_idle.items()},
             "orchestrator_rss_mb_max": {str(p): round(v, 1) for p, v in rss_max.items()},
             "orchestrator_cpu_s": {str(p): round(v, 2) for p, v in cpu.items()},

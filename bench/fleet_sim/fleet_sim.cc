@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   app.add_option("--server-token", a.server_token, "to register agents (or ANTHILL_TOKEN)");
   app.add_option("--start-time", a.start_time, "a switch's simulated start")->capture_default_str();
   app.add_option("--poll-wait", a.poll_wait, "long poll wait")->capture_default_str();
-  app.add_option("--report-every", a.report_every, "state reports when idle (0s: never)")
+  app.add_option("--report-every", a.report_every,
+                 "states reported again after this long with nothing sent, give or take a fifth, "
+                 "as the agent does (0s: never)")
       ->capture_default_str();
   app.add_option("--ramp", a.ramp, "agents start spread over this")->capture_default_str();
   app.add_option("--verify", a.verify, "agents that download and check artifacts")

@@ -259,14 +259,18 @@ void SimAgent::QueueStates() { states_dirty_ = true; }
 
 asio::awaitable<void> SimAgent::Report(std::shared_ptr<Life> life) {
   Duration backoff{100};
-  auto last_sent = Clock::now();
+  // As the agent does (agent.cc, PeriodicLoop): the states again when
+  // nothing was sent for report_every, give or take a fifth.
+  const bool periodic = options_->report_every.count() > 0;
+  auto next_due = Clock::now() + Jittered(options_->report_every, 0.2);
   while (!life->stopped()) {
-    const bool due =
-        options_->report_every.count() > 0 && Clock::now() - last_sent >= options_->report_every;
+    const bool due = periodic && Clock::now() >= next_due;
     if (!in_flight_ && pending_steps_.empty() && !states_dirty_ && !due) {
       life->report.Reset();
       const Duration wait =
-          options_->report_every.count() > 0 ? options_->report_every : kUntilWoken;
+          periodic
+              ? std::max(Duration(1), std::chrono::duration_cast<Duration>(next_due - Clock::now()))
+              : kUntilWoken;
       co_await life->report.Wait(wait);
       continue;
     }
@@ -317,7 +321,7 @@ asio::awaitable<void> SimAgent::Report(std::shared_ptr<Life> life) {
     stats_->bytes_received += static_cast<int64_t>(got->body.size());
     if (!stats_->reports_acked.insert(id).second) ++stats_->reports_acked_twice;
     if (in_flight_ && in_flight_->id == id) in_flight_.reset();
-    last_sent = Clock::now();
+    next_due = Clock::now() + Jittered(options_->report_every, 0.2);
   }
 }
 

@@ -39,7 +39,7 @@ struct SimOptions {
   std::vector<std::string> servers;
   Duration start_time{2000};  // a switch's simulated start
   Duration poll_wait{30000};
-  Duration report_every{10000};                 // states re-sent when nothing else changes
+  Duration report_every{10000};                 // states re-sent after this long unsent (+-1/5)
   std::chrono::steady_clock::time_point epoch;  // the simulator's start (stats' zero)
   // This simulator run's, random: in every step key and report id, so that
   // a second run's agents (of the same names) are never taken for the

@@ -217,15 +217,23 @@ void Agent::Apply(const deploy::DesiredState& state) {
 }
 
 asio::awaitable<void> Agent::PeriodicLoop() {
-  auto reported = std::chrono::steady_clock::now();
+  // A project's state goes out when it changes and, when nothing changed
+  // for report_every (give or take a fifth, drawn anew each time), again:
+  // agents that reported together (a whole fleet in one rollout's first
+  // phase) do not all report again in the same instant, period after period.
+  std::map<std::string, Duration> period;
   while (!stopping_->stopped()) {
     if (co_await stopping_->Sleep(kFlushEvery)) break;
     // Writes machine.db could not take at once (store/write_behind.h).
     if (machine_store_->pending_writes() > 0) (void)machine_store_->FlushPendingWrites();
-    if (std::chrono::steady_clock::now() - reported < settings_.report_every) continue;
-    reported = std::chrono::steady_clock::now();
+    const auto now = std::chrono::steady_clock::now();
     for (auto& [name, p] : projects_) {
-      if (p->wanted()) p->QueueReport();
+      if (!p->wanted()) continue;
+      auto [it, fresh] = period.try_emplace(name);
+      if (fresh) it->second = Jittered(settings_.report_every, 0.2);
+      if (now - p->queued_at() < it->second) continue;
+      it->second = Jittered(settings_.report_every, 0.2);
+      p->QueueReport();
     }
   }
 }

@@ -338,6 +338,7 @@ deploy::ProjectReport ProjectAgent::Report() const {
 }
 
 void ProjectAgent::QueueReport() {
+  queued_at_ = std::chrono::steady_clock::now();
   Save();
   Status s = ctx_->db->QueueState(project_, deploy::ToJson(Report()));
   if (!s.ok()) spdlog::error("project {}: cannot queue its report: {}", project_, s.message());

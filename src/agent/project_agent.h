@@ -29,6 +29,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -95,6 +96,8 @@ class ProjectAgent {
   // The project as it is now, and that queued for reporting.
   deploy::ProjectReport Report() const;
   void QueueReport();
+  // When its state was last queued (steady clock; its construction before).
+  std::chrono::steady_clock::time_point queued_at() const { return queued_at_; }
 
  private:
   // One pass; true when something that may pass failed (try again later).
@@ -125,6 +128,7 @@ class ProjectAgent {
 
   deploy::ProjectReport report_;  // fetch_failed and the run target's outcome
   std::string failed_run_;        // "<deployment id> <release>" whose swap failed here
+  std::chrono::steady_clock::time_point queued_at_ = std::chrono::steady_clock::now();
 
   std::unique_ptr<Event> wake_;
   bool stopping_ = false;

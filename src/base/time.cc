@@ -1,9 +1,11 @@
 #include "base/time.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <random>
 
 namespace anthill {
 
@@ -139,6 +141,14 @@ std::string FormatDuration(Duration d) {
                   static_cast<long long>((ms % 60000) / 1000));
   }
   return buf;
+}
+
+Duration Jittered(Duration around, double fraction) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  const double spread = static_cast<double>(around.count()) * fraction;
+  std::uniform_real_distribution<double> offset(-spread, spread);
+  const auto ms = static_cast<int64_t>(static_cast<double>(around.count()) + offset(random));
+  return Duration(std::max<int64_t>(1, ms));
 }
 
 }  // namespace anthill

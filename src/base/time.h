@@ -33,4 +33,9 @@ Result<Duration> ParseDuration(std::string_view text);
 // "4.1 s", "250 ms", "2 min 5 s": for humans in messages.
 std::string FormatDuration(Duration d);
 
+// `around` give or take `fraction` of it, drawn at random (at least 1 ms):
+// periodic work of many processes started together (a fleet's agents after
+// one rollout) spreads out instead of arriving at once.
+Duration Jittered(Duration around, double fraction);
+
 }  // namespace anthill

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace anthill {
 namespace {
 
@@ -48,6 +50,21 @@ TEST(Duration, RefusesWhatIsLongerThanAYearInsteadOfOverflowing) {
               std::string("bad duration '") + bad + "': longer than a year");
   }
   EXPECT_EQ(ParseDuration("8784h")->count(), 8784LL * 3600 * 1000);
+}
+
+TEST(Jittered, StaysWithinItsFractionAndSpreadsOverIt) {
+  Duration least = Duration::max(), most = Duration::min();
+  for (int i = 0; i < 2000; ++i) {
+    const Duration d = Jittered(Duration(10000), 0.2);
+    EXPECT_GE(d, Duration(8000));
+    EXPECT_LE(d, Duration(12000));
+    least = std::min(least, d);
+    most = std::max(most, d);
+  }
+  // 2,000 draws over 4,000 ms: both ends are reached within 400 ms.
+  EXPECT_LT(least, Duration(8400));
+  EXPECT_GT(most, Duration(11600));
+  EXPECT_EQ(Jittered(Duration(0), 0.2), Duration(1));
 }
 
 }  // namespace

@@ -475,10 +475,17 @@ std::optional<DesiredProject> Rollout::ToRun(const Machine& m) const {
 
 asio::awaitable<Status> Rollout::SetDesired(const std::vector<Machine*>& machines,
                                             const Desire& desired) {
+  // Made once per text before: a batch of 1,000 machines that ran the same
+  // release is one JSON text, not 1,000.
+  std::unordered_map<std::string, std::string> made;
   std::vector<store::DesiredChange> changes;
   for (Machine* m : machines) {
-    std::optional<DesiredProject> d = desired(*m);
-    changes.push_back({m->name, spec_.project, d ? ToJson(*d) : ""});
+    auto [it, fresh] = made.try_emplace(m->before);
+    if (fresh) {
+      std::optional<DesiredProject> d = desired(*m);
+      it->second = d ? ToJson(*d) : "";
+    }
+    changes.push_back({m->name, spec_.project, it->second});
   }
   if (changes.empty()) co_return Status::Ok();
   Status set = co_await fleet_->SetDesired(std::move(changes));

@@ -98,6 +98,8 @@ class Rollout {
   // The machine was silent past agent_timeout: sets its row.
   using Lost = std::function<void(Machine&)>;
   // What a machine's desired state of the project is to be (nullopt: none).
+  // A function of what the machine had before the rollout (`before`) alone:
+  // machines that had the same text are told the same.
   using Desire = std::function<std::optional<DesiredProject>(const Machine&)>;
 
   // Finds the targets and their state before; makes the batches.

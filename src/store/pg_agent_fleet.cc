@@ -595,12 +595,16 @@ Awaitable<void> Fleet::ReadDesiredStates() {
   // rows (a caller that saw it would wait past a change it never read).
   // A machine not registered is generation 0 and no rows. A machine whose
   // generation alone is asked for (a poll about to park) has its rows left
-  // out.
+  // out. Each machine's rows are looked up by its key: as plain joins the
+  // planner hashed all of agent_desired (10,000 rows of JSON) for a read of
+  // 45 machines (8-90 ms a read in a rollout over 10,000 machines; `OFFSET
+  // 0` keeps the lateral from being flattened into such a join).
   static const std::string sql =
-      "SELECT m.name, coalesce(a.generation, 0), " + kDesiredColumns +
-      " FROM unnest($1::text[], $2::bigint[]) AS m(name, with_rows) LEFT JOIN agents a ON a.name = "
-      "m.name LEFT JOIN agent_desired d ON m.with_rows = 1 AND d.machine = m.name ORDER BY m.name "
-      "COLLATE \"C\", d.project COLLATE \"C\"";
+      "SELECT m.name, coalesce((SELECT a.generation FROM agents a WHERE a.name = m.name), 0), " +
+      kDesiredColumns +
+      " FROM unnest($1::text[], $2::bigint[]) AS m(name, with_rows) LEFT JOIN LATERAL (SELECT * "
+      "FROM agent_desired d WHERE m.with_rows = 1 AND d.machine = m.name OFFSET 0) d ON true "
+      "ORDER BY m.name COLLATE \"C\", d.project COLLATE \"C\"";
   constexpr size_t kMostAtOnce = 1000;
   while (!reads_.empty()) {
     std::vector<std::shared_ptr<PendingRead>> taken;

@@ -128,6 +128,33 @@ TEST_F(PgConnectionTest, CreatesInsertsWithParametersAndSelectsRowsBack) {
   });
 }
 
+// A plan whose estimate crosses jit_above_cost would spend longer compiling
+// than running; the caller's own options still apply.
+TEST_F(PgConnectionTest, SessionsRunWithoutJitAndKeepTheOptionsTheCallerGives) {
+  RunLoop([&](asio::io_context& io) -> asio::awaitable<void> {
+    const std::string plain = server_->ConnectionString(database_);
+    const std::string with_options = plain + " options='-c statement_timeout=4321'";
+    const std::string url = server_->TcpUrl(database_) + "?options=-c%20work_mem%3D7MB";
+    for (const std::string& info : {plain, with_options, url}) {
+      Conn conn = co_await Open(io, info);
+      if (!conn) co_return;
+      auto jit = co_await Run(*conn, "SHOW jit", kNoParams);
+      CO_ASSERT_TRUE(jit.ok() && jit->rows.size() == 1u) << jit.error();
+      EXPECT_EQ(jit->rows[0][0], "off") << info;
+    }
+    Conn conn = co_await Open(io, with_options);
+    if (!conn) co_return;
+    auto timeout = co_await Run(*conn, "SHOW statement_timeout", kNoParams);
+    CO_ASSERT_TRUE(timeout.ok() && timeout->rows.size() == 1u) << timeout.error();
+    EXPECT_EQ(timeout->rows[0][0], "4321ms");
+    Conn by_url = co_await Open(io, url);
+    if (!by_url) co_return;
+    auto memory = co_await Run(*by_url, "SHOW work_mem", kNoParams);
+    CO_ASSERT_TRUE(memory.ok() && memory->rows.size() == 1u) << memory.error();
+    EXPECT_EQ(memory->rows[0][0], "7MB");
+  });
+}
+
 TEST_F(PgConnectionTest, RawBytesRoundTripAsByteaAndInvalidUtf8TextIsAClearError) {
   RunLoop([&](asio::io_context& io) -> asio::awaitable<void> {
     auto info = server_->ConnectionString(database_);
