@@ -764,7 +764,17 @@ Awaitable<void> Fleet::WriteReports() {
   // Reports that came while a batch was written make the next batch.
   constexpr size_t kMostAtOnce = 500;
   constexpr int64_t kPruneEvery = 64;  // batches
+  // Under a steady stream (a fleet's periodic reports: 1,000 a second from
+  // 10,000 agents) each batch would hold the few reports that came while
+  // the last was written: 5,366 transactions of 9 reports in one rollout,
+  // twice PostgreSQL's CPU of fewer, fuller ones. So after a batch the
+  // next gathers for kGather first; a report that finds the writer idle
+  // goes at once.
+  constexpr Duration kGather{10};
+  bool wrote = false;
   while (!reports_.empty()) {
+    if (wrote && reports_.size() < kMostAtOnce && !state_->stopping) co_await SleepFor(kGather);
+    wrote = true;
     std::vector<std::shared_ptr<Pending>> taken;
     while (!reports_.empty() && taken.size() < kMostAtOnce) {
       taken.push_back(std::move(reports_.front()));
