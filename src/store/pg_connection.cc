@@ -177,21 +177,11 @@ asio::awaitable<Result<std::unique_ptr<PgConnection>>> PgConnection::Connect(
     PQfreemem(parse_error);
     co_return Status::InvalidArgument("postgresql: connection string: " + why);
   }
-  // No JIT: Anthill's statements are short, and a plan whose estimate
-  // crosses jit_above_cost (a lookup per machine of 1,000, on a table whose
-  // statistics lag) spent 70-120 ms compiling what ran in 4 ms. Added to
-  // the options the caller's string gives, if any.
-  std::string options = "-c jit=off";
-  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
-    if (std::string_view(o->keyword) == "options" && o->val != nullptr && *o->val != '\0') {
-      options = std::string(o->val) + " " + options;
-    }
-  }
   PQconninfoFree(parsed);
 
   // The caller's string is expanded as dbname; the keywords after it win.
-  const char* keywords[] = {"dbname", "client_encoding", "options", nullptr};
-  const char* values[] = {conninfo.c_str(), "UTF8", options.c_str(), nullptr};
+  const char* keywords[] = {"dbname", "client_encoding", nullptr};
+  const char* values[] = {conninfo.c_str(), "UTF8", nullptr};
   std::unique_ptr<PgConnection> conn(new PgConnection(PQconnectStartParams(keywords, values, 1)));
   if (conn->conn_ == nullptr)
     co_return Status::Unavailable("postgresql: cannot connect: out of memory");
@@ -226,6 +216,16 @@ asio::awaitable<Result<std::unique_ptr<PgConnection>>> PgConnection::Connect(
     co_return Status::Internal("postgresql: non-blocking mode: " + OneLine(PQerrorMessage(pg)));
   }
   conn->waiter_ = std::make_unique<os::FdWaiter>(executor, PQsocket(pg));
+  // No JIT: Anthill's statements are short, and a plan whose estimate
+  // crossed jit_above_cost (a lookup per machine of 1,000, on a table whose
+  // statistics lag) spent 70-120 ms compiling what ran in 4 ms. A SET, not
+  // a startup option: poolers such as PgBouncer refuse unknown startup
+  // parameters. A server without the setting (before PostgreSQL 11) keeps
+  // the session as it is.
+  std::string no_jit = "SET jit = off";
+  PgParams none;
+  auto set = co_await conn->Query(std::move(no_jit), std::move(none));
+  if (!set.ok() && conn->broken()) co_return set.status().Prefixed("postgresql: SET jit = off");
   co_return std::move(conn);
 }
 
