@@ -43,7 +43,8 @@ machines have switched, and the run then checks what users rely on:
   not at a quarter of it: a build comes first.
 After it, once every agent runs the new commit and no deployment is
 unfinished (or TIMEOUT): every deployment's status, steps left `running`,
-and the report ids the agents had acknowledged against agent_reports'
+machines left unended (waiting, fetching, fetched, switching) in a
+finished deployment, and the report ids the agents had acknowledged against agent_reports'
 rows (lost: acknowledged, not kept; twice: two rows of one step key).
 
 With PG_STATS=1 in the environment, PostgreSQL loads pg_stat_statements
@@ -359,6 +360,12 @@ def main():
                 "deployments_unfinished": int(pg.psql(
                     "SELECT count(*) FROM deployments WHERE finished_at IS NULL")),
                 "steps_running": int(pg.psql("SELECT count(*) FROM steps WHERE status = 'running'")),
+                # A finished deployment's machine still "switching": a part
+                # nobody will end.
+                "machine_rows_unended": int(pg.psql(
+                    "SELECT count(*) FROM deployment_machines m JOIN deployments d ON "
+                    "d.id = m.deployment_id WHERE d.finished_at IS NOT NULL AND m.status IN "
+                    "('waiting', 'fetching', 'fetched', 'switching')")),
                 "step_keys_twice": int(pg.psql(
                     "SELECT count(*) - count(DISTINCT agent_key) FROM steps "
                     "WHERE agent_key IS NOT NULL")),

@@ -89,6 +89,10 @@ enum class MachineRolloutStatus {
   kLost,        // silent past agent_timeout
   kRolledBack,  // went back to the release it ran before
   kSkipped,     // the rollout halted before its batch
+  // Its orchestrator stopped (killed, or its lease lost) before this
+  // machine's part ended; the deployment is interrupted, and the next
+  // holder's "finishing" deployment takes the machine on.
+  kInterrupted,
 };
 inline constexpr std::pair<MachineRolloutStatus, std::string_view> kMachineRolloutStatusWords[] = {
     {MachineRolloutStatus::kWaiting, "waiting"},
@@ -100,6 +104,7 @@ inline constexpr std::pair<MachineRolloutStatus, std::string_view> kMachineRollo
     {MachineRolloutStatus::kLost, "lost"},
     {MachineRolloutStatus::kRolledBack, "rolled back"},
     {MachineRolloutStatus::kSkipped, "skipped"},
+    {MachineRolloutStatus::kInterrupted, "interrupted"},
 };
 constexpr std::string_view ToString(MachineRolloutStatus s) {
   for (const auto& [status, word] : kMachineRolloutStatusWords) {

@@ -978,6 +978,74 @@ TEST_F(PgAgentFleetTest, RecordMachineMakesOrReplacesADeploymentsMachine) {
   });
 }
 
+// A rollout cut short by its orchestrator's end (killed, or its lease
+// lost): the machines whose part had not ended say so with the
+// deployment's reason, instead of "switching" for ever; those that ended
+// keep what they said, and another deployment's rows are left alone until
+// it is interrupted too.
+TEST_F(PgAgentFleetTest, AnInterruptedDeploymentsMachinesThatHadNotEndedAreInterrupted) {
+  FleetPtr fleet = Open();
+  std::unique_ptr<PgRecordStore> record = OpenRecord();
+  ASSERT_TRUE(fleet && record);
+  const int64_t hello = MakeDeployment(*record, "hello");
+  const int64_t other = MakeDeployment(*record, "other");
+  ASSERT_TRUE(hello > 0 && other > 0);
+  Run([&]() -> asio::awaitable<void> {
+    std::vector<DeploymentMachine> rows;
+    const std::vector<std::pair<std::string, MachineRolloutStatus>> parts = {
+        {"web-1", MachineRolloutStatus::kSucceeded},
+        {"web-2", MachineRolloutStatus::kSwitching},
+        {"web-3", MachineRolloutStatus::kFetched},
+        {"web-4", MachineRolloutStatus::kWaiting},
+        {"web-5", MachineRolloutStatus::kFetching}};
+    for (const auto& [machine, status] : parts) {
+      DeploymentMachine row;
+      row.deployment_id = hello;
+      row.machine = machine;
+      row.batch = 1;
+      row.status = status;
+      row.started_at = kStart;
+      if (status == MachineRolloutStatus::kSucceeded) row.finished_at = kStart;
+      rows.push_back(row);
+    }
+    DeploymentMachine elsewhere = rows[1];
+    elsewhere.deployment_id = other;
+    rows.push_back(elsewhere);
+    auto recorded = co_await fleet->RecordMachines(rows);
+    EXPECT_TRUE(recorded.ok()) << recorded.message();
+
+    const std::string why = "the orchestrator running project hello stopped before it finished";
+    auto interrupted = co_await record->InterruptUnfinishedOfProject(kEnd, "hello", why);
+    EXPECT_TRUE(interrupted.ok() && *interrupted == 1) << interrupted.error();
+    auto machines = co_await fleet->MachinesOf(hello);
+    EXPECT_TRUE(machines.ok() && machines->size() == 5u) << machines.error();
+    if (!machines.ok() || machines->size() != 5u) co_return;
+    EXPECT_EQ(machines->at(0).status, MachineRolloutStatus::kSucceeded);
+    EXPECT_EQ(machines->at(0).finished_at, kStart);
+    EXPECT_EQ(machines->at(0).error, "");
+    for (size_t i = 1; i < machines->size(); ++i) {
+      const DeploymentMachine& m = machines->at(i);
+      EXPECT_EQ(m.status, MachineRolloutStatus::kInterrupted) << m.machine;
+      EXPECT_EQ(m.finished_at, kEnd) << m.machine;
+      EXPECT_EQ(m.error, why) << m.machine;
+    }
+    auto untouched = co_await fleet->MachinesOf(other);
+    EXPECT_TRUE(untouched.ok() && untouched->size() == 1u) << untouched.error();
+    if (!untouched.ok() || untouched->size() != 1u) co_return;
+    EXPECT_EQ(untouched->at(0).status, MachineRolloutStatus::kSwitching);
+
+    // This orchestrator's own next life finds it unfinished.
+    const std::string stopped = "anthill stopped before it finished";
+    auto all = co_await record->InterruptUnfinished(kEnd, stopped);
+    EXPECT_TRUE(all.ok() && *all == 1) << all.error();
+    untouched = co_await fleet->MachinesOf(other);
+    EXPECT_TRUE(untouched.ok() && untouched->size() == 1u) << untouched.error();
+    if (!untouched.ok() || untouched->size() != 1u) co_return;
+    EXPECT_EQ(untouched->at(0).status, MachineRolloutStatus::kInterrupted);
+    EXPECT_EQ(untouched->at(0).error, stopped);
+  });
+}
+
 // Text from agents and rollouts need not be UTF-8 (an error message, a
 // label): it is stored as U+FFFD, not refused.
 TEST_F(PgAgentFleetTest, TextThatIsNotUtf8IsStoredAsReplacementCharacters) {

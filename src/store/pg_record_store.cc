@@ -297,16 +297,21 @@ Awaitable<Result<std::vector<RecordStore::StatusCount>>> Store::CountDeployments
 }
 
 Awaitable<Result<int>> Store::InterruptUnfinished(TimePoint now, std::string why) {
-  // One statement: both updates see the rows as they were, so the steps are
+  // One statement: the updates see the rows as they were, so the steps are
   // found by their deployments' machine whatever the deployments' update
-  // does, and either both happen or neither. Each deployment touched
-  // (itself or a step of it) is notified; the count is of deployments.
+  // does, and all happen or none. A rollout's machines whose part had not
+  // ended are interrupted with their deployment (not left "switching" for
+  // ever). Each deployment touched (itself or a step of it) is notified;
+  // the count is of deployments.
   static const std::string sql =
       "WITH steps_done AS (UPDATE steps SET status = 'interrupted', finished_at = $1, error = $2 "
       "WHERE status = 'running' AND deployment_id IN "
       "(SELECT id FROM deployments WHERE machine = $3) RETURNING deployment_id), "
       "deployments_done AS (UPDATE deployments SET status = 'interrupted', finished_at = $1, "
-      "error = $2 WHERE status IN ('queued', 'running') AND machine = $3 RETURNING id) "
+      "error = $2 WHERE status IN ('queued', 'running') AND machine = $3 RETURNING id), "
+      "machines_done AS (UPDATE deployment_machines SET status = 'interrupted', "
+      "finished_at_ms = $1, error = $2 WHERE status IN ('waiting', 'fetching', 'fetched', "
+      "'switching') AND deployment_id IN (SELECT id FROM deployments_done)) "
       "SELECT (SELECT count(*) FROM deployments_done), " +
       NotifyDeployment("touched.id") +
       " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "
@@ -328,7 +333,10 @@ Awaitable<Result<int>> Store::InterruptUnfinishedOfProject(TimePoint now, std::s
       "WHERE status = 'running' AND deployment_id IN "
       "(SELECT id FROM deployments WHERE project = $3) RETURNING deployment_id), "
       "deployments_done AS (UPDATE deployments SET status = 'interrupted', finished_at = $1, "
-      "error = $2 WHERE status IN ('queued', 'running') AND project = $3 RETURNING id) "
+      "error = $2 WHERE status IN ('queued', 'running') AND project = $3 RETURNING id), "
+      "machines_done AS (UPDATE deployment_machines SET status = 'interrupted', "
+      "finished_at_ms = $1, error = $2 WHERE status IN ('waiting', 'fetching', 'fetched', "
+      "'switching') AND deployment_id IN (SELECT id FROM deployments_done)) "
       "SELECT (SELECT count(*) FROM deployments_done), " +
       NotifyDeployment("touched.id") +
       " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "

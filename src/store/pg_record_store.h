@@ -20,8 +20,9 @@
 //   Two delivery ids that differ only in such bytes count as one. Hook
 //   bodies are bytea and are kept exactly.
 // - Each single-row write is one statement; InterruptUnfinished and
-//   InterruptUnfinishedOfProject are one statement too (two updates in a
-//   WITH), so each is all or nothing.
+//   InterruptUnfinishedOfProject are one statement too (the deployments,
+//   their running steps and their rollout's unended machines, updated in
+//   one WITH), so each is all or nothing.
 //
 // Thread: the io_context thread of the executor it was opened with. It must
 // outlive every call in flight.
