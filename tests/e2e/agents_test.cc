@@ -577,6 +577,21 @@ TEST_F(AgentsTest, AnOrchestratorKilledMidRolloutIsFinishedByTheOther) {
 
   json interrupted = WaitDeploymentEnded(id, std::chrono::seconds(60));
   EXPECT_EQ(interrupted["status"], "interrupted") << interrupted.dump(1);
+  // Its machines say where it stopped: web-1 had ended its part; the last
+  // batches had not, and none is left "switching" or "fetched" for ever
+  // (web-2 may have ended as the orchestrator died).
+  const json stopped = Api("/api/v1/deployments/" + std::to_string(id));
+  auto rows = Rows(stopped);
+  EXPECT_EQ(rows["web-1"]["status"], "succeeded") << stopped.dump(1);
+  for (const char* name : {"web-2", "web-3", "web-4"}) {
+    const std::string status = rows[name].value("status", "");
+    EXPECT_TRUE(status == "interrupted" || (status == "succeeded" && name == std::string("web-2")))
+        << name << stopped.dump(1);
+    if (status != "interrupted") continue;
+    EXPECT_NE(rows[name].value("error", "").find("stopped before it finished"), std::string::npos)
+        << name << stopped.dump(1);
+  }
+  EXPECT_EQ(rows["web-4"].value("status", ""), "interrupted") << stopped.dump(1);
   WaitAllRun(next);
   json finishing;
   const std::string actor = "finishing deployment " + std::to_string(id);
