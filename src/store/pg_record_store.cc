@@ -296,26 +296,38 @@ Awaitable<Result<std::vector<RecordStore::StatusCount>>> Store::CountDeployments
   co_return out;
 }
 
+namespace {
+
+// Interrupts what is unfinished among the deployments whose `column`
+// (machine: who recorded them; project) is $3, in one statement: the
+// updates see the rows as they were, so the steps are found by their
+// deployments whatever the deployments' update does, and all happen or
+// none. A rollout's machines whose part had not ended are interrupted with
+// their deployment (not left "switching" for ever). Each deployment touched
+// (itself or a step of it) is notified; the count is of deployments.
+std::string InterruptSql(const std::string& column) {
+  return "WITH steps_done AS (UPDATE steps SET status = 'interrupted', finished_at = $1, "
+         "error = $2 WHERE status = 'running' AND deployment_id IN (SELECT id FROM deployments "
+         "WHERE " +
+         column +
+         " = $3) RETURNING deployment_id), "
+         "deployments_done AS (UPDATE deployments SET status = 'interrupted', finished_at = $1, "
+         "error = $2 WHERE status IN ('queued', 'running') AND " +
+         column +
+         " = $3 RETURNING id), "
+         "machines_done AS (UPDATE deployment_machines SET status = 'interrupted', "
+         "finished_at_ms = $1, error = $2 WHERE status IN ('waiting', 'fetching', 'fetched', "
+         "'switching') AND deployment_id IN (SELECT id FROM deployments_done)) "
+         "SELECT (SELECT count(*) FROM deployments_done), " +
+         NotifyDeployment("touched.id") +
+         " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "
+         "AS touched";
+}
+
+}  // namespace
+
 Awaitable<Result<int>> Store::InterruptUnfinished(TimePoint now, std::string why) {
-  // One statement: the updates see the rows as they were, so the steps are
-  // found by their deployments' machine whatever the deployments' update
-  // does, and all happen or none. A rollout's machines whose part had not
-  // ended are interrupted with their deployment (not left "switching" for
-  // ever). Each deployment touched (itself or a step of it) is notified;
-  // the count is of deployments.
-  static const std::string sql =
-      "WITH steps_done AS (UPDATE steps SET status = 'interrupted', finished_at = $1, error = $2 "
-      "WHERE status = 'running' AND deployment_id IN "
-      "(SELECT id FROM deployments WHERE machine = $3) RETURNING deployment_id), "
-      "deployments_done AS (UPDATE deployments SET status = 'interrupted', finished_at = $1, "
-      "error = $2 WHERE status IN ('queued', 'running') AND machine = $3 RETURNING id), "
-      "machines_done AS (UPDATE deployment_machines SET status = 'interrupted', "
-      "finished_at_ms = $1, error = $2 WHERE status IN ('waiting', 'fetching', 'fetched', "
-      "'switching') AND deployment_id IN (SELECT id FROM deployments_done)) "
-      "SELECT (SELECT count(*) FROM deployments_done), " +
-      NotifyDeployment("touched.id") +
-      " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "
-      "AS touched";
+  static const std::string sql = InterruptSql("machine");
   const PgParams params = {PgInt(ToUnixMillis(now)), PgText(why), PgText(machine_)};
   const std::string what = "interrupt";
   auto done = co_await Run(what, sql, params);
@@ -325,22 +337,9 @@ Awaitable<Result<int>> Store::InterruptUnfinished(TimePoint now, std::string why
 
 Awaitable<Result<int>> Store::InterruptUnfinishedOfProject(TimePoint now, std::string project,
                                                            std::string why) {
-  // InterruptUnfinished's statement, with the project's rows in place of
-  // this machine's: whoever recorded them (the (project, id) index finds
-  // them).
-  static const std::string sql =
-      "WITH steps_done AS (UPDATE steps SET status = 'interrupted', finished_at = $1, error = $2 "
-      "WHERE status = 'running' AND deployment_id IN "
-      "(SELECT id FROM deployments WHERE project = $3) RETURNING deployment_id), "
-      "deployments_done AS (UPDATE deployments SET status = 'interrupted', finished_at = $1, "
-      "error = $2 WHERE status IN ('queued', 'running') AND project = $3 RETURNING id), "
-      "machines_done AS (UPDATE deployment_machines SET status = 'interrupted', "
-      "finished_at_ms = $1, error = $2 WHERE status IN ('waiting', 'fetching', 'fetched', "
-      "'switching') AND deployment_id IN (SELECT id FROM deployments_done)) "
-      "SELECT (SELECT count(*) FROM deployments_done), " +
-      NotifyDeployment("touched.id") +
-      " FROM (SELECT id FROM deployments_done UNION SELECT deployment_id FROM steps_done) "
-      "AS touched";
+  // The project's rows, whoever recorded them (the (project, id) index
+  // finds them).
+  static const std::string sql = InterruptSql("project");
   const PgParams params = {PgInt(ToUnixMillis(now)), PgText(why), PgText(project)};
   const std::string what = "interrupt project " + project;
   auto done = co_await Run(what, sql, params);
