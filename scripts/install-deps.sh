@@ -13,6 +13,7 @@ packages=(
   clang-format-14  # the format test
   postgresql-15  # the server the PostgreSQL tests start (testing/postgres.h)
   libarchive-dev libcurl4-openssl-dev  # artifact/: .tar.zst archives, S3 over libcurl
+  libjemalloc-dev  # the allocator anthill links (CMakeLists.txt: ANTHILL_JEMALLOC)
 )
 # Node.js and npm run the browser tests; a machine that has them keeps its
 # own, one without gets Debian's. (playwright-core asks for Node >= 20;
