@@ -227,13 +227,26 @@ struct PgAgentFleet::State : PgListenState {
 };
 
 using Fleet = PgAgentFleet;
+
+// Items per batch: a transaction of reports, a statement of polls' reads or
+// of "seen" writes.
+constexpr size_t kReportsAtOnce = 500;
+constexpr size_t kReadsAtOnce = 1000;
+constexpr size_t kSeenAtOnce = 1000;
+
 template <typename T>
 using Awaitable = AgentFleet::Awaitable<T>;
 
 Fleet::PgAgentFleet(asio::any_io_executor executor, std::string conninfo, Options options)
     : pool_(executor, conninfo, options.connections),
       options_(options),
-      state_(std::make_shared<State>(std::move(executor), std::move(conninfo))) {}
+      state_(std::make_shared<State>(std::move(executor), std::move(conninfo))),
+      reports_(
+          state_->executor, kReportsAtOnce, [this](auto& taken) { return WriteReports(taken); },
+          [this](size_t queued) { return GatherReports(queued); }),
+      reads_(state_->executor, kReadsAtOnce,
+             [this](auto& taken) { return ReadDesiredStates(taken); }),
+      seen_(state_->executor, kSeenAtOnce, [this](auto& taken) { return WriteSeen(taken); }) {}
 
 Fleet::~PgAgentFleet() { Stop(); }
 
@@ -401,17 +414,12 @@ Awaitable<Status> Fleet::Seen(std::string name, std::vector<std::string> labels)
   auto pending = std::make_shared<PendingSeen>(state_->executor);
   pending->name = PgValidText(name);
   pending->labels = labels;
-  seen_.push_back(pending);
-  if (!writing_seen_) {
-    writing_seen_ = true;
-    asio::co_spawn(state_->executor, WriteSeen(), asio::detached);
-  }
-  while (!pending->done.is_set()) co_await pending->done.Wait(kUntilWoken);
+  co_await seen_.Add(pending);
   if (pending->result.ok()) state_->seen[name] = {std::move(labels), now};
   co_return pending->result;
 }
 
-Awaitable<void> Fleet::WriteSeen() {
+Awaitable<void> Fleet::WriteSeen(std::vector<std::shared_ptr<PendingSeen>>& taken) {
   // Locks in name order, as a batch of reports does: with SetDesired's, no
   // two transactions wait crosswise. Labels travel as array literals, one
   // per agent.
@@ -420,40 +428,30 @@ Awaitable<void> Fleet::WriteSeen() {
       ", labels = u.labels::text[] FROM unnest($1::text[], $2::text[]) AS u(name, labels) WHERE "
       "a.name = u.name AND a.name IN (SELECT name FROM agents WHERE name = ANY($1::text[]) ORDER "
       "BY name COLLATE \"C\" FOR UPDATE) RETURNING a.name";
-  constexpr size_t kMostAtOnce = 1000;
-  while (!seen_.empty()) {
-    std::vector<std::shared_ptr<PendingSeen>> taken;
-    std::map<std::string, std::vector<std::string>> latest;  // name -> labels; the last wins
-    while (!seen_.empty() && taken.size() < kMostAtOnce) {
-      latest[seen_.front()->name] = seen_.front()->labels;
-      taken.push_back(std::move(seen_.front()));
-      seen_.pop_front();
-    }
-    std::vector<std::string> names;
-    std::vector<std::string> labels;
-    for (const auto& [name, of] : latest) {
-      names.push_back(name);
-      labels.push_back(*PgTextArray(of));
-    }
-    const PgParams params = {PgTextArray(names), PgTextArray(labels)};
-    const std::string what = "agents seen: " + JoinFew(names);
-    auto got = co_await Run(what, sql, params);
-    std::set<std::string> written;
-    if (got.ok()) {
-      for (const auto& r : got->rows) written.insert(PgStr(r[0]));
-    }
-    for (auto& p : taken) {
-      if (!got.ok()) {
-        p->result = got.status();
-      } else if (!written.contains(p->name)) {
-        p->result = NoAgent(p->name).Prefixed("agent fleet");
-      } else {
-        p->result = Status::Ok();
-      }
-      p->done.Set();
+  std::map<std::string, std::vector<std::string>> latest;  // name -> labels; the last wins
+  for (const auto& p : taken) latest[p->name] = p->labels;
+  std::vector<std::string> names;
+  std::vector<std::string> labels;
+  for (const auto& [name, of] : latest) {
+    names.push_back(name);
+    labels.push_back(*PgTextArray(of));
+  }
+  const PgParams params = {PgTextArray(names), PgTextArray(labels)};
+  const std::string what = "agents seen: " + JoinFew(names);
+  auto got = co_await Run(what, sql, params);
+  std::set<std::string> written;
+  if (got.ok()) {
+    for (const auto& r : got->rows) written.insert(PgStr(r[0]));
+  }
+  for (auto& p : taken) {
+    if (!got.ok()) {
+      p->result = got.status();
+    } else if (!written.contains(p->name)) {
+      p->result = NoAgent(p->name).Prefixed("agent fleet");
+    } else {
+      p->result = Status::Ok();
     }
   }
-  writing_seen_ = false;
 }
 
 // --- Desired state -------------------------------------------------------------
@@ -581,16 +579,11 @@ Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> Fleet::ReadQueued
   auto pending = std::make_shared<PendingRead>(state_->executor);
   pending->machine = PgValidText(machine);
   pending->with_rows = with_rows;
-  reads_.push_back(pending);
-  if (!reading_) {
-    reading_ = true;
-    asio::co_spawn(state_->executor, ReadDesiredStates(), asio::detached);
-  }
-  while (!pending->done.is_set()) co_await pending->done.Wait(kUntilWoken);
+  co_await reads_.Add(pending);
   co_return std::move(pending->result);
 }
 
-Awaitable<void> Fleet::ReadDesiredStates() {
+Awaitable<void> Fleet::ReadDesiredStates(std::vector<std::shared_ptr<PendingRead>>& taken) {
   // One statement, so one snapshot: a generation is never newer than its
   // rows (a caller that saw it would wait past a change it never read).
   // A machine not registered is generation 0 and no rows. A machine whose
@@ -605,42 +598,32 @@ Awaitable<void> Fleet::ReadDesiredStates() {
       " FROM unnest($1::text[], $2::bigint[]) AS m(name, with_rows) LEFT JOIN LATERAL (SELECT * "
       "FROM agent_desired d WHERE m.with_rows = 1 AND d.machine = m.name OFFSET 0) d ON true "
       "ORDER BY m.name COLLATE \"C\", d.project COLLATE \"C\"";
-  constexpr size_t kMostAtOnce = 1000;
-  while (!reads_.empty()) {
-    std::vector<std::shared_ptr<PendingRead>> taken;
-    std::map<std::string, bool> wanted;  // machine -> with rows
-    while (!reads_.empty() && taken.size() < kMostAtOnce) {
-      wanted[reads_.front()->machine] |= reads_.front()->with_rows;
-      taken.push_back(std::move(reads_.front()));
-      reads_.pop_front();
-    }
-    std::vector<std::string> names;
-    std::vector<int64_t> with_rows;
-    for (const auto& [name, rows] : wanted) {
-      names.push_back(name);
-      with_rows.push_back(rows ? 1 : 0);
-    }
-    const PgParams params = {PgTextArray(names), PgIntArray(with_rows)};
-    const std::string what = "desired state of " + JoinFew(names);
-    auto got = co_await Run(what, sql, params);
-    std::map<std::string, std::pair<int64_t, std::vector<DesiredRow>>> by_machine;
-    if (got.ok()) {
-      for (const auto& r : got->rows) {
-        auto& [generation, rows] = by_machine[PgStr(r[0])];
-        generation = PgToInt(r[1]);
-        if (r[2]) rows.push_back(ReadDesired(r, 2));  // else the generation alone: no rows
-      }
-    }
-    for (auto& p : taken) {
-      if (!got.ok()) {
-        p->result = got.status();
-      } else {
-        p->result = by_machine[p->machine];
-      }
-      p->done.Set();
+  std::map<std::string, bool> wanted;  // machine -> with rows
+  for (const auto& p : taken) wanted[p->machine] |= p->with_rows;
+  std::vector<std::string> names;
+  std::vector<int64_t> with_rows;
+  for (const auto& [name, rows] : wanted) {
+    names.push_back(name);
+    with_rows.push_back(rows ? 1 : 0);
+  }
+  const PgParams params = {PgTextArray(names), PgIntArray(with_rows)};
+  const std::string what = "desired state of " + JoinFew(names);
+  auto got = co_await Run(what, sql, params);
+  std::map<std::string, std::pair<int64_t, std::vector<DesiredRow>>> by_machine;
+  if (got.ok()) {
+    for (const auto& r : got->rows) {
+      auto& [generation, rows] = by_machine[PgStr(r[0])];
+      generation = PgToInt(r[1]);
+      if (r[2]) rows.push_back(ReadDesired(r, 2));  // else the generation alone: no rows
     }
   }
-  reading_ = false;
+  for (auto& p : taken) {
+    if (!got.ok()) {
+      p->result = got.status();
+    } else {
+      p->result = by_machine[p->machine];
+    }
+  }
 }
 
 Awaitable<Result<std::vector<DesiredRow>>> Fleet::DesiredOfProject(std::string project) {
@@ -751,77 +734,60 @@ Awaitable<Status> Fleet::ApplyReport(std::string machine, AgentReport report) {
   auto pending = std::make_shared<Pending>(state_->executor);
   pending->queued.machine = PgValidText(machine);
   pending->queued.report = std::move(report);
-  reports_.push_back(pending);
-  if (!writing_reports_) {
-    writing_reports_ = true;
-    asio::co_spawn(state_->executor, WriteReports(), asio::detached);
-  }
-  while (!pending->done.is_set()) co_await pending->done.Wait(kUntilWoken);
+  co_await reports_.Add(pending);
   co_return pending->queued.result;
 }
 
-Awaitable<void> Fleet::WriteReports() {
-  // Reports that came while a batch was written make the next batch.
-  constexpr size_t kMostAtOnce = 500;
-  constexpr int64_t kPruneEvery = 64;  // batches
-  // Under a steady stream (a fleet's periodic reports: 1,000 a second from
-  // 10,000 agents) each batch would hold the few reports that came while
-  // the last was written: 5,366 transactions of 9 reports in one rollout,
-  // twice PostgreSQL's CPU of fewer, fuller ones. So after a batch the
-  // next gathers for kGather first; a report that finds the writer idle
-  // goes at once.
+// Under a steady stream (a fleet's periodic reports: 1,000 a second from
+// 10,000 agents) each batch would hold the few reports that came while the
+// last was written: 5,366 transactions of 9 reports in one rollout, twice
+// PostgreSQL's CPU of fewer, fuller ones. So after a batch the next gathers
+// for kGather first; a report that finds the writer idle goes at once.
+Awaitable<void> Fleet::GatherReports(size_t queued) {
   constexpr Duration kGather{10};
-  bool wrote = false;
-  while (!reports_.empty()) {
-    if (wrote && reports_.size() < kMostAtOnce && !state_->stopping) co_await SleepFor(kGather);
-    wrote = true;
-    std::vector<std::shared_ptr<Pending>> taken;
-    while (!reports_.empty() && taken.size() < kMostAtOnce) {
-      taken.push_back(std::move(reports_.front()));
-      reports_.pop_front();
+  if (queued < kReportsAtOnce && !state_->stopping) co_await SleepFor(kGather);
+}
+
+Awaitable<void> Fleet::WriteReports(std::vector<std::shared_ptr<Pending>>& taken) {
+  constexpr int64_t kPruneEvery = 64;  // batches
+  ApplyReportsOptions options;
+  options.keep_reports = options_.keep_reports;
+  options.prune = ++report_batches_ % kPruneEvery == 1;
+  auto apply = [&](const std::vector<std::shared_ptr<Pending>>& part) -> Awaitable<Status> {
+    std::vector<QueuedReport*> batch;
+    for (auto& p : part) batch.push_back(&p->queued);
+    PgWork work = [&](PgConnection& c) { return ApplyReportsOn(c, batch, options); };
+    Status done = co_await pool_.InTransaction(work);
+    if (!done.ok()) {
+      for (QueuedReport* q : batch) q->applied = false;
     }
-    ApplyReportsOptions options;
-    options.keep_reports = options_.keep_reports;
-    options.prune = ++report_batches_ % kPruneEvery == 1;
-    auto apply = [&](const std::vector<std::shared_ptr<Pending>>& part) -> Awaitable<Status> {
-      std::vector<QueuedReport*> batch;
-      for (auto& p : part) batch.push_back(&p->queued);
-      PgWork work = [&](PgConnection& c) { return ApplyReportsOn(c, batch, options); };
-      Status done = co_await pool_.InTransaction(work);
-      if (!done.ok()) {
-        for (QueuedReport* q : batch) q->applied = false;
-      }
-      co_return done;
-    };
-    Status done = co_await apply(taken);
-    if (!done.ok() && taken.size() > 1 && done.code() != StatusCode::kUnavailable) {
-      // One report the database refuses must not hold back the others:
-      // each alone, so only it fails. (A database that cannot be reached,
-      // or a deadlock, fails them all at once: the agents send them again.)
-      for (auto& p : taken) {
-        const std::vector<std::shared_ptr<Pending>> one = {p};
-        Status alone = co_await apply(one);
-        if (!alone.ok()) {
-          p->queued.result =
-              alone.Prefixed("agent fleet: report " + PgValidText(p->queued.report.id) + " of " +
-                             p->queued.machine);
-        }
-      }
-    } else if (!done.ok()) {
-      for (auto& p : taken) {
-        QueuedReport& q = p->queued;
-        q.result =
-            done.Prefixed("agent fleet: report " + PgValidText(q.report.id) + " of " + q.machine);
-      }
-    }
-    // Committed: this process's waits need not wait for the notification.
+    co_return done;
+  };
+  Status done = co_await apply(taken);
+  if (!done.ok() && taken.size() > 1 && done.code() != StatusCode::kUnavailable) {
+    // One report the database refuses must not hold back the others:
+    // each alone, so only it fails. (A database that cannot be reached,
+    // or a deadlock, fails them all at once: the agents send them again.)
     for (auto& p : taken) {
-      if (!p->queued.applied) continue;
-      for (const auto& project : p->queued.projects) state_->Wake(State::Kind::kReported, project);
+      const std::vector<std::shared_ptr<Pending>> one = {p};
+      Status alone = co_await apply(one);
+      if (!alone.ok()) {
+        p->queued.result = alone.Prefixed(
+            "agent fleet: report " + PgValidText(p->queued.report.id) + " of " + p->queued.machine);
+      }
     }
-    for (auto& p : taken) p->done.Set();
+  } else if (!done.ok()) {
+    for (auto& p : taken) {
+      QueuedReport& q = p->queued;
+      q.result =
+          done.Prefixed("agent fleet: report " + PgValidText(q.report.id) + " of " + q.machine);
+    }
   }
-  writing_reports_ = false;
+  // Committed: this process's waits need not wait for the notification.
+  for (auto& p : taken) {
+    if (!p->queued.applied) continue;
+    for (const auto& project : p->queued.projects) state_->Wake(State::Kind::kReported, project);
+  }
 }
 
 int64_t Fleet::ReportedMark(const std::string& project) {

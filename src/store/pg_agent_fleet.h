@@ -62,11 +62,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "base/batch_queue.h"
 #include "base/status.h"
 #include "base/time.h"
 #include "store/agent_fleet.h"
@@ -147,33 +147,29 @@ class PgAgentFleet final : public AgentFleet {
                                   const PgParams& params);
   void StartListening();
 
-  // Applies the queued reports, many per transaction (pg_agent_reports.h),
-  // until none is left; one runs at a time.
-  Awaitable<void> WriteReports();
-
+  // Reports, polls' reads and "seen" writes are each done many at a time
+  // (base/batch_queue.h): 10,000 polls answered at once come back at once.
   struct Pending;
-  // Reads the queued DesiredOf machines, many per statement, until none is
-  // left; one runs at a time.
-  Awaitable<void> ReadDesiredStates();
-  // DesiredOf's read, queued for ReadDesiredStates; without rows, the
-  // generation alone.
+  struct PendingRead;
+  struct PendingSeen;
+  // Applies a batch of reports in one transaction (pg_agent_reports.h).
+  Awaitable<void> WriteReports(std::vector<std::shared_ptr<Pending>>& taken);
+  // Between batches of reports: gathers a steady stream for a moment.
+  Awaitable<void> GatherReports(size_t queued);
+  // Reads a batch of DesiredOf machines in one statement.
+  Awaitable<void> ReadDesiredStates(std::vector<std::shared_ptr<PendingRead>>& taken);
+  // DesiredOf's read, queued; without rows, the generation alone.
   Awaitable<Result<std::pair<int64_t, std::vector<DesiredRow>>>> ReadQueued(std::string machine,
                                                                             bool with_rows);
-  struct PendingRead;
-  // Writes the queued Seen agents, many per statement, until none is left;
-  // one runs at a time.
-  Awaitable<void> WriteSeen();
-  struct PendingSeen;
+  // Writes a batch of Seen agents in one statement.
+  Awaitable<void> WriteSeen(std::vector<std::shared_ptr<PendingSeen>>& taken);
 
   PgPool pool_;
   Options options_;
   std::shared_ptr<State> state_;  // shared with the listening coroutine and the waits
-  std::deque<std::shared_ptr<Pending>> reports_;  // waiting for WriteReports
-  bool writing_reports_ = false;
-  std::deque<std::shared_ptr<PendingRead>> reads_;  // waiting for ReadDesiredStates
-  bool reading_ = false;
-  std::deque<std::shared_ptr<PendingSeen>> seen_;  // waiting for WriteSeen
-  bool writing_seen_ = false;
+  BatchQueue<Pending> reports_;
+  BatchQueue<PendingRead> reads_;
+  BatchQueue<PendingSeen> seen_;
   int64_t report_batches_ = 0;
 };
 
