@@ -4,6 +4,7 @@
 // operation after it (a long poll is answered within its wait, or never).
 #include "http/json_client.h"
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -62,7 +63,16 @@ asio::awaitable<Result<ClientResponse>> AsyncFetch(asio::any_io_executor executo
   } else {
     const auto from = asio::ip::make_address(source, ec);
     if (ec) co_return Status::InvalidArgument("bad source address '" + source + "'");
-    const tcp::endpoint to = *endpoints.begin();
+    // The first address of the source's family: an IPv4 source cannot
+    // reach a name's IPv6 address, which resolvers often list first.
+    auto same_family = std::find_if(endpoints.begin(), endpoints.end(), [&](const auto& e) {
+      return e.endpoint().address().is_v4() == from.is_v4();
+    });
+    if (same_family == endpoints.end()) {
+      co_return Status::Unavailable("cannot reach " + base->url + " from " + source +
+                                    ": no address of its family");
+    }
+    const tcp::endpoint to = same_family->endpoint();
     stream.socket().open(to.protocol(), ec);
     if (!ec) stream.socket().bind(tcp::endpoint(from, 0), ec);
     if (ec) co_return Status::Unavailable("cannot connect from " + source + ": " + ec.message());

@@ -115,6 +115,13 @@ TEST_F(JsonClientTest, ConnectsFromTheSourceAddressItIsGiven) {
   auto bad = Fetch("GET", url, "/", "", "", Duration(5000), "not-an-address");
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(bad.error(), "bad source address 'not-an-address'");
+  // An IPv4 source reaches only a name's IPv4 addresses; a name with none
+  // is an error that says so, not a socket of one family bound to the other.
+  auto v6 = Fetch("GET", "http://[::1]:" + std::to_string(port), "/", "", "", Duration(5000),
+                  "127.0.0.7");
+  EXPECT_EQ(v6.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(v6.error(), "cannot reach http://[::1]:" + std::to_string(port) +
+                            " from 127.0.0.7: no address of its family");
   // TEST-NET-1 (RFC 5737): no interface of this host has it.
   auto foreign = Fetch("GET", url, "/", "", "", Duration(5000), "192.0.2.1");
   EXPECT_EQ(foreign.status().code(), StatusCode::kUnavailable);
