@@ -259,6 +259,7 @@ asio::awaitable<store::BuildOutcome> Builder::BuildAndUpload(std::shared_ptr<Job
   deploy::StoreStepSink steps(&record_);
   deploy::BuildSpec build_spec{spec.project,   spec.repo,    spec.build, spec.test,
                                spec.artifacts, spec.timeout, project_dir};
+  build_spec.clean = deploy::CleanOfJob(spec.clean);
   deploy::BuildJob build_job(&git, &releases, &steps, build_spec);
 
   build::EnvVars project_env;

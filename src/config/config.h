@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -58,6 +60,11 @@ struct Project {
   std::string build;                       // shell command in the workspace; empty = none
   std::string test;                        // shell command; failure blocks the deploy
   Duration build_timeout{30 * 60 * 1000};  // build and test each; killed after this
+  // When the workspace is emptied of untracked and ignored files (git clean
+  // -ffdx) before a build; a build that was interrupted is followed by one
+  // whatever this says.
+  enum class Clean { kNever, kOnFailure, kAlways };
+  Clean clean = Clean::kNever;
   std::vector<std::string> artifacts;      // paths copied into the release; empty = all but .git
   std::string run;                         // required; started in the release dir
   std::map<std::string, std::string> env;  // extra environment for build, test and run
@@ -100,6 +107,11 @@ struct Roles {
 // ones of "orchestrator", "builder", "agent", each once, at least one; the
 // error says which word is wrong.
 Result<Roles> ParseRoles(const std::vector<std::string>& words);
+
+// "never", "on-failure", "always": what `clean` says in the config, and in a
+// build job (store/build_queue.h) that carries it to a builder.
+std::string_view CleanWord(Project::Clean clean);
+std::optional<Project::Clean> CleanFromWord(std::string_view word);
 
 struct Server {
   std::string listen = "127.0.0.1:7070";              // API and web UI, "host:port"

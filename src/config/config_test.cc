@@ -26,6 +26,7 @@ webhook_secret = "s3cret"
 build = "make"
 test = "make check"
 build_timeout = "5m"
+clean = "on-failure"
 artifacts = ["hello", "static/"]
 run = "./hello --port 8080"
 env = { PORT = "8080", MODE = "prod" }
@@ -59,6 +60,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.build, "make");
   EXPECT_EQ(p.test, "make check");
   EXPECT_EQ(p.build_timeout, Duration(300000));
+  EXPECT_EQ(p.clean, Project::Clean::kOnFailure);
   EXPECT_EQ(p.artifacts, (std::vector<std::string>{"hello", "static/"}));
   EXPECT_EQ(p.run, "./hello --port 8080");
   EXPECT_EQ(p.env.at("PORT"), "8080");
@@ -96,6 +98,7 @@ TEST(Config, DefaultsAndRelativePaths) {
   EXPECT_EQ(p.stop_signal, 15);
   EXPECT_EQ(p.stop_timeout, Duration(10000));
   EXPECT_EQ(p.keep_releases, 5);
+  EXPECT_EQ(p.clean, Project::Clean::kNever);
   EXPECT_TRUE(p.artifacts.empty());
 }
 
@@ -267,6 +270,9 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {head + "keep_releases = \"3\"\n",
        "anthill.toml:5: key 'keep_releases' in [[project]] 'hello': must be an integer, not a "
        "string"},
+      {head + "clean = \"sometimes\"\n",
+       "anthill.toml:5: key 'clean' in [[project]] 'hello': 'sometimes' is not one of never, "
+       "on-failure, always"},
       {head + "restart = \"sometimes\"\n",
        "anthill.toml:5: key 'restart' in [[project]] 'hello': 'sometimes' is not one of "
        "on-failure, always, never"},

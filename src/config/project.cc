@@ -37,6 +37,25 @@ void ReadEnv(TableReader& r, const toml::node& node, std::map<std::string, std::
   }
 }
 
+std::string_view CleanWord(Project::Clean clean) {
+  switch (clean) {
+    case Project::Clean::kNever:
+      return "never";
+    case Project::Clean::kOnFailure:
+      return "on-failure";
+    case Project::Clean::kAlways:
+      return "always";
+  }
+  return "never";
+}
+
+std::optional<Project::Clean> CleanFromWord(std::string_view word) {
+  for (auto c : {Project::Clean::kNever, Project::Clean::kOnFailure, Project::Clean::kAlways}) {
+    if (CleanWord(c) == word) return c;
+  }
+  return std::nullopt;
+}
+
 Status ReadProject(const toml::table& t, const std::string& file, const fs::path& base,
                    std::map<std::string, int>& names, Project& p) {
   p.line = TableReader::Line(t);
@@ -55,6 +74,8 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
   r.String("build", p.build);
   r.String("test", p.test);
   r.DurationKey("build_timeout", p.build_timeout);
+  std::string clean;
+  r.String("clean", clean);
   r.StringArray("artifacts", p.artifacts);
   r.String("run", p.run);
   if (const toml::node* env = r.Get("env")) ReadEnv(r, *env, p.env);
@@ -118,6 +139,11 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
     p.ready_notify = true;
   } else if (!ready.empty() && ready != "health") {
     return r.Refuse("ready", "'" + ready + "' is not one of health, notify");
+  }
+  if (!clean.empty()) {
+    const std::optional<Project::Clean> c = CleanFromWord(clean);
+    if (!c) return r.Refuse("clean", "'" + clean + "' is not one of never, on-failure, always");
+    p.clean = *c;
   }
   if (restart == "always") {
     p.restart = Project::Restart::kAlways;

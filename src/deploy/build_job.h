@@ -12,10 +12,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
 #include "build/step_runner.h"
+#include "config/config.h"
 #include "deploy/step_sink.h"
 #include "git/git.h"
 #include "release/releases.h"
@@ -32,7 +34,12 @@ struct BuildSpec {
   std::vector<std::string> artifacts;  // what the release keeps; empty: the whole workspace
   Duration timeout{0};                 // per step
   std::filesystem::path project_dir;   // the workspace and its dirty marker live here
+  config::Project::Clean clean = config::Project::Clean::kNever;  // git clean before the build
 };
+
+// A build job's `clean` word (store/build_queue.h) as a BuildSpec's; an
+// unknown word (a newer orchestrator's) is "never".
+config::Project::Clean CleanOfJob(std::string_view word);
 
 // What the coordinator lets a build know while it runs.
 struct BuildControls {
@@ -62,6 +69,11 @@ class BuildJob {
   boost::asio::awaitable<Result<std::string>> Run(const BuildTarget& t, const BuildControls& c);
 
  private:
+  // Why this build starts from a cleaned workspace ("" when it does not):
+  // an interrupted build's marker, `clean`, or a failed build's marker.
+  std::string WhyClean(const std::filesystem::path& dirty,
+                       const std::filesystem::path& failed) const;
+
   git::Git* git_;
   release::Releases* releases_;
   StepSink* steps_;

@@ -61,6 +61,7 @@ asio::awaitable<Result<store::BuildJobRow>> RemoteBuild::Built(const BuildTarget
   job.artifacts = spec_.artifacts;
   job.env = env_;
   job.timeout = spec_.timeout;
+  job.clean = std::string(config::CleanWord(spec_.clean));
   job.labels = labels_;
   // Each commit is built once: a job for the same commit and commands,
   // queued, building or built (for an earlier deployment, perhaps by an

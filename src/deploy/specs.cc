@@ -13,7 +13,10 @@ fs::path ProjectDir(const config::Project& p, const fs::path& data_dir) {
 watch::PollRule PollRuleOf(const config::Project& p) { return {p.repo, p.branch, p.tags, p.poll}; }
 
 BuildSpec BuildSpecOf(const config::Project& p, const fs::path& data_dir) {
-  return {p.name, p.repo, p.build, p.test, p.artifacts, p.build_timeout, ProjectDir(p, data_dir)};
+  BuildSpec s{
+      p.name, p.repo, p.build, p.test, p.artifacts, p.build_timeout, ProjectDir(p, data_dir)};
+  s.clean = p.clean;
+  return s;
 }
 
 supervise::ProgramSpec ProgramSpecOf(const config::Project& p, const fs::path& data_dir) {

@@ -71,6 +71,7 @@ struct BuildJobSpec {
   std::vector<std::string> artifacts;  // paths in the workspace packed into the release
   std::vector<std::string> env;        // "KEY=value", in order
   Duration timeout{0};                 // for build + test; 0: no limit
+  std::string clean = "never";         // the project's `clean`: never, on-failure, always
   // What a builder must have to run it (its labels a superset); empty: any.
   std::vector<std::string> labels;
 };

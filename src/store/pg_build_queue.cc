@@ -28,7 +28,8 @@ std::string JobColumns(const std::string& t = "") {
       "ref",     "version",       "build",           "test",          "artifacts",
       "env",     "timeout_ms",    "labels",          "status",        "attempt",
       "builder", "queued_at",     "started_at",      "finished_at",   "lease_until",
-      "error",   "artifact_key",  "artifact_sha256", "artifact_size", "release"};
+      "error",   "artifact_key",  "artifact_sha256", "artifact_size", "release",
+      "clean"};
   std::string out;
   for (const char* name : kNames) out += (out.empty() ? "" : ", ") + t + name;
   return out;
@@ -64,6 +65,7 @@ BuildJobRow ReadJob(const std::vector<PgCell>& r) {
   j.artifact_sha256 = PgStr(r[22]);
   j.artifact_size = PgToInt(r[23]);
   j.release = PgStr(r[24]);
+  s.clean = PgStr(r[25]);
   return j;
 }
 
@@ -135,8 +137,8 @@ Awaitable<Result<int64_t>> Queue::Enqueue(BuildJobSpec spec) {
   // it finds the job committed.
   static const std::string sql =
       "WITH made AS (INSERT INTO build_jobs (deployment_id, project, repo, commit_sha, ref, "
-      "version, build, test, artifacts, env, timeout_ms, labels, status, queued_at) VALUES ($1, "
-      "$2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11, $12::text[], " +
+      "version, build, test, artifacts, env, timeout_ms, labels, clean, status, queued_at) VALUES "
+      "($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11, $12::text[], $13, " +
       Word(BuildJobStatus::kQueued) + ", " + kPgNowMillis + ") RETURNING id) SELECT id, " +
       PgNotifySql(kPgJobsChannel, "queued", "id") + " FROM made";
   const PgParams params = {PgInt(spec.deployment_id),
@@ -150,7 +152,8 @@ Awaitable<Result<int64_t>> Queue::Enqueue(BuildJobSpec spec) {
                            PgTextArray(spec.artifacts),
                            PgTextArray(spec.env),
                            PgInt(spec.timeout.count()),
-                           PgTextArray(spec.labels)};
+                           PgTextArray(spec.labels),
+                           PgText(spec.clean)};
   const std::string what = "enqueue a build of deployment " + std::to_string(spec.deployment_id);
   auto made = co_await Run(what, sql, params);
   if (!made.ok()) co_return made.status();

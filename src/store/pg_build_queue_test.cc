@@ -47,6 +47,7 @@ BuildJobSpec Spec(int64_t deployment_id, Labels labels = {}) {
   s.artifacts = {"bin/hello"};
   s.env = {"CC=gcc"};
   s.timeout = Duration(600000);
+  s.clean = "on-failure";
   s.labels = std::move(labels);
   return s;
 }
@@ -150,6 +151,7 @@ TEST_F(PgBuildQueueTest, AQueuedJobIsClaimedBuiltAndFinishedWithItsArtifact) {
     EXPECT_EQ(job.spec.artifacts, Labels{"bin/hello"});
     EXPECT_EQ(job.spec.env, Labels{"CC=gcc"});
     EXPECT_EQ(job.spec.timeout, Duration(600000));
+    EXPECT_EQ(job.spec.clean, "on-failure");
     EXPECT_EQ(job.spec.labels, Labels{"linux"});
     EXPECT_TRUE(job.started_at && job.lease_until);
     if (job.started_at && job.lease_until) {

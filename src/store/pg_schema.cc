@@ -239,6 +239,11 @@ CREATE TABLE deployment_machines (
         "ALTER TABLE agent_desired ADD COLUMN reported_xid xid8",
         "CREATE INDEX agent_desired_reported ON agent_desired (project, reported_xid)",
     },
+    // 7: the project's `clean` (never, on-failure, always), carried to the
+    // builder that takes the job.
+    {
+        "ALTER TABLE build_jobs ADD COLUMN clean TEXT NOT NULL DEFAULT 'never'",
+    },
 };
 
 // pg_advisory_xact_lock's key for Anthill's migrations: "anthill\0" in ASCII,
