@@ -60,6 +60,7 @@ supervise::ProgramSpec SpecOf(const std::string& project, const deploy::AgentPro
   s.project_dir = data_dir / "projects" / project;
   s.releases_dir = s.project_dir / "releases";
   s.notify_socket = data_dir / "run" / (project + ".notify");
+  s.shared = program.shared;
   return s;
 }
 

@@ -65,7 +65,10 @@ struct Project {
   // whatever this says.
   enum class Clean { kNever, kOnFailure, kAlways };
   Clean clean = Clean::kNever;
-  std::vector<std::string> artifacts;      // paths copied into the release; empty = all but .git
+  std::vector<std::string> artifacts;  // paths copied into the release; empty = all but .git
+  // Paths in the release kept across releases under projects/<name>/shared/
+  // and linked into each release before its program starts.
+  std::vector<std::string> shared;
   std::string run;                         // required; started in the release dir
   std::map<std::string, std::string> env;  // extra environment for build, test and run
   HealthCheck health;

@@ -28,6 +28,7 @@ test = "make check"
 build_timeout = "5m"
 clean = "on-failure"
 artifacts = ["hello", "static/"]
+shared = ["instance", "config/secrets.yml"]
 run = "./hello --port 8080"
 env = { PORT = "8080", MODE = "prod" }
 health = { http = "http://127.0.0.1:8080/healthz", timeout = "20s", interval = "100ms", min_healthy_time = "5s" }
@@ -61,6 +62,7 @@ TEST(Config, ReadsEveryField) {
   EXPECT_EQ(p.test, "make check");
   EXPECT_EQ(p.build_timeout, Duration(300000));
   EXPECT_EQ(p.clean, Project::Clean::kOnFailure);
+  EXPECT_EQ(p.shared, (std::vector<std::string>{"instance", "config/secrets.yml"}));
   EXPECT_EQ(p.artifacts, (std::vector<std::string>{"hello", "static/"}));
   EXPECT_EQ(p.run, "./hello --port 8080");
   EXPECT_EQ(p.env.at("PORT"), "8080");
@@ -270,6 +272,15 @@ TEST(Config, MistakesNameTheFileLineAndKey) {
       {head + "keep_releases = \"3\"\n",
        "anthill.toml:5: key 'keep_releases' in [[project]] 'hello': must be an integer, not a "
        "string"},
+      {head + "shared = [\"../outside\"]\n",
+       "anthill.toml:5: key 'shared' in [[project]] 'hello': '../outside' must be a path inside "
+       "the release, like \"instance\" or \"config/secrets.yml\""},
+      {head + "shared = [\"/srv/data\"]\n",
+       "anthill.toml:5: key 'shared' in [[project]] 'hello': '/srv/data' must be a path inside "
+       "the release, like \"instance\" or \"config/secrets.yml\""},
+      {head + "shared = [\"data\", \"data/db\"]\n",
+       "anthill.toml:5: key 'shared' in [[project]] 'hello': 'data/db' and 'data' overlap: list "
+       "one of them"},
       {head + "clean = \"sometimes\"\n",
        "anthill.toml:5: key 'clean' in [[project]] 'hello': 'sometimes' is not one of never, "
        "on-failure, always"},

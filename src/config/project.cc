@@ -77,6 +77,7 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
   std::string clean;
   r.String("clean", clean);
   r.StringArray("artifacts", p.artifacts);
+  r.StringArray("shared", p.shared);
   r.String("run", p.run);
   if (const toml::node* env = r.Get("env")) ReadEnv(r, *env, p.env);
   if (const toml::node* health = r.Get("health")) {
@@ -156,6 +157,26 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
     if (a.empty() || a.front() == '/' ||
         fs::path(a).lexically_normal().string().rfind("..", 0) == 0) {
       return r.Refuse("artifacts", "'" + a + "' must be a relative path inside the workspace");
+    }
+  }
+  for (size_t i = 0; i < p.shared.size(); ++i) {
+    const std::string& path = p.shared[i];
+    const fs::path rel(path);
+    bool inside = !path.empty() && rel.is_relative();
+    for (const auto& part : rel) inside = inside && part != ".." && part != ".";
+    if (!inside || path.back() == '/') {
+      return r.Refuse("shared", "'" + path +
+                                    "' must be a path inside the release, like \"instance\" or "
+                                    "\"config/secrets.yml\"");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      const std::string& other = p.shared[j];
+      const auto within = [](const std::string& a, const std::string& b) {
+        return a == b || a.rfind(b + "/", 0) == 0;
+      };
+      if (within(path, other) || within(other, path)) {
+        return r.Refuse("shared", "'" + path + "' and '" + other + "' overlap: list one of them");
+      }
     }
   }
   for (const auto& l : p.listen) {

@@ -72,7 +72,8 @@ json ProgramJson(const AgentProgram& p) {
           {"listen", p.listen},
           {"ready_notify", p.ready_notify},
           {"log_max_size", p.log_max_size},
-          {"env", p.env}};
+          {"env", p.env},
+          {"shared", p.shared}};
 }
 AgentProgram ProgramOf(const json& j) {
   AgentProgram p;
@@ -94,6 +95,7 @@ AgentProgram ProgramOf(const json& j) {
   p.ready_notify = j.value("ready_notify", false);
   p.log_max_size = j.value("log_max_size", int64_t{50LL << 20});
   p.env = j.value("env", std::vector<std::string>{});
+  p.shared = j.value("shared", std::vector<std::string>{});
   return p;
 }
 
@@ -296,6 +298,7 @@ AgentProgram ProgramOf(const config::Project& project, Duration min_healthy) {
   p.ready_notify = project.ready_notify;
   p.log_max_size = project.log_max_size;
   for (const auto& [k, v] : project.env) p.env.push_back(k + "=" + v);
+  p.shared = project.shared;
   return p;
 }
 

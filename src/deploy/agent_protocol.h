@@ -53,7 +53,8 @@ struct AgentProgram {
   std::vector<std::string> listen;
   bool ready_notify = false;
   int64_t log_max_size = 50LL << 20;
-  std::vector<std::string> env;  // "KEY=value", the project's env, in order
+  std::vector<std::string> env;     // "KEY=value", the project's env, in order
+  std::vector<std::string> shared;  // the project's shared paths
   bool operator==(const AgentProgram&) const = default;
 };
 

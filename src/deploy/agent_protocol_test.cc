@@ -19,6 +19,7 @@ DesiredProject ProjectNamed(const std::string& name) {
   p.fetch = {r};
   p.run = r;
   p.program.run = "./serve --name \"caf\xC3\xA9\"";
+  p.program.shared = {"instance", "config/secrets.yml"};
   return p;
 }
 
@@ -45,6 +46,7 @@ TEST(AgentProtocol, ADesiredStateFromStoredProjectsReadsAsTheOneItWasMadeFrom) {
   ASSERT_TRUE(read->projects[1].run.has_value());
   EXPECT_EQ(*read->projects[1].run, state.projects[1].fetch[0]);
   EXPECT_EQ(read->projects[1].program.run, "./serve --name \"caf\xC3\xA9\"");
+  EXPECT_EQ(read->projects[1].program, state.projects[1].program);  // shared paths and all
 
   auto none = ParseDesiredState(DesiredStateJson(3, {}, {}));
   ASSERT_TRUE(none.ok()) << none.error();

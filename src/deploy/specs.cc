@@ -34,6 +34,7 @@ supervise::ProgramSpec ProgramSpecOf(const config::Project& p, const fs::path& d
   s.project_dir = ProjectDir(p, data_dir);
   s.releases_dir = s.project_dir / "releases";
   s.notify_socket = data_dir / "run" / (p.name + ".notify");
+  s.shared = p.shared;
   return s;
 }
 

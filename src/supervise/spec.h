@@ -30,6 +30,7 @@ struct ProgramSpec {
   std::filesystem::path releases_dir;        // programs run in a dir under it
   std::filesystem::path project_dir;         // builds run under it (workspace.dirty names one)
   std::filesystem::path notify_socket;       // where the READY=1 socket is made
+  std::vector<std::string> shared;           // linked into a release from project_dir/shared
 };
 
 }  // namespace anthill::supervise

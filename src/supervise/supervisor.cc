@@ -10,6 +10,7 @@
 #include "base/files.h"
 #include "os/process.h"
 #include "os/sockets.h"
+#include "release/shared_paths.h"
 #include "supervise/app_log.h"
 #include "supervise/output_summary.h"
 
@@ -77,6 +78,12 @@ Status Supervisor::EnsureListeners() {
 asio::awaitable<Status> Supervisor::Start(const Deployed& what, bool verified) {
   std::error_code ec;
   fs::create_directories(spec_.app_log.parent_path(), ec);
+  // Linked at every start, not once: a rollback's release may predate
+  // `shared`, and a link already there is left alone.
+  if (Status linked = release::LinkShared(what.dir, spec_.project_dir / "shared", spec_.shared);
+      !linked.ok()) {
+    co_return linked;
+  }
   StartSpec start{spec_.run, what.dir, what.env, spec_.app_log};
   if (!spec_.listen.empty()) {
     Status s = EnsureListeners();

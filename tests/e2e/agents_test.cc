@@ -614,5 +614,38 @@ TEST_F(AgentsTest, AnOrchestratorKilledMidRolloutIsFinishedByTheOther) {
   }
 }
 
+// `shared` reaches the agents: each machine keeps its own shared path,
+// linked into every release it runs (what its program wrote in the first
+// release is there in the second).
+TEST_F(AgentsTest, EachMachineKeepsItsSharedPathAcrossReleases) {
+  testing::WriteFile(origin() / "start.sh",
+                     "#!/bin/sh\n"
+                     "echo \"$MACHINE\" >> state/starts\n"
+                     "exec ./hello --port \"$PORT\"\n");
+  fs::permissions(origin() / "start.sh", fs::perms::owner_all, fs::perm_options::add);
+  Commit("start.sh: counts its starts in state/");
+  ProjectOptions o = FleetOptions("{ batch = 2, min_healthy = \"0s\", agent_timeout = \"60s\" }");
+  o.extra += "shared = [\"state\"]\n";
+  WriteOrchestrator(o);
+  StartAnthill();
+  StartBuilder("b1");
+  for (const char* name : {"web-1", "web-2"}) AddAgent(name);
+  const std::string first = Head();
+  ASSERT_FALSE(WaitSucceeded(first).is_null());
+  WaitAllRun(first);
+  const std::string second = CommitChange("second");
+  ASSERT_FALSE(WaitSucceeded(second).is_null());
+  WaitAllRun(second);
+  for (const char* name : {"web-1", "web-2"}) {
+    const fs::path data = dir_ / name / "data" / "projects" / "hello";
+    const std::string starts = testing::ReadFile(data / "shared" / "state" / "starts");
+    EXPECT_EQ(starts, std::string(name) + "\n" + name + "\n") << name;
+    for (const auto& r : fs::directory_iterator(data / "releases")) {
+      EXPECT_TRUE(fs::is_symlink(r.path() / "state")) << r.path();
+    }
+  }
+  StopAnthill();
+}
+
 }  // namespace
 }  // namespace anthill::e2e
