@@ -62,4 +62,13 @@ Status AppendToFile(const std::filesystem::path& path, std::string_view text) {
   return Status::Ok();
 }
 
+bool IsPathBelow(std::string_view relative_path) {
+  const std::filesystem::path path(relative_path);
+  if (relative_path.empty() || !path.is_relative()) return false;
+  for (const auto& part : path) {
+    if (part == ".." || part == ".") return false;
+  }
+  return true;
+}
+
 }  // namespace anthill

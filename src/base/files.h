@@ -28,4 +28,9 @@ std::string ReadFileTail(const std::filesystem::path& path, uintmax_t offset, si
 // Fails with "cannot append to <path>: <reason>".
 Status AppendToFile(const std::filesystem::path& path, std::string_view text);
 
+// True for a relative path that names something below the directory it is
+// taken in: not empty, not absolute, no "." or ".." part ("instance",
+// "config/secrets.yml"; not "../x", "/srv", "a/./b").
+bool IsPathBelow(std::string_view relative_path);
+
 }  // namespace anthill

@@ -41,6 +41,15 @@ TEST(Files, ReadFileSaysWhyItCannot) {
   EXPECT_FALSE(stat->empty());
 }
 
+TEST(Files, APathBelowStaysBelow) {
+  for (const char* below : {"instance", "config/secrets.yml", "a/b/c"}) {
+    EXPECT_TRUE(IsPathBelow(below)) << below;
+  }
+  for (const char* outside : {"", "/srv/data", "..", "../x", "a/../../b", ".", "a/./b"}) {
+    EXPECT_FALSE(IsPathBelow(outside)) << outside;
+  }
+}
+
 TEST(Files, AppendAddsToTheEnd) {
   testing::TempDir dir;
   EXPECT_TRUE(AppendToFile(dir / "log", "==> build: make\n").ok());

@@ -1,6 +1,7 @@
 // One [[project]] table: its keys read, then their values checked together.
 #include <regex>
 
+#include "base/files.h"
 #include "config/sections.h"
 #include "config/validate.h"
 #include "os/signals.h"
@@ -161,10 +162,7 @@ Status ReadProject(const toml::table& t, const std::string& file, const fs::path
   }
   for (size_t i = 0; i < p.shared.size(); ++i) {
     const std::string& path = p.shared[i];
-    const fs::path rel(path);
-    bool inside = !path.empty() && rel.is_relative();
-    for (const auto& part : rel) inside = inside && part != ".." && part != ".";
-    if (!inside || path.back() == '/') {
+    if (!IsPathBelow(path) || path.back() == '/') {
       return r.Refuse("shared", "'" + path +
                                     "' must be a path inside the release, like \"instance\" or "
                                     "\"config/secrets.yml\"");

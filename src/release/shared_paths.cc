@@ -1,5 +1,6 @@
 #include "release/shared_paths.h"
 
+#include "base/files.h"
 #include "release/snapshot.h"
 
 namespace anthill::release {
@@ -134,11 +135,9 @@ Status LinkShared(const fs::path& release_dir, const fs::path& shared_dir,
   for (const std::string& path : paths) {
     // The config checks these; an agent gets them from an orchestrator, and
     // a path out of the release is refused here too.
-    const fs::path rel(path);
-    bool inside = !path.empty() && rel.is_relative();
-    for (const auto& part : rel) inside = inside && part != ".." && part != ".";
-    if (!inside)
+    if (!IsPathBelow(path)) {
       return Status::InvalidArgument("shared path '" + path + "' is not inside the release");
+    }
     Status s = LinkOne(release_dir, shared_dir, path);
     if (!s.ok()) return s.Prefixed("shared path '" + path + "'");
   }

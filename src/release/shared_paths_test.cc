@@ -84,6 +84,12 @@ TEST_F(SharedPathsTest, APathThroughAFileIsAnErrorThatSaysSo) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "shared path 'data/db': cannot link data/db: " + (r / "data").string() +
                              " is not a directory");
+  // An agent takes its paths from an orchestrator: one out of the release is
+  // refused before anything is made.
+  Status out = LinkShared(r, shared_, {"../outside"});
+  EXPECT_EQ(out.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(out.message(), "shared path '../outside' is not inside the release");
+  EXPECT_FALSE(fs::exists(shared_.parent_path() / "outside"));
 }
 
 }  // namespace
