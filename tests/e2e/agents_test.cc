@@ -27,15 +27,16 @@ class AgentsTest : public FleetHarness {
     std::string labels;
   };
 
-  // start.sh runs hello on $PORT, unless this machine is named in fail-on
-  // (a release that breaks on one machine only).
-  void WriteStartScript(const std::string& fail_on = "") {
+  // start.sh runs `first` (a shell line, if any), then hello on $PORT,
+  // unless this machine is named in fail-on (a release that breaks on one
+  // machine only).
+  void WriteStartScript(const std::string& fail_on = "", const std::string& first = "") {
     testing::WriteFile(origin() / "start.sh",
-                       "#!/bin/sh\n"
-                       "if [ -f fail-on ] && grep -qx \"$MACHINE\" fail-on; then\n"
-                       "  echo \"broken on $MACHINE\" >&2; exit 3\n"
-                       "fi\n"
-                       "exec ./hello --port \"$PORT\"\n");
+                       "#!/bin/sh\n" + (first.empty() ? "" : first + "\n") +
+                           "if [ -f fail-on ] && grep -qx \"$MACHINE\" fail-on; then\n"
+                           "  echo \"broken on $MACHINE\" >&2; exit 3\n"
+                           "fi\n"
+                           "exec ./hello --port \"$PORT\"\n");
     fs::permissions(origin() / "start.sh", fs::perms::owner_all, fs::perm_options::add);
     if (fail_on.empty()) {
       fs::remove(origin() / "fail-on");
@@ -152,13 +153,18 @@ class AgentsTest : public FleetHarness {
     return out;
   }
 
-  void StartFleet(const std::string& rollout) {
-    WriteStartScript();
+  // The orchestrator (project hello with `rollout` and `project_extra`), a
+  // builder, and agents web-1 to web-<agents>, start.sh running `first`.
+  void StartFleet(const std::string& rollout, const std::string& project_extra = "", int agents = 4,
+                  const std::string& first = "") {
+    WriteStartScript("", first);
     Commit("start.sh: hello on $PORT");
-    WriteFleetConfig(rollout);
+    ProjectOptions o = FleetOptions(rollout);
+    o.extra += project_extra;
+    WriteOrchestrator(o);
     StartAnthill();
     StartBuilder("b1");
-    for (const char* name : {"web-1", "web-2", "web-3", "web-4"}) AddAgent(name);
+    for (int i = 1; i <= agents; ++i) AddAgent("web-" + std::to_string(i));
   }
 
   // The first deployment of `commit` that succeeded. The poller may roll a
@@ -474,14 +480,8 @@ TEST_F(AgentsTest, AnAgentDownForAWholeRolloutConvergesWhenItReturns) {
 // socket and hands it to both versions, so no request to any machine fails
 // while the fleet switches.
 TEST_F(AgentsTest, AZeroDowntimeRolloutAnswersEveryRequestOnEveryMachine) {
-  WriteStartScript();
-  Commit("start.sh: hello on $PORT");
-  ProjectOptions o = FleetOptions("{ batch = 2, min_healthy = \"0s\", agent_timeout = \"60s\" }");
-  o.extra += "listen = [\"tcp://127.0.0.1:${PORT}\"]\nready = \"notify\"\n";
-  WriteOrchestrator(o);
-  StartAnthill();
-  StartBuilder("b1");
-  for (const char* name : {"web-1", "web-2", "web-3", "web-4"}) AddAgent(name);
+  StartFleet("{ batch = 2, min_healthy = \"0s\", agent_timeout = \"60s\" }",
+             "listen = [\"tcp://127.0.0.1:${PORT}\"]\nready = \"notify\"\n");
   const std::string first = Head();
   WaitAllRun(first);
   std::map<std::string, int64_t> old_pids;
@@ -618,18 +618,8 @@ TEST_F(AgentsTest, AnOrchestratorKilledMidRolloutIsFinishedByTheOther) {
 // linked into every release it runs (what its program wrote in the first
 // release is there in the second).
 TEST_F(AgentsTest, EachMachineKeepsItsSharedPathAcrossReleases) {
-  testing::WriteFile(origin() / "start.sh",
-                     "#!/bin/sh\n"
-                     "echo \"$MACHINE\" >> state/starts\n"
-                     "exec ./hello --port \"$PORT\"\n");
-  fs::permissions(origin() / "start.sh", fs::perms::owner_all, fs::perm_options::add);
-  Commit("start.sh: counts its starts in state/");
-  ProjectOptions o = FleetOptions("{ batch = 2, min_healthy = \"0s\", agent_timeout = \"60s\" }");
-  o.extra += "shared = [\"state\"]\n";
-  WriteOrchestrator(o);
-  StartAnthill();
-  StartBuilder("b1");
-  for (const char* name : {"web-1", "web-2"}) AddAgent(name);
+  StartFleet("{ batch = 2, min_healthy = \"0s\", agent_timeout = \"60s\" }",
+             "shared = [\"state\"]\n", 2, "echo \"$MACHINE\" >> state/starts");
   const std::string first = Head();
   ASSERT_FALSE(WaitSucceeded(first).is_null());
   WaitAllRun(first);
